@@ -1,0 +1,70 @@
+"""Q-networks: Nature CNN (Atari), the MinAtar CNN (Young & Tian 2019) and an MLP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. 2015: conv 32x8x8/4, 64x4x4/2, 64x3x3/1, dense 512. Input uint8 frames."""
+
+    def __init__(self, in_channels: int, n_actions: int, size: int = 84) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 8, 4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, 1), nn.ReLU(), nn.Flatten(),
+        )
+        with torch.no_grad():
+            n = self.features(torch.zeros(1, in_channels, size, size)).shape[1]
+        self.head = nn.Sequential(nn.Linear(n, 512), nn.ReLU(), nn.Linear(512, n_actions))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x.float() / 255.0))
+
+
+class MinAtarNet(nn.Module):
+    """Young & Tian 2019: conv 16x3x3/1, dense 128."""
+
+    def __init__(self, in_channels: int, n_actions: int, size: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 3, 1), nn.ReLU(), nn.Flatten(),
+            nn.Linear(16 * (size - 2) ** 2, 128), nn.ReLU(), nn.Linear(128, n_actions),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float())
+
+
+class MLP(nn.Module):
+    def __init__(self, in_features: int, n_actions: int, hidden: Sequence[int] = (120, 84)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for h in hidden:
+            layers += [nn.Linear(in_features, h), nn.ReLU()]
+            in_features = h
+        layers.append(nn.Linear(in_features, n_actions))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float())
+
+
+def q_network(kind: str, obs_shape: tuple[int, ...], n_actions: int, hidden: Sequence[int] = (120, 84)) -> nn.Module:
+    """``kind``: 'auto' (by observation shape), 'nature', 'minatar' or 'mlp'."""
+    if kind == "auto":
+        kind = "mlp" if len(obs_shape) == 1 else ("minatar" if obs_shape[-1] == 10 else "nature")
+    if kind == "nature":
+        return NatureCNN(obs_shape[0], n_actions, obs_shape[-1])
+    if kind == "minatar":
+        return MinAtarNet(obs_shape[0], n_actions, obs_shape[-1])
+    if kind == "mlp":
+        n = 1
+        for s in obs_shape:
+            n *= s
+        return nn.Sequential(nn.Flatten(), MLP(n, n_actions, hidden)) if len(obs_shape) > 1 else MLP(n, n_actions, hidden)
+    raise ValueError(f"unknown network kind {kind!r}")

@@ -1,0 +1,78 @@
+"""Atomic checkpoints that load with ``torch.load(weights_only=True)``.
+
+A checkpoint is a directory ``checkpoints/step_<N>/state.pt``, written under a temporary name and
+renamed into place, so a crash never leaves a half-written checkpoint under a real name. Python
+objects that are not tensors (an emulator snapshot, RNG states of pickled environments) travel as
+uint8 tensors of pickled bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynaworld.errors import CheckpointError
+
+PREFIX = "step_"
+
+
+def pack_objects(obj: Any) -> torch.Tensor:
+    return torch.from_numpy(np.frombuffer(pickle.dumps(obj, protocol=5), np.uint8).copy())
+
+
+def unpack_objects(t: torch.Tensor) -> Any:
+    return pickle.loads(t.numpy().tobytes())  # noqa: S301 - our own checkpoint
+
+
+def checkpoint_dirs(run_dir: str | Path) -> list[Path]:
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    dirs = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and p.name[len(PREFIX):].isdigit()]
+    return sorted(dirs, key=lambda p: int(p.name[len(PREFIX):]))
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    dirs = checkpoint_dirs(run_dir)
+    return dirs[-1] / "state.pt" if dirs else None
+
+
+def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{PREFIX}{step:010d}"
+    tmp = root / f".tmp-{final.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    path = tmp / "state.pt"
+    with open(path, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in checkpoint_dirs(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final / "state.pt"
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, bad pickle, ...
+        older = [d for d in checkpoint_dirs(p.parent.parent.parent) if d != p.parent]
+        hint = f"; the previous one is {older[-1]}: delete {p.parent} to resume from it" if older else ""
+        raise CheckpointError(f"checkpoint {p} is truncated or corrupt ({type(e).__name__}: {e}){hint}") from None
+    if not isinstance(state, dict) or "format" not in state:
+        raise CheckpointError(f"{p} is not a dynaworld checkpoint")
+    return state

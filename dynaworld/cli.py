@@ -1,0 +1,113 @@
+"""The ``dynaworld`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dynaworld.errors import DynaworldError
+
+EPILOG = """examples:
+  dynaworld train configs/dqn_minatar_breakout.yaml total_steps=5000 --run-dir runs/breakout
+  dynaworld train --resume runs/breakout
+  dynaworld eval runs/breakout --episodes 20
+  dynaworld config                      # every config key with its default and meaning
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dynaworld", description="Model-based RL around one loop (Algorithm 1).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train an agent from a config (or resume a run)",
+                       description="Train: CONFIG [key=value ...] or --resume RUN_DIR [key=value ...].")
+    t.add_argument("config", nargs="?", help="YAML config file")
+    t.add_argument("overrides", nargs="*", help="key=value overrides, e.g. agent.lr=1e-4")
+    t.add_argument("--run-dir", help="run directory (default runs/<name>-<time>)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+
+    e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
+    e.add_argument("run_dir")
+    e.add_argument("--episodes", type=int, default=30)
+    e.add_argument("--seed", type=int, default=12345)
+
+    c = sub.add_parser("config", help="list every config key with its default and documentation")
+    c.add_argument("config", nargs="?", help="show this file fully resolved instead")
+    c.add_argument("overrides", nargs="*")
+    return p
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from dynaworld.config import load_config
+    from dynaworld.train import resume_config, train
+
+    if a.resume:
+        overrides = ([a.config] if a.config else []) + list(a.overrides)
+        cfg = resume_config(a.resume, overrides)
+        summary = train(cfg, a.resume, resume=True)
+        run_dir = a.resume
+    else:
+        if not a.config:
+            raise DynaworldError("train needs a CONFIG file (or --resume RUN_DIR)")
+        cfg = load_config(a.config, a.overrides)
+        from dynaworld.envs import check_env_id
+
+        check_env_id(cfg.env.id)
+        summary = train(cfg, a.run_dir)
+        run_dir = a.run_dir or "runs/"
+    print(json.dumps(summary))
+    print(f"dynaworld: run directory {run_dir}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from dynaworld import checkpoint as ckpt
+    from dynaworld.evaluate import evaluate
+    from dynaworld.train import build, resume_config
+
+    cfg = resume_config(a.run_dir)
+    latest = ckpt.latest_checkpoint(a.run_dir)
+    if latest is None:
+        raise DynaworldError(f"{a.run_dir} has no checkpoint to evaluate")
+    c = build(cfg)
+    c.agent.load_state_dict(ckpt.load_checkpoint(latest)["agent"])
+    returns = evaluate(c.agent, cfg.env, a.episodes, cfg.agent.eval_eps, seed=a.seed)
+    out = {"checkpoint": str(latest), "episodes": len(returns),
+           "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std())}
+    print(json.dumps(out))
+    return 0
+
+
+def cmd_config(a: argparse.Namespace) -> int:
+    from dynaworld.config import TrainConfig, describe, load_config, to_dict
+
+    if a.config:
+        import yaml
+
+        print(yaml.safe_dump(to_dict(load_config(a.config, a.overrides)), sort_keys=False), end="")
+        return 0
+    for key, default, help in describe(TrainConfig):
+        print(f"{key:28s} {default:14s} {help}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"train": cmd_train, "eval": cmd_eval, "config": cmd_config}
+    try:
+        return handlers[args.command](args)
+    except DynaworldError as e:
+        print(f"dynaworld: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dynaworld: interrupted (resume with 'dynaworld train --resume RUN_DIR')", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

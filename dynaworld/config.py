@@ -1,0 +1,326 @@
+"""Typed run configuration: dataclasses whose fields carry their own documentation.
+
+A config is built from a YAML file plus ``key=value`` overrides (dotted keys for sections,
+``agent.lr=1e-4``). Every value is type-checked and range-checked before any work starts;
+an unknown key fails with the closest valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from dynaworld.errors import ConfigError
+
+T = TypeVar("T")
+Check = Callable[[Any], str | None]
+
+
+def doc(default: Any, help: str, check: Check | None = None) -> Any:
+    """A dataclass field with its documentation (``help``) and an optional value check."""
+    meta = {"help": help, "check": check}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def positive(x: Any) -> str | None:
+    return None if x is None or x > 0 else "must be > 0"
+
+
+def non_negative(x: Any) -> str | None:
+    return None if x is None or x >= 0 else "must be >= 0"
+
+
+def unit_interval(x: Any) -> str | None:
+    return None if x is None or 0.0 <= x <= 1.0 else "must be in [0, 1]"
+
+
+def one_of(*choices: str) -> Check:
+    def check(x: Any) -> str | None:
+        return None if x in choices else f"must be one of {', '.join(map(repr, choices))}"
+
+    return check
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass
+class EnvConfig:
+    """Environment E: any Gymnasium id; Atari (``ALE/...``) and MinAtar get their standard wrappers."""
+
+    id: str = doc("CartPole-v1", "Gymnasium id, e.g. 'CartPole-v1', 'MinAtar/Breakout-v1', 'ALE/Pong-v5'.")
+    sticky_actions: float | None = doc(
+        None,
+        "Probability of repeating the previous action (ALE / MinAtar). None keeps the game's default "
+        "(ALE v5: 0.25, MinAtar: 0.1); the Atari-100k protocol uses 0.0.",
+        unit_interval,
+    )
+    max_episode_steps: int | None = doc(
+        None, "Truncate episodes after this many agent steps (Atari default 27,000 = 108k frames).", positive
+    )
+    frame_skip: int = doc(4, "Atari: emulator frames per agent step (max-pooled over the last two).", positive)
+    frame_stack: int = doc(4, "Atari: frames stacked into one observation.", positive)
+    screen_size: int = doc(84, "Atari: observations are screen_size x screen_size grayscale.", positive)
+    noop_max: int = doc(30, "Atari: up to this many no-op frames at the start of an episode.", non_negative)
+    clip_rewards: bool = doc(True, "Atari: train on sign(reward); evaluation always reports raw score.")
+    terminal_on_life_loss: bool = doc(
+        True, "Atari: a lost life ends the episode *for learning only* (the game continues)."
+    )
+    full_action_space: bool = doc(False, "Atari: use all 18 actions instead of the game's minimal set.")
+
+
+@dataclass
+class AgentConfig:
+    """Agent pi/v: DQN (Mnih et al. 2015) with optional Double DQN and n-step returns."""
+
+    network: str = doc(
+        "auto", "'auto' picks by observation: 'nature' CNN (Atari), 'minatar' CNN, 'mlp' (vectors).",
+        one_of("auto", "nature", "minatar", "mlp"),
+    )
+    hidden: list[int] = doc([120, 84], "MLP hidden layer sizes (network='mlp').")
+    lr: float = doc(1e-4, "Adam learning rate.", positive)
+    adam_eps: float = doc(1.5e-4, "Adam epsilon.", positive)
+    gamma: float = doc(0.99, "Discount factor.", unit_interval)
+    batch_size: int = doc(32, "Transitions per agent update (UPDATEAGENT minibatch).", positive)
+    target_update_period: int = doc(2000, "Copy the online net to the target net every N agent updates.", positive)
+    double_dqn: bool = doc(False, "Select the bootstrap action with the online net (van Hasselt et al. 2016).")
+    n_step: int = doc(1, "n-step returns from replay.", positive)
+    huber_delta: float = doc(1.0, "Huber loss threshold (the DQN paper's error clipping).", positive)
+    max_grad_norm: float | None = doc(10.0, "Clip the gradient norm (None: no clipping).", positive)
+    eps_start: float = doc(1.0, "Initial exploration epsilon.", unit_interval)
+    eps_end: float = doc(0.01, "Final exploration epsilon.", unit_interval)
+    eps_decay_steps: int = doc(50_000, "Env steps over which epsilon decays linearly.", positive)
+    eval_eps: float = doc(0.001, "Epsilon during evaluation.", unit_interval)
+
+
+@dataclass
+class ReplayConfig:
+    """The replay buffer: the agent's non-parametric model of the world (m and d in Algorithm 1)."""
+
+    capacity: int = doc(100_000, "Transitions kept (each frame stored once, uint8 for images).", positive)
+    learning_starts: int = doc(1_600, "Env steps collected before the first agent update.", non_negative)
+    updates_per_step: float = doc(
+        0.25, "Agent updates per env step from replay: 0.25 is DQN's 'every 4 steps'; 1, 2 ... for more.",
+        non_negative,
+    )
+
+
+@dataclass
+class PlanningConfig:
+    """Planning with a model m other than the replay buffer (Dyna). model='none' disables it."""
+
+    model: str = doc("none", "Model m used for planning: 'none' (no planning beyond replay).", one_of("none"))
+
+
+@dataclass
+class TrainConfig:
+    """One training run: Algorithm 1 with its components and counts."""
+
+    name: str = doc("run", "Run name (used for the default run directory).")
+    seed: int = doc(0, "Seed for every random number generator of the run.")
+    total_steps: int = doc(100_000, "Real environment steps (agent steps) to train for.", positive)
+    device: str = doc("auto", "'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1' ...")
+    torch_threads: int | None = doc(None, "torch intra-op threads (None: torch's default).", positive)
+    eval_every: int = doc(10_000, "Evaluate every N env steps (0: only at the end).", non_negative)
+    eval_episodes: int = doc(10, "Episodes per evaluation.", positive)
+    final_eval_episodes: int = doc(30, "Episodes of the final evaluation (summary.json).", positive)
+    checkpoint_every: int = doc(25_000, "Write a checkpoint every N env steps (and always at the end).", positive)
+    keep_checkpoints: int = doc(2, "Checkpoints kept on disk (oldest deleted first).", positive)
+    log_every: int = doc(1_000, "Write training metrics every N env steps.", positive)
+    progress: bool = doc(True, "Show a progress bar.")
+    env: EnvConfig = field(default_factory=EnvConfig, metadata={"help": "Environment."})
+    agent: AgentConfig = field(default_factory=AgentConfig, metadata={"help": "Agent."})
+    replay: ReplayConfig = field(default_factory=ReplayConfig, metadata={"help": "Replay buffer."})
+    planning: PlanningConfig = field(default_factory=PlanningConfig, metadata={"help": "Planning."})
+
+    def validate(self) -> None:
+        if self.agent.eps_end > self.agent.eps_start:
+            raise ConfigError("agent.eps_end: must be <= agent.eps_start")
+        if self.replay.learning_starts >= self.total_steps:
+            raise ConfigError(
+                f"replay.learning_starts: {self.replay.learning_starts} leaves no updates in "
+                f"total_steps={self.total_steps}"
+            )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(key: str, tp: Any, value: Any) -> Any:
+    """Convert a YAML value to the annotated type ``tp`` or raise ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(key, arg, value)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(f"{key}[{i}]", item, v) for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown(key: str, valid: Iterable[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(f"unknown config key '{key}'{hint}")
+
+
+def all_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted key of a config class (sections expanded)."""
+    keys = []
+    for name, tp in _hints(cls).items():
+        if _is_dataclass_type(tp):
+            keys += all_keys(tp, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "", root: type | None = None) -> T:
+    """Build config ``cls`` from nested ``data``, checking keys, types and values."""
+    root = root or cls
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = prefix + str(name)
+        if name not in hints:
+            raise _unknown(key, all_keys(root))
+        tp = hints[name]
+        if _is_dataclass_type(tp):
+            kwargs[name] = from_dict(tp, value or {}, key + ".", root)
+            continue
+        v = _coerce(key, tp, value)
+        check = fields[name].metadata.get("check")
+        if check is not None:
+            problem = check(v)
+            if problem:
+                raise ConfigError(f"{key}: {problem}, got {v!r}")
+        kwargs[name] = v
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
+    """``["agent.lr=1e-4", "total_steps=5000"]`` → nested dict with YAML-typed values."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"override '{pair}' is not of the form key=value")
+        key, raw = pair.split("=", 1)
+        if not key:
+            raise ConfigError(f"override '{pair}' has an empty key")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{key}: cannot parse value {raw!r}: {e}") from None
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{pair}' conflicts with another override")
+        node[parts[-1]] = value
+    return out
+
+
+def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping of config keys")
+    return data
+
+
+def load_config(path: str | Path | None, overrides: Iterable[str] = (), cls: type[T] = TrainConfig) -> T:  # type: ignore[assignment]
+    """YAML file (optional) + ``key=value`` overrides → validated config."""
+    data = load_yaml(path) if path is not None else {}
+    cfg = from_dict(cls, merge(data, parse_overrides(overrides)))
+    validate = getattr(cfg, "validate", None)
+    if validate is not None:
+        validate()
+    return cfg
+
+
+def save_config(cfg: Any, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field: the documentation the CLI prints."""
+    rows = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        tp = _hints(cls)[f.name]
+        if _is_dataclass_type(tp):
+            rows += describe(tp, f"{prefix}{f.name}.")
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            rows.append((prefix + f.name, repr(default), f.metadata.get("help", "")))
+    return rows

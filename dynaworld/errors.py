@@ -1,0 +1,17 @@
+"""Errors that name the bad input. The CLI prints them without a traceback and exits non-zero."""
+
+
+class DynaworldError(Exception):
+    """Base class of every error the user can fix."""
+
+
+class ConfigError(DynaworldError, ValueError):
+    """An unknown config key, a wrong type or an impossible value."""
+
+
+class EnvironmentNotFound(DynaworldError):
+    """An unknown environment id or a missing ROM / game."""
+
+
+class CheckpointError(DynaworldError):
+    """A missing, truncated or corrupt checkpoint."""

@@ -1,0 +1,166 @@
+"""Algorithm 1 of the lecture: model-based reinforcement learning, and nothing else.
+
+    for K iterations:
+        for M interactions:   a ← π(s);  r, s' ← E(a);  m, d ← UPDATEMODEL;  π, v ← UPDATEAGENT;  s ← s'
+        for P planning steps: s̃, ã ← d;  r̃, s̃' ← m(s̃, ã);  π, v ← UPDATEAGENT(s̃, ã, r̃, s̃')
+
+Every algorithm in dynaworld is a setting of ``run``:
+
+=====================  ======================================  =========================
+setting                planning                                learn_from_real
+=====================  ======================================  =========================
+model-free             ``[]`` (no m, P = 0)                    True
+DQN (replay = model)   ``[Planning(ReplayModel, Uniform, P)]`` False
+Dyna                   replay planning + a model's planning    False (or True)
+purely model-based     a learned model's planning only         False
+=====================  ======================================  =========================
+
+A planning step is one *batched* call of m: the sampler returns a batch of (s̃, ã) and the agent
+updates on the whole batch. Rollouts of k steps (planning shape n×k) are samplers that continue
+from the model's last s̃' (``continue_from``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from dynaworld.types import Batch, Prediction, Query, Transition
+
+
+class Agent(Protocol):
+    def act(self, obs: np.ndarray) -> int: ...  # π
+
+    def update(self, batch: Batch) -> None: ...  # UPDATEAGENT
+
+
+class Model(Protocol):
+    def update(self, transition: Transition) -> None: ...  # UPDATEMODEL (m)
+
+    def step(self, query: Query) -> Prediction: ...  # r̃, s̃' ← m(s̃, ã), batched
+
+
+class Sampler(Protocol):
+    def update(self, transition: Transition) -> None: ...  # UPDATEMODEL (d)
+
+    def sample(self, agent: Any) -> Query: ...  # s̃, ã ← d
+
+    def continue_from(self, query: Query, prediction: Prediction) -> None: ...
+
+
+@dataclass
+class LoopState:
+    """Counters and the current real state s: all a resumed run needs from the loop itself."""
+
+    iteration: int = 0
+    env_steps: int = 0
+    agent_updates: int = 0
+    model_transitions: int = 0
+    episodes: int = 0
+    iteration_start: int = 0  # env_steps when this iteration began
+    obs: np.ndarray | None = None
+
+
+Schedule = Callable[[LoopState], int]  # P: planning steps due after this iteration
+
+
+def ratio(per_step: float, start: int = 0) -> Schedule:
+    """``per_step`` planning steps per real step once ``start`` real steps are done (0.25 → every 4th).
+
+    Stateless: due = floor(r·(t − start)) − floor(r·(t₀ − start)) for the iteration's real steps
+    t₀..t, so any M works and a resumed run schedules exactly like an uninterrupted one.
+    """
+
+    def due(state: LoopState) -> int:
+        now, prev = max(0, state.env_steps - start), max(0, state.iteration_start - start)
+        return math.floor(per_step * now + 1e-9) - math.floor(per_step * prev + 1e-9)
+
+    return due
+
+
+def every(period: int, steps: int, start: int = 0) -> Schedule:
+    """``steps`` planning steps every ``period`` real steps (after ``start``)."""
+
+    def due(state: LoopState) -> int:
+        return steps if state.env_steps > start and state.env_steps % period == 0 else 0
+
+    return due
+
+
+@dataclass
+class Planning:
+    """One source of planning: model m, sampler d and the schedule P."""
+
+    model: Model
+    sampler: Sampler
+    steps: Schedule
+
+
+class Callback(Protocol):
+    def on_step(self, transition: Transition, state: LoopState) -> None: ...
+
+    def on_iteration(self, state: LoopState) -> bool | None: ...  # True stops the loop
+
+
+@dataclass
+class Loop:
+    """Algorithm 1 with its inputs named as in the lecture."""
+
+    environment: Any  # E (Gymnasium API)
+    agent: Agent  # π, v
+    planning: Sequence[Planning] = ()  # (m, d, P) pairs; empty: model-free
+    K: int = 1  # iterations
+    M: int = 1  # real interactions per iteration
+    learn_from_real: bool = False  # line 12: UPDATEAGENT on each real transition
+    callbacks: Sequence[Any] = ()
+    state: LoopState = field(default_factory=LoopState)
+
+    def run(self) -> LoopState:
+        E, pi, st = self.environment, self.agent, self.state
+        models = _unique([p.model for p in self.planning])
+        samplers = _unique([p.sampler for p in self.planning])
+        if st.obs is None:
+            st.obs, _ = E.reset()  # get initial state s ← E
+        while st.iteration < self.K:
+            st.iteration_start = st.env_steps
+            for _ in range(self.M):
+                s = st.obs
+                a = pi.act(s)  # a ← π(s)
+                s2, r, terminated, truncated, info = E.step(a)  # r, s' ← E(a)
+                t = Transition(s, a, float(r), s2, bool(terminated or info.get("terminal_for_learning")),
+                               bool(terminated or truncated), info)
+                for m in models:
+                    m.update(t)  # m ← UPDATEMODEL(s, a, r, s')
+                for d in samplers:
+                    d.update(t)  # d ← UPDATEMODEL(s, a, r, s')
+                if self.learn_from_real:
+                    pi.update(Batch.from_transition(t))  # π, v ← UPDATEAGENT(s, a, r, s')
+                    st.agent_updates += 1
+                st.env_steps += 1
+                st.episodes += t.episode_end
+                st.obs = E.reset()[0] if t.episode_end else s2  # s ← s'
+                for cb in self.callbacks:
+                    cb.on_step(t, st)
+            for p in self.planning:
+                for _ in range(p.steps(st)):
+                    q = p.sampler.sample(pi)  # s̃, ã ← d
+                    pred = p.model.step(q)  # r̃, s̃' ← m(s̃, ã)
+                    p.sampler.continue_from(q, pred)
+                    pi.update(Batch.from_model(q, pred))  # π, v ← UPDATEAGENT(s̃, ã, r̃, s̃')
+                    st.agent_updates += 1
+                    st.model_transitions += len(q.action)
+            st.iteration += 1
+            if any([cb.on_iteration(st) for cb in self.callbacks]):
+                break
+        return st
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    seen: dict[int, Any] = {}
+    for x in items:
+        seen.setdefault(id(x), x)
+    return list(seen.values())

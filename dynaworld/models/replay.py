@@ -1,0 +1,43 @@
+"""DQN's replay buffer as a (non-parametric) model: m(s, a) returns the stored r, s'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dynaworld.replay import ReplayBuffer
+from dynaworld.types import Prediction, Query, Transition
+
+
+class ReplayModel:
+    """UPDATEMODEL stores the real transition; ``step`` looks it up by its replay index.
+
+    With ``n_step > 1`` the answer is the stored n-step return and the state n steps later.
+    ``payload`` (optional) maps each stored observation's transition to an extra object kept per
+    step, e.g. the emulator state for the perfect model: ``payload(t, first=True)`` for s,
+    ``payload(t, first=False)`` for s'.
+    """
+
+    def __init__(self, buffer: ReplayBuffer, n_step: int = 1, gamma: float = 0.99,
+                 payload: Any = None) -> None:
+        self.buffer, self.n_step, self.gamma, self.payload = buffer, n_step, gamma, payload
+        self.new_episode = True
+
+    def update(self, t: Transition) -> None:
+        extra = self.payload
+        if self.new_episode:
+            self.buffer.start_episode(t.obs, extra(t, True) if extra else None)
+        self.buffer.add(t.action, t.reward, t.done, t.next_obs, extra(t, False) if extra else None)
+        self.new_episode = t.episode_end
+
+    def step(self, query: Query) -> Prediction:
+        if query.key is None:
+            raise ValueError("the replay model only answers for stored (s, a): sample them from its buffer")
+        ret, nxt, done, horizon = self.buffer.transitions(query.key, self.n_step, self.gamma)
+        return Prediction(ret, self.buffer.observations(nxt), done, horizon)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"buffer": self.buffer.state_dict(), "new_episode": self.new_episode}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.buffer.load_state_dict(d["buffer"])
+        self.new_episode = bool(d["new_episode"])

@@ -1,0 +1,237 @@
+"""Train an agent: build Algorithm 1's components from a config, run the loop, log, checkpoint.
+
+The run directory holds ``config.yaml`` (fully resolved), ``metrics.csv``, ``tensorboard/``,
+``checkpoints/`` and, once finished, ``summary.json``. ``train(..., resume=True)`` continues from
+the newest checkpoint and ends with the same numbers as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynaworld import checkpoint as ckpt
+from dynaworld.agents import DQNAgent, q_network
+from dynaworld.config import TrainConfig, load_config, save_config, to_dict
+from dynaworld.envs import is_atari, make_env
+from dynaworld.errors import DynaworldError
+from dynaworld.evaluate import evaluate
+from dynaworld.loop import Loop, LoopState, Planning, ratio
+from dynaworld.models import ReplayModel
+from dynaworld.replay import ReplayBuffer, UniformSampler
+from dynaworld.runlog import RunLogger, write_json
+from dynaworld.types import Transition
+
+CHECKPOINT_FORMAT = 1
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seeds(seed: int, n: int) -> list[int]:
+    """Independent child seeds for the run's random number generators."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+@dataclass
+class Components:
+    """What Algorithm 1 runs on for one config (see ``build``)."""
+
+    cfg: TrainConfig
+    env: Any
+    agent: DQNAgent
+    buffer: ReplayBuffer
+    model: ReplayModel
+    sampler: UniformSampler
+    loop: Loop
+    device: torch.device
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build(cfg: TrainConfig) -> Components:
+    """DQN as the lecture sees it: the replay buffer is the model m, uniform replay is d."""
+    s_torch, s_env, s_agent, s_sampler = seeds(cfg.seed, 4)
+    torch.manual_seed(s_torch)
+    random.seed(s_torch)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    device = resolve_device(cfg.device)
+    env = make_env(cfg.env, train=True)
+    obs_shape = env.observation_space.shape
+    n_actions = int(env.action_space.n)
+    net = q_network(cfg.agent.network, obs_shape, n_actions, cfg.agent.hidden)
+    agent = DQNAgent(net, n_actions, cfg.agent, device, seed=s_agent)
+    stacked = is_atari(cfg.env.id)
+    buffer = ReplayBuffer.for_observation(obs_shape, env.observation_space.dtype, cfg.replay.capacity, stacked)
+    model = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma)
+    sampler = UniformSampler(buffer, cfg.agent.batch_size, seed=s_sampler)
+    P = ratio(cfg.replay.updates_per_step, start=cfg.replay.learning_starts)
+    loop = Loop(env, agent, [Planning(model, sampler, P)], K=cfg.total_steps, M=1)
+    loop.state.obs, _ = env.reset(seed=s_env)
+    return Components(cfg, env, agent, buffer, model, sampler, loop, device)
+
+
+# ------------------------------------------------------------------------------ callbacks
+
+
+class Trainer:
+    """Callbacks of the loop: progress bar, metrics, evaluation and checkpoints."""
+
+    def __init__(self, c: Components, run_dir: Path, logger: RunLogger, wall_time: float = 0.0,
+                 returns: list[float] | None = None) -> None:
+        self.c, self.dir, self.log = c, run_dir, logger
+        self.returns: deque[float] = deque(returns or [], maxlen=100)
+        self.wall_before = wall_time
+        self.t0 = time.perf_counter()
+        self.steps0 = c.loop.state.env_steps
+        self.bar = None
+        if c.cfg.progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=c.cfg.total_steps, initial=self.steps0, unit="step", dynamic_ncols=True,
+                            mininterval=1.0, desc=c.cfg.name)
+
+    def wall_time(self) -> float:
+        return self.wall_before + time.perf_counter() - self.t0
+
+    def counters(self, st: LoopState) -> dict[str, Any]:
+        return {"agent_updates": st.agent_updates, "model_transitions": st.model_transitions,
+                "wall_time_s": round(self.wall_time(), 3)}
+
+    def on_step(self, t: Transition, st: LoopState) -> None:
+        ep = t.info.get("episode") if t.episode_end else None
+        if ep is not None:
+            self.returns.append(float(ep["r"]))
+            self.log.log(st.env_steps, {"episode_return": float(ep["r"]), "episode_length": int(ep["l"]),
+                                        **self.counters(st)})
+
+    def on_iteration(self, st: LoopState) -> None:
+        cfg, n = self.c.cfg, st.env_steps
+        if self.bar is not None:
+            self.bar.update(n - self.bar.n)
+            if n % 100 == 0 and self.returns:
+                self.bar.set_postfix(ret=f"{np.mean(list(self.returns)[-10:]):.1f}", refresh=False)
+        if n % cfg.log_every == 0:
+            sps = (n - self.steps0) / max(1e-9, time.perf_counter() - self.t0)
+            row = {**self.c.agent.pop_metrics(), **self.counters(st), "steps_per_s": round(sps, 1)}
+            if self.returns:
+                row["train_return_100"] = float(np.mean(self.returns))
+            self.log.log(n, row)
+        if cfg.eval_every and n % cfg.eval_every == 0 and n < cfg.total_steps:
+            self.evaluate(st, cfg.eval_episodes)
+        if n % cfg.checkpoint_every == 0 or n == cfg.total_steps:
+            self.save(st)
+
+    def evaluate(self, st: LoopState, episodes: int) -> np.ndarray:
+        cfg = self.c.cfg
+        returns = evaluate(self.c.agent, cfg.env, episodes, cfg.agent.eval_eps, seed=cfg.seed * 1_000_003 + st.env_steps)
+        self.log.log(st.env_steps, {"eval_return_mean": float(returns.mean()),
+                                    "eval_return_std": float(returns.std()), **self.counters(st)})
+        return returns
+
+    # -------------------------------------------------------------- checkpoints
+    def save(self, st: LoopState) -> None:
+        self.log.flush()
+        c = self.c
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "loop": {k: v for k, v in vars(st).items() if k != "obs"},
+            "obs": torch.from_numpy(np.asarray(st.obs)),
+            "agent": c.agent.state_dict(),
+            "model": c.model.state_dict(),
+            "sampler": c.sampler.state_dict(),
+            "env": ckpt.pack_objects(c.env),
+            "torch_rng": torch.get_rng_state(),
+            "returns": list(self.returns),
+            "wall_time_s": self.wall_time(),
+        }
+        ckpt.save_checkpoint(self.dir, st.env_steps, state, keep=c.cfg.keep_checkpoints)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def restore(c: Components, state: dict[str, Any]) -> None:
+    for k, v in state["loop"].items():
+        setattr(c.loop.state, k, v)
+    c.loop.state.obs = state["obs"].numpy()
+    c.agent.load_state_dict(state["agent"])
+    c.model.load_state_dict(state["model"])
+    c.sampler.load_state_dict(state["sampler"])
+    c.env = c.loop.environment = ckpt.unpack_objects(state["env"])
+    torch.set_rng_state(state["torch_rng"])
+
+
+# ------------------------------------------------------------------------------ entry points
+
+
+def prepare_run_dir(cfg: TrainConfig, run_dir: str | Path | None) -> Path:
+    d = Path(run_dir) if run_dir else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if d.exists() and any(d.iterdir()):
+        raise DynaworldError(
+            f"run directory {d} already holds a run: resume it with 'dynaworld train --resume {d}' "
+            "or choose another --run-dir")
+    d.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, d / "config.yaml")
+    return d
+
+
+def train(cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False) -> dict[str, Any]:
+    """Run (or resume) one training run; returns the summary written to ``summary.json``."""
+    if resume:
+        d = Path(run_dir)  # type: ignore[arg-type]
+    else:
+        d = prepare_run_dir(cfg, run_dir)
+    c = build(cfg)
+    print(f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} | run dir {d}", flush=True)
+    latest = ckpt.latest_checkpoint(d) if resume else None
+    trainer_kwargs: dict[str, Any] = {}
+    if latest is not None:
+        state = ckpt.load_checkpoint(latest)
+        restore(c, state)
+        trainer_kwargs = {"wall_time": state["wall_time_s"], "returns": state["returns"]}
+        print(f"dynaworld: resumed from {latest} at step {c.loop.state.env_steps:,}", flush=True)
+    logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)
+    trainer = Trainer(c, d, logger, **trainer_kwargs)
+    c.loop.callbacks = [trainer]
+    try:
+        st = c.loop.run()
+        final = trainer.evaluate(st, cfg.final_eval_episodes)
+    finally:
+        trainer.close()
+    summary = {
+        "env_id": cfg.env.id, "seed": cfg.seed,
+        "eval_return_mean": float(final.mean()), "eval_return_std": float(final.std()),
+        "eval_episodes": int(len(final)),
+        "train_return_100": float(np.mean(trainer.returns)) if trainer.returns else None,
+        "env_steps": st.env_steps, "agent_updates": st.agent_updates,
+        "model_transitions": st.model_transitions, "episodes": st.episodes,
+        "wall_time_s": round(trainer.wall_time(), 2),
+    }
+    logger.close()
+    write_json(d / "summary.json", summary)
+    return summary
+
+
+def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    d = Path(run_dir)
+    if not (d / "config.yaml").is_file():
+        raise DynaworldError(f"{d} is not a run directory (no config.yaml)")
+    cfg = load_config(d / "config.yaml", overrides or [])
+    if overrides:
+        save_config(cfg, d / "config.yaml")
+    return cfg
+
+
+__all__ = ["train", "build", "Components", "resume_config", "to_dict"]
