@@ -111,7 +111,7 @@ class DQNAgent:
         return {
             "q": self.q.state_dict(), "target": self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(), "rng": self.rng.bit_generator.state,
-            "steps": self.steps, "updates": self.updates,
+            "steps": self.steps, "updates": self.updates, "stats": self._stats.cpu(),
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -120,3 +120,4 @@ class DQNAgent:
         self.optimizer.load_state_dict(d["optimizer"])
         self.rng.bit_generator.state = d["rng"]
         self.steps, self.updates = int(d["steps"]), int(d["updates"])
+        self._stats.copy_(d["stats"])
