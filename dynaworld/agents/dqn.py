@@ -20,7 +20,12 @@ from dynaworld.types import Batch
 
 
 def to_tensor(x: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
+    t = torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
+    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+
+
+def _has_conv(net: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in net.modules())
 
 
 class DQNAgent:
@@ -29,8 +34,10 @@ class DQNAgent:
         self.cfg, self.n_actions = cfg, n_actions
         self.device = torch.device(device)
         self.q = q_net.to(self.device)
+        if _has_conv(self.q):  # NHWC convolutions are ~1.3x faster with oneDNN and cuDNN alike
+            self.q = self.q.to(memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.steps = 0  # real acting steps (drives epsilon)
         self.updates = 0

@@ -1,0 +1,41 @@
+# dynaworld: two commands on a fresh machine.
+#   make demo   set up .venv and run the main job
+#   make test   set up .venv and run the test suite
+# torch is pinned through constraints.txt (torch==2.13.0: the local CPU wheel here, no CUDA download).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+.PHONY: install test demo lint typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt torch
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	$(PY) -c "import torch, dynaworld; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q --durations=10
+
+demo: $(STAMP)
+	$(VENV)/bin/dynaworld train configs/dqn_minatar_breakout.yaml total_steps=100000 eval_every=25000 \
+		--run-dir runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check dynaworld tests benchmarks
+	$(VENV)/bin/ruff format --check dynaworld tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/dqn_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
