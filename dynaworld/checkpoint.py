@@ -34,8 +34,12 @@ def checkpoint_dirs(run_dir: str | Path) -> list[Path]:
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
         return []
-    dirs = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and p.name[len(PREFIX):].isdigit()]
-    return sorted(dirs, key=lambda p: int(p.name[len(PREFIX):]))
+    dirs = [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and p.name.startswith(PREFIX) and p.name[len(PREFIX) :].isdigit()
+    ]
+    return sorted(dirs, key=lambda p: int(p.name[len(PREFIX) :]))
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -71,8 +75,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, bad pickle, ...
         older = [d for d in checkpoint_dirs(p.parent.parent.parent) if d != p.parent]
-        hint = f"; the previous one is {older[-1]}: delete {p.parent} to resume from it" if older else ""
-        raise CheckpointError(f"checkpoint {p} is truncated or corrupt ({type(e).__name__}: {e}){hint}") from None
+        hint = (
+            f"; the previous one is {older[-1]}: delete {p.parent} to resume from it"
+            if older
+            else ""
+        )
+        raise CheckpointError(
+            f"checkpoint {p} is truncated or corrupt ({type(e).__name__}: {e}){hint}"
+        ) from None
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{p} is not a dynaworld checkpoint")
     return state

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from dynaworld.errors import DynaworldError
 
@@ -20,16 +19,24 @@ EPILOG = """examples:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="dynaworld", description="Model-based RL around one loop (Algorithm 1).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="dynaworld",
+        description="Model-based RL around one loop (Algorithm 1).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train an agent from a config (or resume a run)",
-                       description="Train: CONFIG [key=value ...] or --resume RUN_DIR [key=value ...].")
+    t = sub.add_parser(
+        "train",
+        help="train an agent from a config (or resume a run)",
+        description="Train: CONFIG [key=value ...] or --resume RUN_DIR [key=value ...].",
+    )
     t.add_argument("config", nargs="?", help="YAML config file")
     t.add_argument("overrides", nargs="*", help="key=value overrides, e.g. agent.lr=1e-4")
     t.add_argument("--run-dir", help="run directory (default runs/<name>-<time>)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    t.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
 
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
     e.add_argument("run_dir")
@@ -58,6 +65,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         from dynaworld.envs import check_env_id
 
         check_env_id(cfg.env.id)
+        for w in cfg.warnings():
+            print(f"dynaworld: warning: {w}", file=sys.stderr)
         summary = train(cfg, a.run_dir)
         run_dir = a.run_dir or "runs/"
     print(json.dumps(summary))
@@ -77,8 +86,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
     c = build(cfg)
     c.agent.load_state_dict(ckpt.load_checkpoint(latest)["agent"])
     returns = evaluate(c.agent, cfg.env, a.episodes, cfg.agent.eval_eps, seed=a.seed)
-    out = {"checkpoint": str(latest), "episodes": len(returns),
-           "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std())}
+    out = {
+        "checkpoint": str(latest),
+        "episodes": len(returns),
+        "eval_return_mean": float(returns.mean()),
+        "eval_return_std": float(returns.std()),
+    }
     print(json.dumps(out))
     return 0
 
@@ -105,7 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dynaworld: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dynaworld: interrupted (resume with 'dynaworld train --resume RUN_DIR')", file=sys.stderr)
+        print(
+            "dynaworld: interrupted (resume with 'dynaworld train --resume RUN_DIR')",
+            file=sys.stderr,
+        )
         return 130
 
 

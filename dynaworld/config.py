@@ -58,7 +58,9 @@ def one_of(*choices: str) -> Check:
 class EnvConfig:
     """Environment E: any Gymnasium id; Atari (``ALE/...``) and MinAtar get their standard wrappers."""
 
-    id: str = doc("CartPole-v1", "Gymnasium id, e.g. 'CartPole-v1', 'MinAtar/Breakout-v1', 'ALE/Pong-v5'.")
+    id: str = doc(
+        "CartPole-v1", "Gymnasium id, e.g. 'CartPole-v1', 'MinAtar/Breakout-v1', 'ALE/Pong-v5'."
+    )
     sticky_actions: float | None = doc(
         None,
         "Probability of repeating the previous action (ALE / MinAtar). None keeps the game's default "
@@ -66,17 +68,29 @@ class EnvConfig:
         unit_interval,
     )
     max_episode_steps: int | None = doc(
-        None, "Truncate episodes after this many agent steps (Atari default 27,000 = 108k frames).", positive
+        None,
+        "Truncate episodes after this many agent steps (Atari default 27,000 = 108k frames).",
+        positive,
     )
-    frame_skip: int = doc(4, "Atari: emulator frames per agent step (max-pooled over the last two).", positive)
+    frame_skip: int = doc(
+        4, "Atari: emulator frames per agent step (max-pooled over the last two).", positive
+    )
     frame_stack: int = doc(4, "Atari: frames stacked into one observation.", positive)
-    screen_size: int = doc(84, "Atari: observations are screen_size x screen_size grayscale.", positive)
-    noop_max: int = doc(30, "Atari: up to this many no-op frames at the start of an episode.", non_negative)
-    clip_rewards: bool = doc(True, "Atari: train on sign(reward); evaluation always reports raw score.")
+    screen_size: int = doc(
+        84, "Atari: observations are screen_size x screen_size grayscale.", positive
+    )
+    noop_max: int = doc(
+        30, "Atari: up to this many no-op frames at the start of an episode.", non_negative
+    )
+    clip_rewards: bool = doc(
+        True, "Atari: train on sign(reward); evaluation always reports raw score."
+    )
     terminal_on_life_loss: bool = doc(
         True, "Atari: a lost life ends the episode *for learning only* (the game continues)."
     )
-    full_action_space: bool = doc(False, "Atari: use all 18 actions instead of the game's minimal set.")
+    full_action_space: bool = doc(
+        False, "Atari: use all 18 actions instead of the game's minimal set."
+    )
 
 
 @dataclass
@@ -84,7 +98,8 @@ class AgentConfig:
     """Agent pi/v: DQN (Mnih et al. 2015) with optional Double DQN and n-step returns."""
 
     network: str = doc(
-        "auto", "'auto' picks by observation: 'nature' CNN (Atari), 'minatar' CNN, 'mlp' (vectors).",
+        "auto",
+        "'auto' picks by observation: 'nature' CNN (Atari), 'minatar' CNN, 'mlp' (vectors).",
         one_of("auto", "nature", "minatar", "mlp"),
     )
     hidden: list[int] = doc([120, 84], "MLP hidden layer sizes (network='mlp').")
@@ -92,10 +107,16 @@ class AgentConfig:
     adam_eps: float = doc(1.5e-4, "Adam epsilon.", positive)
     gamma: float = doc(0.99, "Discount factor.", unit_interval)
     batch_size: int = doc(32, "Transitions per agent update (UPDATEAGENT minibatch).", positive)
-    target_update_period: int = doc(2000, "Copy the online net to the target net every N agent updates.", positive)
-    double_dqn: bool = doc(False, "Select the bootstrap action with the online net (van Hasselt et al. 2016).")
+    target_update_period: int = doc(
+        2000, "Copy the online net to the target net every N agent updates.", positive
+    )
+    double_dqn: bool = doc(
+        False, "Select the bootstrap action with the online net (van Hasselt et al. 2016)."
+    )
     n_step: int = doc(1, "n-step returns from replay.", positive)
-    huber_delta: float = doc(1.0, "Huber loss threshold (the DQN paper's error clipping).", positive)
+    huber_delta: float = doc(
+        1.0, "Huber loss threshold (the DQN paper's error clipping).", positive
+    )
     max_grad_norm: float | None = doc(10.0, "Clip the gradient norm (None: no clipping).", positive)
     eps_start: float = doc(1.0, "Initial exploration epsilon.", unit_interval)
     eps_end: float = doc(0.01, "Final exploration epsilon.", unit_interval)
@@ -107,10 +128,15 @@ class AgentConfig:
 class ReplayConfig:
     """The replay buffer: the agent's non-parametric model of the world (m and d in Algorithm 1)."""
 
-    capacity: int = doc(100_000, "Transitions kept (each frame stored once, uint8 for images).", positive)
-    learning_starts: int = doc(1_600, "Env steps collected before the first agent update.", non_negative)
+    capacity: int = doc(
+        100_000, "Transitions kept (each frame stored once, uint8 for images).", positive
+    )
+    learning_starts: int = doc(
+        1_600, "Env steps collected before the first agent update.", non_negative
+    )
     updates_per_step: float = doc(
-        0.25, "Agent updates per env step from replay: 0.25 is DQN's 'every 4 steps'; 1, 2 ... for more.",
+        0.25,
+        "Agent updates per env step from replay: 0.25 is DQN's 'every 4 steps'; 1, 2 ... for more.",
         non_negative,
     )
 
@@ -119,7 +145,9 @@ class ReplayConfig:
 class PlanningConfig:
     """Planning with a model m other than the replay buffer (Dyna). model='none' disables it."""
 
-    model: str = doc("none", "Model m used for planning: 'none' (no planning beyond replay).", one_of("none"))
+    model: str = doc(
+        "none", "Model m used for planning: 'none' (no planning beyond replay).", one_of("none")
+    )
 
 
 @dataclass
@@ -130,11 +158,15 @@ class TrainConfig:
     seed: int = doc(0, "Seed for every random number generator of the run.")
     total_steps: int = doc(100_000, "Real environment steps (agent steps) to train for.", positive)
     device: str = doc("auto", "'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1' ...")
-    torch_threads: int | None = doc(None, "torch intra-op threads (None: torch's default).", positive)
+    torch_threads: int | None = doc(
+        None, "torch intra-op threads (None: torch's default).", positive
+    )
     eval_every: int = doc(10_000, "Evaluate every N env steps (0: only at the end).", non_negative)
     eval_episodes: int = doc(10, "Episodes per evaluation.", positive)
     final_eval_episodes: int = doc(30, "Episodes of the final evaluation (summary.json).", positive)
-    checkpoint_every: int = doc(25_000, "Write a checkpoint every N env steps (and always at the end).", positive)
+    checkpoint_every: int = doc(
+        25_000, "Write a checkpoint every N env steps (and always at the end).", positive
+    )
     keep_checkpoints: int = doc(2, "Checkpoints kept on disk (oldest deleted first).", positive)
     log_every: int = doc(1_000, "Write training metrics every N env steps.", positive)
     progress: bool = doc(True, "Show a progress bar.")
@@ -146,11 +178,14 @@ class TrainConfig:
     def validate(self) -> None:
         if self.agent.eps_end > self.agent.eps_start:
             raise ConfigError("agent.eps_end: must be <= agent.eps_start")
-        if self.replay.learning_starts >= self.total_steps:
-            raise ConfigError(
-                f"replay.learning_starts: {self.replay.learning_starts} leaves no updates in "
-                f"total_steps={self.total_steps}"
-            )
+
+    def warnings(self) -> list[str]:
+        """Settings that are legal but probably not what the user wants."""
+        out = []
+        if self.replay.learning_starts >= self.total_steps and self.replay.updates_per_step > 0:
+            out.append(f"replay.learning_starts={self.replay.learning_starts} >= total_steps={self.total_steps}: "
+                       "the agent will make no update")
+        return out
 
 
 # --------------------------------------------------------------------------- building
@@ -228,7 +263,9 @@ def all_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
-def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "", root: type | None = None) -> T:
+def from_dict(
+    cls: type[T], data: Mapping[str, Any], prefix: str = "", root: type | None = None
+) -> T:
     """Build config ``cls`` from nested ``data``, checking keys, types and values."""
     root = root or cls
     if not isinstance(data, Mapping):
@@ -304,10 +341,16 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | Path | None, overrides: Iterable[str] = (), cls: type[T] = TrainConfig) -> T:  # type: ignore[assignment]
+@typing.overload
+def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> TrainConfig: ...
+@typing.overload
+def load_config(path: str | Path | None, overrides: Iterable[str], cls: type[T]) -> T: ...
+def load_config(
+    path: str | Path | None, overrides: Iterable[str] = (), cls: type = TrainConfig
+) -> Any:
     """YAML file (optional) + ``key=value`` overrides → validated config."""
     data = load_yaml(path) if path is not None else {}
-    cfg = from_dict(cls, merge(data, parse_overrides(overrides)))
+    cfg: Any = from_dict(cls, merge(data, parse_overrides(overrides)))
     validate = getattr(cfg, "validate", None)
     if validate is not None:
         validate()
@@ -321,11 +364,12 @@ def save_config(cfg: Any, path: str | Path) -> None:
 def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
     """(key, default, help) for every field: the documentation the CLI prints."""
     rows = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         tp = _hints(cls)[f.name]
         if _is_dataclass_type(tp):
             rows += describe(tp, f"{prefix}{f.name}.")
         else:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            factory: Any = f.default_factory
+            default = f.default if f.default is not dataclasses.MISSING else factory()
             rows.append((prefix + f.name, repr(default), f.metadata.get("help", "")))
     return rows

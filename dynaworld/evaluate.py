@@ -10,8 +10,9 @@ from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
 
 
-def evaluate(agent: Any, env_cfg: EnvConfig, episodes: int, epsilon: float, seed: int,
-             parallel: int = 8) -> np.ndarray:
+def evaluate(
+    agent: Any, env_cfg: EnvConfig, episodes: int, epsilon: float, seed: int, parallel: int = 8
+) -> np.ndarray:
     """Returns of ``episodes`` evaluation episodes (unclipped rewards, no life-loss terminals).
 
     Up to ``parallel`` environments run in lockstep so the agent acts on a batch at a time.
@@ -21,9 +22,9 @@ def evaluate(agent: Any, env_cfg: EnvConfig, episodes: int, epsilon: float, seed
     returns: list[float] = []
     started = 0
     envs = [make_env(env_cfg, train=False) for _ in range(min(parallel, episodes))]
-    obs: list[np.ndarray | None] = [None] * len(envs)
-    for i, env in enumerate(envs):
-        obs[i], _ = env.reset(seed=seed + started)
+    obs: list[np.ndarray] = []
+    for env in envs:
+        obs.append(env.reset(seed=seed + started)[0])
         started += 1
     live = list(range(len(envs)))
     while live:

@@ -131,8 +131,15 @@ class Loop:
                 s = st.obs
                 a = pi.act(s)  # a ← π(s)
                 s2, r, terminated, truncated, info = E.step(a)  # r, s' ← E(a)
-                t = Transition(s, a, float(r), s2, bool(terminated or info.get("terminal_for_learning")),
-                               bool(terminated or truncated), info)
+                t = Transition(
+                    s,
+                    a,
+                    float(r),
+                    s2,
+                    bool(terminated or info.get("terminal_for_learning")),
+                    bool(terminated or truncated),
+                    info,
+                )
                 for m in models:
                     m.update(t)  # m ← UPDATEMODEL(s, a, r, s')
                 for d in samplers:

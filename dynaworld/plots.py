@@ -33,8 +33,11 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, title: str | No
     d = Path(run_dir)
     rows = read_metrics(d)
     ep = [(r["env_steps"], r["episode_return"]) for r in rows if "episode_return" in r]
-    ev = [(r["env_steps"], r["eval_return_mean"], r.get("eval_return_std", 0.0)) for r in rows
-          if "eval_return_mean" in r]
+    ev = [
+        (r["env_steps"], r["eval_return_mean"], r.get("eval_return_std", 0.0))
+        for r in rows
+        if "eval_return_mean" in r
+    ]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     if ep:
         x, y = np.array(ep).T
@@ -42,7 +45,9 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, title: str | No
         ax.plot(x, smooth(y, 20), color="tab:blue", label="training episodes (mean of 20)")
     if ev:
         x, m, s = np.array(ev).T
-        ax.errorbar(x, m, yerr=s, color="tab:red", marker="o", capsize=3, label="evaluation (mean ± std)")
+        ax.errorbar(
+            x, m, yerr=s, color="tab:red", marker="o", capsize=3, label="evaluation (mean ± std)"
+        )
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
     ax.set_title(title or d.name)

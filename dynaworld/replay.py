@@ -31,13 +31,21 @@ class ReplayBuffer:
         self.rewards = np.zeros(capacity, np.float32)
         self.dones = np.zeros(capacity, bool)  # no bootstrap after the transition at this slot
         self.has_next = np.zeros(capacity, bool)  # a transition starts at this slot
-        self.episode_start = np.zeros(capacity, np.int64)  # absolute index of the episode's 1st frame
+        self.episode_start = np.zeros(
+            capacity, np.int64
+        )  # absolute index of the episode's 1st frame
         self.payload: np.ndarray | None = np.empty(capacity, object) if payload else None
         self.t = 0  # absolute index of the next frame to write
 
     @classmethod
-    def for_observation(cls, obs_shape: tuple[int, ...], obs_dtype: Any, capacity: int,
-                        stacked: bool, payload: bool = False) -> ReplayBuffer:
+    def for_observation(
+        cls,
+        obs_shape: tuple[int, ...],
+        obs_dtype: Any,
+        capacity: int,
+        stacked: bool,
+        payload: bool = False,
+    ) -> ReplayBuffer:
         """Atari-style stacked frames (stacked=True) store one (H, W) frame per step."""
         if stacked:
             return cls(capacity, obs_shape[1:], obs_dtype, stack=obs_shape[0], payload=payload)
@@ -46,15 +54,26 @@ class ReplayBuffer:
     # ------------------------------------------------------------------ size
     @property
     def nbytes(self) -> int:
-        n = sum(a.nbytes for a in (self.frames, self.actions, self.rewards, self.dones,
-                                   self.has_next, self.episode_start))
+        n = sum(
+            a.nbytes
+            for a in (
+                self.frames,
+                self.actions,
+                self.rewards,
+                self.dones,
+                self.has_next,
+                self.episode_start,
+            )
+        )
         return n + (self.payload.nbytes if self.payload is not None else 0)
 
     def describe(self) -> str:
         f = self.frames
-        return (f"replay buffer: {self.capacity:,} steps x frame {self.frame_shape} {f.dtype} "
-                f"(stack {self.stack}) = {self.nbytes / 2**20:,.1f} MiB"
-                + (" + per-step payload" if self.payload is not None else ""))
+        return (
+            f"replay buffer: {self.capacity:,} steps x frame {self.frame_shape} {f.dtype} "
+            f"(stack {self.stack}) = {self.nbytes / 2**20:,.1f} MiB"
+            + (" + per-step payload" if self.payload is not None else "")
+        )
 
     def __len__(self) -> int:
         return min(self.t, self.capacity)
@@ -81,7 +100,9 @@ class ReplayBuffer:
         """Store the first observation of an episode."""
         self._write(obs, self.t, payload)
 
-    def add(self, action: int, reward: float, done: bool, next_obs: np.ndarray, payload: Any = None) -> None:
+    def add(
+        self, action: int, reward: float, done: bool, next_obs: np.ndarray, payload: Any = None
+    ) -> None:
         """Store the transition from the last stored frame and its next observation."""
         if self.t == 0:
             raise RuntimeError("start_episode() must come before add()")
@@ -110,7 +131,9 @@ class ReplayBuffer:
         slots = np.maximum(idx[:, None] + offsets, start[:, None]) % self.capacity
         return self.frames[slots]
 
-    def sample_indices(self, batch_size: int, rng: np.random.Generator, recent: int | None = None) -> np.ndarray:
+    def sample_indices(
+        self, batch_size: int, rng: np.random.Generator, recent: int | None = None
+    ) -> np.ndarray:
         """Uniform over sampleable transitions (of the ``recent`` newest, if given)."""
         hi = self.t - 1
         lo = self.oldest if recent is None else max(self.oldest, hi - recent)
@@ -125,8 +148,9 @@ class ReplayBuffer:
             bad = ~self.valid(idx)
         raise RuntimeError("could not sample valid transitions from the replay buffer")
 
-    def transitions(self, idx: np.ndarray, n_step: int = 1, gamma: float = 0.99
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def transitions(
+        self, idx: np.ndarray, n_step: int = 1, gamma: float = 0.99
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """n-step return, index of s', done and horizon for transitions starting at ``idx``."""
         ret = np.zeros(len(idx), np.float32)
         done = np.zeros(len(idx), bool)
@@ -170,7 +194,9 @@ class ReplayBuffer:
 class UniformSampler:
     """d: (s̃, ã) drawn uniformly from the replay buffer (``recent``: from its newest entries)."""
 
-    def __init__(self, buffer: ReplayBuffer, batch_size: int, seed: int, recent: int | None = None) -> None:
+    def __init__(
+        self, buffer: ReplayBuffer, batch_size: int, seed: int, recent: int | None = None
+    ) -> None:
         self.buffer, self.batch_size, self.recent = buffer, batch_size, recent
         self.rng = np.random.Generator(np.random.PCG64(seed))
 

@@ -10,9 +10,19 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = (
-    "env_steps", "agent_updates", "model_transitions", "wall_time_s", "steps_per_s",
-    "episode_return", "episode_length", "train_return_100", "eval_return_mean", "eval_return_std",
-    "loss", "q_mean", "epsilon",
+    "env_steps",
+    "agent_updates",
+    "model_transitions",
+    "wall_time_s",
+    "steps_per_s",
+    "episode_return",
+    "episode_length",
+    "train_return_100",
+    "eval_return_mean",
+    "eval_return_std",
+    "loss",
+    "q_mean",
+    "epsilon",
 )
 
 
@@ -23,8 +33,13 @@ class RunLogger:
     those steps again), in the CSV and in TensorBoard (``purge_step``).
     """
 
-    def __init__(self, run_dir: str | Path, columns: Sequence[str] = COLUMNS, resume_step: int | None = None,
-                 tensorboard: bool = True) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        columns: Sequence[str] = COLUMNS,
+        resume_step: int | None = None,
+        tensorboard: bool = True,
+    ) -> None:
         self.dir = Path(run_dir)
         self.columns = list(columns)
         self.csv_path = self.dir / "metrics.csv"
@@ -40,7 +55,9 @@ class RunLogger:
         if tensorboard:
             from tensorboardX import SummaryWriter
 
-            self.tb = SummaryWriter(str(self.dir / "tensorboard"), purge_step=resume_step, flush_secs=30)
+            self.tb = SummaryWriter(
+                str(self.dir / "tensorboard"), purge_step=resume_step, flush_secs=30
+            )
 
     def _rewrite(self, rows: list[dict[str, Any]]) -> None:
         tmp = self.csv_path.with_suffix(".tmp")
@@ -82,4 +99,6 @@ def write_json(path: str | Path, data: dict[str, Any]) -> None:
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
     """metrics.csv as a list of rows (empty cells dropped)."""
     with open(Path(run_dir) / "metrics.csv", newline="") as f:
-        return [{k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)]
+        return [
+            {k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)
+        ]

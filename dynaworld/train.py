@@ -23,9 +23,9 @@ from dynaworld.config import TrainConfig, load_config, save_config, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
-from dynaworld.plots import plot_run
 from dynaworld.loop import Loop, LoopState, Planning, ratio
 from dynaworld.models import ReplayModel
+from dynaworld.plots import plot_run
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.runlog import RunLogger, write_json
 from dynaworld.types import Transition
@@ -68,12 +68,14 @@ def build(cfg: TrainConfig) -> Components:
         torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
     env = make_env(cfg.env, train=True)
-    obs_shape = env.observation_space.shape
-    n_actions = int(env.action_space.n)
+    obs_shape = tuple(env.observation_space.shape or ())
+    n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     net = q_network(cfg.agent.network, obs_shape, n_actions, cfg.agent.hidden)
     agent = DQNAgent(net, n_actions, cfg.agent, device, seed=s_agent)
     stacked = is_atari(cfg.env.id)
-    buffer = ReplayBuffer.for_observation(obs_shape, env.observation_space.dtype, cfg.replay.capacity, stacked)
+    buffer = ReplayBuffer.for_observation(
+        obs_shape, env.observation_space.dtype, cfg.replay.capacity, stacked
+    )
     model = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma)
     sampler = UniformSampler(buffer, cfg.agent.batch_size, seed=s_sampler)
     P = ratio(cfg.replay.updates_per_step, start=cfg.replay.learning_starts)
@@ -88,8 +90,14 @@ def build(cfg: TrainConfig) -> Components:
 class Trainer:
     """Callbacks of the loop: progress bar, metrics, evaluation and checkpoints."""
 
-    def __init__(self, c: Components, run_dir: Path, logger: RunLogger, wall_time: float = 0.0,
-                 returns: list[float] | None = None) -> None:
+    def __init__(
+        self,
+        c: Components,
+        run_dir: Path,
+        logger: RunLogger,
+        wall_time: float = 0.0,
+        returns: list[float] | None = None,
+    ) -> None:
         self.c, self.dir, self.log = c, run_dir, logger
         self.returns: deque[float] = deque(returns or [], maxlen=100)
         self.wall_before = wall_time
@@ -99,22 +107,37 @@ class Trainer:
         if c.cfg.progress:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=c.cfg.total_steps, initial=self.steps0, unit="step", dynamic_ncols=True,
-                            mininterval=1.0, desc=c.cfg.name)
+            self.bar = tqdm(
+                total=c.cfg.total_steps,
+                initial=self.steps0,
+                unit="step",
+                dynamic_ncols=True,
+                mininterval=1.0,
+                desc=c.cfg.name,
+            )
 
     def wall_time(self) -> float:
         return self.wall_before + time.perf_counter() - self.t0
 
     def counters(self, st: LoopState) -> dict[str, Any]:
-        return {"agent_updates": st.agent_updates, "model_transitions": st.model_transitions,
-                "wall_time_s": round(self.wall_time(), 3)}
+        return {
+            "agent_updates": st.agent_updates,
+            "model_transitions": st.model_transitions,
+            "wall_time_s": round(self.wall_time(), 3),
+        }
 
     def on_step(self, t: Transition, st: LoopState) -> None:
         ep = t.info.get("episode") if t.episode_end else None
         if ep is not None:
             self.returns.append(float(ep["r"]))
-            self.log.log(st.env_steps, {"episode_return": float(ep["r"]), "episode_length": int(ep["l"]),
-                                        **self.counters(st)})
+            self.log.log(
+                st.env_steps,
+                {
+                    "episode_return": float(ep["r"]),
+                    "episode_length": int(ep["l"]),
+                    **self.counters(st),
+                },
+            )
 
     def on_iteration(self, st: LoopState) -> None:
         cfg, n = self.c.cfg, st.env_steps
@@ -135,9 +158,21 @@ class Trainer:
 
     def evaluate(self, st: LoopState, episodes: int) -> np.ndarray:
         cfg = self.c.cfg
-        returns = evaluate(self.c.agent, cfg.env, episodes, cfg.agent.eval_eps, seed=cfg.seed * 1_000_003 + st.env_steps)
-        self.log.log(st.env_steps, {"eval_return_mean": float(returns.mean()),
-                                    "eval_return_std": float(returns.std()), **self.counters(st)})
+        returns = evaluate(
+            self.c.agent,
+            cfg.env,
+            episodes,
+            cfg.agent.eval_eps,
+            seed=cfg.seed * 1_000_003 + st.env_steps,
+        )
+        self.log.log(
+            st.env_steps,
+            {
+                "eval_return_mean": float(returns.mean()),
+                "eval_return_std": float(returns.std()),
+                **self.counters(st),
+            },
+        )
         return returns
 
     # -------------------------------------------------------------- checkpoints
@@ -182,20 +217,26 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: str | Path | None) -> Path:
     if d.exists() and any(d.iterdir()):
         raise DynaworldError(
             f"run directory {d} already holds a run: resume it with 'dynaworld train --resume {d}' "
-            "or choose another --run-dir")
+            "or choose another --run-dir"
+        )
     d.mkdir(parents=True, exist_ok=True)
     save_config(cfg, d / "config.yaml")
     return d
 
 
-def train(cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False
+) -> dict[str, Any]:
     """Run (or resume) one training run; returns the summary written to ``summary.json``."""
     if resume:
         d = Path(run_dir)  # type: ignore[arg-type]
     else:
         d = prepare_run_dir(cfg, run_dir)
     c = build(cfg)
-    print(f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} | run dir {d}", flush=True)
+    print(
+        f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} | run dir {d}",
+        flush=True,
+    )
     latest = ckpt.latest_checkpoint(d) if resume else None
     trainer_kwargs: dict[str, Any] = {}
     if latest is not None:
@@ -212,12 +253,16 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = Fa
     finally:
         trainer.close()
     summary = {
-        "env_id": cfg.env.id, "seed": cfg.seed,
-        "eval_return_mean": float(final.mean()), "eval_return_std": float(final.std()),
+        "env_id": cfg.env.id,
+        "seed": cfg.seed,
+        "eval_return_mean": float(final.mean()),
+        "eval_return_std": float(final.std()),
         "eval_episodes": int(len(final)),
         "train_return_100": float(np.mean(trainer.returns)) if trainer.returns else None,
-        "env_steps": st.env_steps, "agent_updates": st.agent_updates,
-        "model_transitions": st.model_transitions, "episodes": st.episodes,
+        "env_steps": st.env_steps,
+        "agent_updates": st.agent_updates,
+        "model_transitions": st.model_transitions,
+        "episodes": st.episodes,
         "wall_time_s": round(trainer.wall_time(), 2),
     }
     logger.close()

@@ -60,8 +60,12 @@ class Batch:
     @classmethod
     def from_transition(cls, t: Transition) -> Batch:
         return cls(
-            t.obs[None], np.array([t.action]), np.array([t.reward], np.float32), t.next_obs[None],
-            np.array([t.done]), np.ones(1, np.int64),
+            t.obs[None],
+            np.array([t.action]),
+            np.array([t.reward], np.float32),
+            t.next_obs[None],
+            np.array([t.done]),
+            np.ones(1, np.int64),
         )
 
     def __len__(self) -> int:

@@ -40,7 +40,9 @@ class Chain(gym.Env):
 class TabularQ:
     """Q-learning on one-hot states; any batch (real or imagined) is a list of TD updates."""
 
-    def __init__(self, n: int, alpha: float = 0.5, gamma: float = 0.9, eps: float = 0.3, seed: int = 0) -> None:
+    def __init__(
+        self, n: int, alpha: float = 0.5, gamma: float = 0.9, eps: float = 0.3, seed: int = 0
+    ) -> None:
         self.q = np.zeros((n, 2))
         self.alpha, self.gamma, self.eps = alpha, gamma, eps
         self.rng = np.random.default_rng(seed)
@@ -54,7 +56,9 @@ class TabularQ:
 
     def update(self, batch: Batch) -> None:
         self.updates.append(batch)
-        for o, a, r, o2, d in zip(batch.obs, batch.action, batch.reward, batch.next_obs, batch.done, strict=True):
+        for o, a, r, o2, d in zip(
+            batch.obs, batch.action, batch.reward, batch.next_obs, batch.done, strict=True
+        ):
             s, s2 = int(o.argmax()), int(o2.argmax())
             target = r + (0.0 if d else self.gamma * self.q[s2].max())
             self.q[s, a] += self.alpha * (target - self.q[s, a])
@@ -76,8 +80,12 @@ class TableModel:
     def step(self, q: Query) -> Prediction:
         self.calls += 1
         out = [self.table[(int(o.argmax()), int(a))] for o, a in zip(q.obs, q.action, strict=True)]
-        return Prediction(np.array([r for r, _, _ in out], np.float32), np.stack([s for _, s, _ in out]),
-                          np.array([d for _, _, d in out]), np.ones(len(out), np.int64))
+        return Prediction(
+            np.array([r for r, _, _ in out], np.float32),
+            np.stack([s for _, s, _ in out]),
+            np.array([d for _, _, d in out]),
+            np.ones(len(out), np.int64),
+        )
 
 
 class TableSampler:

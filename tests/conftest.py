@@ -14,8 +14,15 @@ def cli():
     """Run the real ``dynaworld`` command in a subprocess; returns CompletedProcess."""
     import subprocess
 
-    def run(*args: str, timeout: float = 600, cwd: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "dynaworld.cli", *args], capture_output=True, text=True,
-                              timeout=timeout, cwd=cwd)
+    def run(
+        *args: str, timeout: float = 600, cwd: str | None = None
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "dynaworld.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+        )
 
     return run

@@ -17,9 +17,14 @@ def make_agent(**kw) -> DQNAgent:
 
 def batch(n=8, seed=0) -> Batch:
     rng = np.random.default_rng(seed)
-    return Batch(rng.normal(size=(n, 4)).astype(np.float32), rng.integers(2, size=n),
-                 rng.normal(size=n).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32),
-                 rng.random(n) < 0.3, rng.integers(1, 4, size=n))
+    return Batch(
+        rng.normal(size=(n, 4)).astype(np.float32),
+        rng.integers(2, size=n),
+        rng.normal(size=n).astype(np.float32),
+        rng.normal(size=(n, 4)).astype(np.float32),
+        rng.random(n) < 0.3,
+        rng.integers(1, 4, size=n),
+    )
 
 
 def test_network_shapes():
@@ -52,7 +57,10 @@ def test_target_network_synced_every_period():
     agent = make_agent(lr=0.1)
     for i in range(1, 7):
         agent.update(batch(seed=i))
-        same = all(torch.equal(a, b) for a, b in zip(agent.q.parameters(), agent.target.parameters(), strict=True))
+        same = all(
+            torch.equal(a, b)
+            for a, b in zip(agent.q.parameters(), agent.target.parameters(), strict=True)
+        )
         assert same == (i % 3 == 0)
 
 

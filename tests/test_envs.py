@@ -59,7 +59,7 @@ def test_atari_training_signals_only_in_training():
 def test_atari_episode_cap():
     env = make_env(EnvConfig(id="ALE/Pong-v5", max_episode_steps=50, **ATARI_100K))
     env.reset(seed=0)
-    for i in range(50):
+    for _i in range(50):
         _, _, term, trunc, info = env.step(0)
     assert trunc and not term and info["episode"]["l"] == 50
 
@@ -96,9 +96,14 @@ def test_vector_env_float32():
     assert obs.dtype == np.float32 and obs.shape == (4,)
 
 
-@pytest.mark.parametrize("bad, suggestion", [("ALE/Pnog-v5", "ALE/Pong-v5"),
-                                             ("MinAtar/Breakuot-v1", "MinAtar/Breakout-v1"),
-                                             ("CartPol-v1", "CartPole-v1")])
+@pytest.mark.parametrize(
+    "bad, suggestion",
+    [
+        ("ALE/Pnog-v5", "ALE/Pong-v5"),
+        ("MinAtar/Breakuot-v1", "MinAtar/Breakout-v1"),
+        ("CartPol-v1", "CartPole-v1"),
+    ],
+)
 def test_unknown_id_names_closest(bad, suggestion):
     with pytest.raises(EnvironmentNotFound) as e:
         make_env(bad)

@@ -35,8 +35,14 @@ def test_dyna_needs_fewer_real_steps_than_model_free():
 
     def dyna():
         m = TableModel()
-        return Loop(Chain(), TabularQ(8, seed=2), [Planning(m, TableSampler(m, seed=3), every(1, 5))],
-                    K=1, M=10, learn_from_real=True)
+        return Loop(
+            Chain(),
+            TabularQ(8, seed=2),
+            [Planning(m, TableSampler(m, seed=3), every(1, 5))],
+            K=1,
+            M=10,
+            learn_from_real=True,
+        )
 
     n_free, n_dyna = steps_to_optimal(model_free), steps_to_optimal(dyna)
     assert n_dyna < 10**9 and n_dyna * 2 <= n_free, (n_dyna, n_free)
@@ -45,8 +51,14 @@ def test_dyna_needs_fewer_real_steps_than_model_free():
 def test_purely_model_based_learns_only_from_the_model():
     m = TableModel()
     agent = TabularQ(8, seed=4)
-    loop = Loop(Chain(), agent, [Planning(m, TableSampler(m, batch=8, seed=5), every(1, 2))], K=300, M=1,
-                learn_from_real=False)
+    loop = Loop(
+        Chain(),
+        agent,
+        [Planning(m, TableSampler(m, batch=8, seed=5), every(1, 2))],
+        K=300,
+        M=1,
+        learn_from_real=False,
+    )
     st = loop.run()
     assert st.agent_updates == m.calls == len(agent.updates) == 2 * 300
     assert st.model_transitions == 8 * 2 * 300
@@ -62,13 +74,19 @@ def test_replay_model_returns_the_stored_transition():
     # every stored (s, a) must come back with exactly the r, s' that was observed
     real = Loop(Chain(n=5, cap=7), TabularQ(5, eps=1.0, seed=0), K=40, learn_from_real=True)
     real.run()
-    seen = [(b.obs[0], b.action[0], b.reward[0], b.next_obs[0], b.done[0]) for b in real.agent.updates]
+    seen = [
+        (b.obs[0], b.action[0], b.reward[0], b.next_obs[0], b.done[0]) for b in real.agent.updates
+    ]
     d = UniformSampler(buf, 16, seed=1)
     q = d.sample(None)
     pred = m.step(q)
-    for o, a, r, o2, done in zip(q.obs, q.action, pred.reward, pred.next_obs, pred.done, strict=True):
-        assert any(np.array_equal(o, s) and a == sa and r == sr and np.array_equal(o2, s2) and done == sd
-                   for s, sa, sr, s2, sd in seen)
+    for o, a, r, o2, done in zip(
+        q.obs, q.action, pred.reward, pred.next_obs, pred.done, strict=True
+    ):
+        assert any(
+            np.array_equal(o, s) and a == sa and r == sr and np.array_equal(o2, s2) and done == sd
+            for s, sa, sr, s2, sd in seen
+        )
 
 
 def test_ratio_schedule_counts_and_is_resumable():
@@ -80,7 +98,10 @@ def test_ratio_schedule_counts_and_is_resumable():
     assert total == 10  # steps 14, 18, ..., 50
     st.iteration_start, st.env_steps = 10, 50  # one iteration of M=40 gives the same count
     assert P(st) == 10
-    assert sum(ratio(1 / 3)(LoopState(env_steps=t, iteration_start=t - 1)) for t in range(1, 301)) == 100
+    assert (
+        sum(ratio(1 / 3)(LoopState(env_steps=t, iteration_start=t - 1)) for t in range(1, 301))
+        == 100
+    )
 
 
 class Recorder:
@@ -104,9 +125,13 @@ def _plain_dqn(cfg, log):
     s_torch, s_env, s_agent, s_sampler = seeds(cfg.seed, 4)
     torch.manual_seed(s_torch)
     env = make_env(cfg.env)
-    net = q_network(cfg.agent.network, env.observation_space.shape, env.action_space.n, cfg.agent.hidden)
+    net = q_network(
+        cfg.agent.network, env.observation_space.shape, env.action_space.n, cfg.agent.hidden
+    )
     agent = DQNAgent(net, env.action_space.n, cfg.agent, "cpu", seed=s_agent)
-    buf = ReplayBuffer(cfg.replay.capacity, env.observation_space.shape, env.observation_space.dtype)
+    buf = ReplayBuffer(
+        cfg.replay.capacity, env.observation_space.shape, env.observation_space.dtype
+    )
     rng = np.random.Generator(np.random.PCG64(s_sampler))
     obs, _ = env.reset(seed=s_env)
     new_episode, every_n = True, round(1 / cfg.replay.updates_per_step)
@@ -122,7 +147,14 @@ def _plain_dqn(cfg, log):
         if step > L and (step - L) % every_n == 0:
             idx = buf.sample_indices(cfg.agent.batch_size, rng)
             ret, nidx, done, h = buf.transitions(idx, cfg.agent.n_step, cfg.agent.gamma)
-            batch = Batch(buf.observations(idx), buf.actions[idx % buf.capacity], ret, buf.observations(nidx), done, h)
+            batch = Batch(
+                buf.observations(idx),
+                buf.actions[idx % buf.capacity],
+                ret,
+                buf.observations(nidx),
+                done,
+                h,
+            )
             log.append((batch.obs.copy(), batch.action.copy(), batch.reward.copy()))
             agent.update(batch)
     return agent
@@ -133,11 +165,22 @@ def test_dqn_as_dyna_with_replay_model_equals_plain_dqn():
     from dynaworld.config import load_config
     from dynaworld.train import build
 
-    for overrides in (["env.id=CartPole-v1", "replay.updates_per_step=0.25"],
-                      ["env.id=MinAtar/Breakout-v1", "replay.updates_per_step=1.0", "agent.n_step=3"]):
-        cfg = load_config(None, ["total_steps=1500", "replay.learning_starts=300", "agent.batch_size=16",
-                                 "agent.target_update_period=50", "replay.capacity=1000", "progress=false",
-                                 *overrides])
+    for overrides in (
+        ["env.id=CartPole-v1", "replay.updates_per_step=0.25"],
+        ["env.id=MinAtar/Breakout-v1", "replay.updates_per_step=1.0", "agent.n_step=3"],
+    ):
+        cfg = load_config(
+            None,
+            [
+                "total_steps=1500",
+                "replay.learning_starts=300",
+                "agent.batch_size=16",
+                "agent.target_update_period=50",
+                "replay.capacity=1000",
+                "progress=false",
+                *overrides,
+            ],
+        )
         plain_log: list = []
         plain = _plain_dqn(cfg, plain_log)
         c = build(cfg)

@@ -29,7 +29,9 @@ def fill(env, buffer, steps, seed=0):
 def test_stacks_are_rebuilt_exactly_across_episodes_and_wraparound(env_id):
     env = make_env(EnvConfig(id=env_id, max_episode_steps=60, sticky_actions=0.0))
     shape = env.observation_space.shape
-    buf = ReplayBuffer.for_observation(shape, np.uint8, capacity=150, stacked=env_id.startswith("ALE/"))
+    buf = ReplayBuffer.for_observation(
+        shape, np.uint8, capacity=150, stacked=env_id.startswith("ALE/")
+    )
     model, seen = fill(env, buf, 500)
     assert buf.t > buf.capacity  # wrapped around several times
     idx = np.arange(buf.t - 1)

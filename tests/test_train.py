@@ -18,12 +18,24 @@ FAST = ["progress=false", "eval_episodes=3", "final_eval_episodes=5"]
 
 def test_minatar_run_directory(cli, tmp_path):
     d = tmp_path / "breakout"
-    r = cli("train", str(CONFIGS / "dqn_minatar_breakout.yaml"), "total_steps=3000", "replay.learning_starts=500",
-            "eval_every=1000", "checkpoint_every=1000", "log_every=500", *FAST, "--run-dir", str(d))
+    r = cli(
+        "train",
+        str(CONFIGS / "dqn_minatar_breakout.yaml"),
+        "total_steps=3000",
+        "replay.learning_starts=500",
+        "eval_every=1000",
+        "checkpoint_every=1000",
+        "log_every=500",
+        *FAST,
+        "--run-dir",
+        str(d),
+    )
     assert r.returncode == 0, r.stderr
     assert "replay buffer: 100,000 steps" in r.stdout  # memory footprint reported at start
     cfg = load_config(d / "config.yaml")
-    assert cfg.total_steps == 3000 and cfg.env.id == "MinAtar/Breakout-v1" and cfg.agent.lr == 0.00025
+    assert (
+        cfg.total_steps == 3000 and cfg.env.id == "MinAtar/Breakout-v1" and cfg.agent.lr == 0.00025
+    )
     summary = json.loads((d / "summary.json").read_text())
     for k in ("eval_return_mean", "eval_return_std", "env_steps", "agent_updates", "wall_time_s"):
         assert k in summary
@@ -54,13 +66,22 @@ def _summary_numbers(d):
 
 
 def test_sigkill_and_resume_gives_the_same_result(cli, tmp_path):
-    args = [str(CONFIGS / "dqn_cartpole.yaml"), "total_steps=5000", "replay.learning_starts=500",
-            "checkpoint_every=500", "eval_every=2000", *FAST]
+    args = [
+        str(CONFIGS / "dqn_cartpole.yaml"),
+        "total_steps=5000",
+        "replay.learning_starts=500",
+        "checkpoint_every=500",
+        "eval_every=2000",
+        *FAST,
+    ]
     full, killed = tmp_path / "full", tmp_path / "killed"
     assert cli("train", *args, "--run-dir", str(full)).returncode == 0
 
-    proc = subprocess.Popen([sys.executable, "-m", "dynaworld.cli", "train", *args, "--run-dir", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dynaworld.cli", "train", *args, "--run-dir", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
         ck = latest_checkpoint(killed)
@@ -75,16 +96,29 @@ def test_sigkill_and_resume_gives_the_same_result(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "resumed from" in r.stdout
     assert _summary_numbers(killed) == _summary_numbers(full)
+
     # the metrics are those of one uninterrupted run (wall-clock columns aside)
     def strip(rows):
-        return [{k: v for k, v in row.items() if k not in ("wall_time_s", "steps_per_s")} for row in rows]
+        return [
+            {k: v for k, v in row.items() if k not in ("wall_time_s", "steps_per_s")}
+            for row in rows
+        ]
+
     assert strip(read_metrics(killed)) == strip(read_metrics(full))
 
 
 def test_truncated_checkpoint_is_a_clear_error(cli, tmp_path):
     d = tmp_path / "r"
-    r = cli("train", str(CONFIGS / "dqn_cartpole.yaml"), "total_steps=1500", "replay.learning_starts=500",
-            "checkpoint_every=500", *FAST, "--run-dir", str(d))
+    r = cli(
+        "train",
+        str(CONFIGS / "dqn_cartpole.yaml"),
+        "total_steps=1500",
+        "replay.learning_starts=500",
+        "checkpoint_every=500",
+        *FAST,
+        "--run-dir",
+        str(d),
+    )
     assert r.returncode == 0, r.stderr
     (d / "summary.json").unlink()
     ck = latest_checkpoint(d)
@@ -92,7 +126,9 @@ def test_truncated_checkpoint_is_a_clear_error(cli, tmp_path):
     ck.write_bytes(data[: len(data) // 2])
     r = cli("train", "--resume", str(d))
     assert r.returncode != 0
-    assert "truncated or corrupt" in r.stderr and str(ck) in r.stderr and "Traceback" not in r.stderr
+    assert (
+        "truncated or corrupt" in r.stderr and str(ck) in r.stderr and "Traceback" not in r.stderr
+    )
     assert ck.stat().st_size == len(data) // 2  # nothing was deleted or overwritten
     r = cli("eval", str(d), "--episodes", "2")
     assert r.returncode != 0 and "truncated or corrupt" in r.stderr
@@ -100,8 +136,18 @@ def test_truncated_checkpoint_is_a_clear_error(cli, tmp_path):
 
 def test_eval_command(cli, tmp_path):
     d = tmp_path / "r"
-    assert cli("train", str(CONFIGS / "dqn_cartpole.yaml"), "total_steps=1000", "replay.learning_starts=500",
-               *FAST, "--run-dir", str(d)).returncode == 0
+    assert (
+        cli(
+            "train",
+            str(CONFIGS / "dqn_cartpole.yaml"),
+            "total_steps=1000",
+            "replay.learning_starts=500",
+            *FAST,
+            "--run-dir",
+            str(d),
+        ).returncode
+        == 0
+    )
     r = cli("eval", str(d), "--episodes", "4")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
@@ -110,9 +156,18 @@ def test_eval_command(cli, tmp_path):
 
 def test_atari_pong_smoke(cli, tmp_path):
     d = tmp_path / "pong"
-    r = cli("train", str(CONFIGS / "dqn_atari100k_pong.yaml"), "total_steps=400", "replay.learning_starts=200",
-            "replay.capacity=1000", "final_eval_episodes=1", "progress=false", "env.max_episode_steps=300",
-            "--run-dir", str(d))
+    r = cli(
+        "train",
+        str(CONFIGS / "dqn_atari100k_pong.yaml"),
+        "total_steps=400",
+        "replay.learning_starts=200",
+        "replay.capacity=1000",
+        "final_eval_episodes=1",
+        "progress=false",
+        "env.max_episode_steps=300",
+        "--run-dir",
+        str(d),
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads((d / "summary.json").read_text())
     assert s["env_steps"] == 400 and s["agent_updates"] == 50
@@ -124,7 +179,9 @@ def test_dqn_learns_cartpole(tmp_path):
     """A learning test on a real environment: far above the random policy's ~22."""
     from dynaworld.train import train
 
-    cfg = load_config(CONFIGS / "dqn_cartpole.yaml", ["total_steps=20000", "progress=false", "eval_every=0"])
+    cfg = load_config(
+        CONFIGS / "dqn_cartpole.yaml", ["total_steps=20000", "progress=false", "eval_every=0"]
+    )
     summary = train(cfg, tmp_path / "cp")
     print("CartPole DQN eval return:", summary["eval_return_mean"])
     assert summary["eval_return_mean"] >= 100

@@ -14,9 +14,13 @@ class NatureCNN(nn.Module):
     def __init__(self, in_channels: int, n_actions: int, size: int = 84) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 8, 4), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, 1), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(in_channels, 32, 8, 4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, 1),
+            nn.ReLU(),
+            nn.Flatten(),
         )
         with torch.no_grad():
             n = self.features(torch.zeros(1, in_channels, size, size)).shape[1]
@@ -32,8 +36,12 @@ class MinAtarNet(nn.Module):
     def __init__(self, in_channels: int, n_actions: int, size: int = 10) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, 1), nn.ReLU(), nn.Flatten(),
-            nn.Linear(16 * (size - 2) ** 2, 128), nn.ReLU(), nn.Linear(128, n_actions),
+            nn.Conv2d(in_channels, 16, 3, 1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(16 * (size - 2) ** 2, 128),
+            nn.ReLU(),
+            nn.Linear(128, n_actions),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,7 +62,9 @@ class MLP(nn.Module):
         return self.net(x.float())
 
 
-def q_network(kind: str, obs_shape: tuple[int, ...], n_actions: int, hidden: Sequence[int] = (120, 84)) -> nn.Module:
+def q_network(
+    kind: str, obs_shape: tuple[int, ...], n_actions: int, hidden: Sequence[int] = (120, 84)
+) -> nn.Module:
     """``kind``: 'auto' (by observation shape), 'nature', 'minatar' or 'mlp'."""
     if kind == "auto":
         kind = "mlp" if len(obs_shape) == 1 else ("minatar" if obs_shape[-1] == 10 else "nature")
@@ -66,5 +76,9 @@ def q_network(kind: str, obs_shape: tuple[int, ...], n_actions: int, hidden: Seq
         n = 1
         for s in obs_shape:
             n *= s
-        return nn.Sequential(nn.Flatten(), MLP(n, n_actions, hidden)) if len(obs_shape) > 1 else MLP(n, n_actions, hidden)
+        return (
+            nn.Sequential(nn.Flatten(), MLP(n, n_actions, hidden))
+            if len(obs_shape) > 1
+            else MLP(n, n_actions, hidden)
+        )
     raise ValueError(f"unknown network kind {kind!r}")

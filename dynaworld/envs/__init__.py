@@ -45,8 +45,9 @@ def check_env_id(env_id: str) -> None:
     register_all()
     if env_id in gym.registry:
         if is_atari(env_id):
-            from dynaworld.envs.atari import rom_name
             import ale_py
+
+            from dynaworld.envs.atari import rom_name
 
             if ale_py.roms.get_rom_path(rom_name(env_id)) is None:  # pragma: no cover
                 raise EnvironmentNotFound(f"{env_id}: ale-py has no ROM '{rom_name(env_id)}'")
@@ -95,7 +96,9 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
 
         return AtariEnv(
             rom_name(cfg.id),
-            frame_skip=cfg.frame_skip, frame_stack=cfg.frame_stack, screen_size=cfg.screen_size,
+            frame_skip=cfg.frame_skip,
+            frame_stack=cfg.frame_stack,
+            screen_size=cfg.screen_size,
             noop_max=cfg.noop_max,
             sticky_actions=0.25 if cfg.sticky_actions is None else cfg.sticky_actions,
             full_action_space=cfg.full_action_space,
@@ -109,7 +112,10 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
     env = gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps, **kwargs)
     if is_minatar(cfg.id):
         env = MinAtarObservation(env)
-    elif isinstance(env.observation_space, gym.spaces.Box) and env.observation_space.dtype != np.uint8:
+    elif (
+        isinstance(env.observation_space, gym.spaces.Box)
+        and env.observation_space.dtype != np.uint8
+    ):
         env = Float32Observation(env)
     return gym.wrappers.RecordEpisodeStatistics(env)
 

@@ -52,11 +52,16 @@ class AtariEnv(gym.Env[np.ndarray, int]):
                 f"no Atari ROM for game '{game}' in ale-py {ale_py.__version__}; "
                 f"available: {', '.join(sorted(ale_py.roms.get_all_rom_ids())[:8])}, ..."
             )
-        self.game = game
-        self.settings = dict(
-            frame_skip=frame_skip, frame_stack=frame_stack, screen_size=screen_size, noop_max=noop_max,
-            sticky_actions=sticky_actions, full_action_space=full_action_space,
-            max_episode_steps=max_episode_steps, clip_rewards=clip_rewards,
+        self.game, self._rom = game, rom
+        self.settings: dict[str, Any] = dict(
+            frame_skip=frame_skip,
+            frame_stack=frame_stack,
+            screen_size=screen_size,
+            noop_max=noop_max,
+            sticky_actions=sticky_actions,
+            full_action_space=full_action_space,
+            max_episode_steps=max_episode_steps,
+            clip_rewards=clip_rewards,
             terminal_on_life_loss=terminal_on_life_loss,
         )
         self.frame_skip, self.noop_max = frame_skip, noop_max
@@ -66,7 +71,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         h, w = self.ale.getScreenDims()
         self._pool = np.zeros((2, h, w), np.uint8)
         self._stack = np.zeros((frame_stack, screen_size, screen_size), np.uint8)
-        self.action_space = spaces.Discrete(len(self._actions))
+        self.action_space = spaces.Discrete(len(self._actions))  # type: ignore[assignment]
         self.observation_space = spaces.Box(0, 255, self._stack.shape, np.uint8)
         self._lives = 0
         self._steps = 0
@@ -82,9 +87,11 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         self.ale.setInt("random_seed", int(np.int32(ale_seed)))
         self.ale.setFloat("repeat_action_probability", float(self.settings["sticky_actions"]))
         self.ale.setInt("frame_skip", 1)
-        self.ale.loadROM(ale_py.roms.get_rom_path(self.game))
+        self.ale.loadROM(self._rom)
         full = bool(self.settings["full_action_space"])
-        self._actions = list(self.ale.getLegalActionSet() if full else self.ale.getMinimalActionSet())
+        self._actions = list(
+            self.ale.getLegalActionSet() if full else self.ale.getMinimalActionSet()
+        )
 
     def _grab(self, i: int) -> None:
         self.ale.getScreenGrayscale(self._pool[i])
@@ -99,7 +106,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         self._stack[-1] = frame
 
     # -------------------------------------------------------------- gym API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
             self._load(seed)
         self.ale.reset_game()
@@ -116,7 +123,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         self._return = 0.0
         return self._stack.copy(), {"lives": self._lives}
 
-    def step(self, action: int):  # type: ignore[override]
+    def step(self, action: int):
         reward = 0.0
         a = self._actions[int(action)]
         terminated = False
@@ -146,7 +153,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         out_reward = float(np.sign(reward)) if self.clip_rewards else reward
         return self._stack.copy(), out_reward, terminated, bool(truncated and not terminated), info
 
-    def render(self) -> np.ndarray:  # type: ignore[override]
+    def render(self) -> np.ndarray:
         return self.ale.getScreenRGB()
 
     def get_action_meanings(self) -> list[str]:
@@ -158,8 +165,11 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         return {
             "ale": self.ale.cloneState(include_rng=True),
             "np_random": self.np_random.bit_generator.state,
-            "stack": self._stack.copy(), "pool": self._pool.copy(),
-            "lives": self._lives, "steps": self._steps, "return": self._return,
+            "stack": self._stack.copy(),
+            "pool": self._pool.copy(),
+            "lives": self._lives,
+            "steps": self._steps,
+            "return": self._return,
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:

@@ -17,8 +17,9 @@ class ReplayModel:
     ``payload(t, first=False)`` for s'.
     """
 
-    def __init__(self, buffer: ReplayBuffer, n_step: int = 1, gamma: float = 0.99,
-                 payload: Any = None) -> None:
+    def __init__(
+        self, buffer: ReplayBuffer, n_step: int = 1, gamma: float = 0.99, payload: Any = None
+    ) -> None:
         self.buffer, self.n_step, self.gamma, self.payload = buffer, n_step, gamma, payload
         self.new_episode = True
 
@@ -31,7 +32,9 @@ class ReplayModel:
 
     def step(self, query: Query) -> Prediction:
         if query.key is None:
-            raise ValueError("the replay model only answers for stored (s, a): sample them from its buffer")
+            raise ValueError(
+                "the replay model only answers for stored (s, a): sample them from its buffer"
+            )
         ret, nxt, done, horizon = self.buffer.transitions(query.key, self.n_step, self.gamma)
         return Prediction(ret, self.buffer.observations(nxt), done, horizon)
 
