@@ -143,11 +143,39 @@ class ReplayConfig:
 
 @dataclass
 class PlanningConfig:
-    """Planning with a model m other than the replay buffer (Dyna). model='none' disables it."""
+    """Planning with a model m (Dyna). A phase of n×k model transitions every ``period`` real steps."""
 
     model: str = doc(
-        "none", "Model m used for planning: 'none' (no planning beyond replay).", one_of("none")
+        "none",
+        "Model m for planning: 'none' (DQN), 'replay' (the planning budget spent on extra replay "
+        "updates: 'DQN extra updates'), 'perfect' (the emulator), 'learned' (trained online), "
+        "'pretrained' (trained offline, frozen; see model_path).",
+        one_of("none", "replay", "perfect", "learned", "pretrained"),
     )
+    shape: str = doc("100x1", "Planning shape NxK: N rollouts of K steps per phase (P = N*K transitions).")
+    period: int = doc(4, "Real steps between planning phases (M of Algorithm 1).", positive)
+    start_states: str = doc(
+        "uniform", "Sampler d of rollout start states: 'uniform' over the replay buffer or 'recent'.",
+        one_of("uniform", "recent"),
+    )
+    recent: int = doc(10_000, "With start_states='recent': draw from this many newest transitions.", positive)
+    epsilon: float | None = doc(
+        None, "Exploration of the rollout policy (None: the agent's current training epsilon).", unit_interval
+    )
+    update_rule: str = doc(
+        "imagined_buffer",
+        "How model transitions update the agent: 'imagined_buffer' (stored, then minibatches of "
+        "agent.batch_size drawn from them) or 'rollout_step' (each rollout step's n transitions are one minibatch).",
+        one_of("imagined_buffer", "rollout_step"),
+    )
+    updates_per_transition: float = doc(
+        0.03125, "imagined_buffer: agent updates per model transition (1/32: each transition used ~once).",
+        positive,
+    )
+    imagined_capacity: int = doc(10_000, "imagined_buffer: model transitions kept.", positive)
+    real_fraction: float = doc(0.0, "imagined_buffer: fraction of each planning minibatch drawn from real replay.",
+                               unit_interval)
+    model_path: str | None = doc(None, "pretrained: the model checkpoint written by 'dynaworld model-train'.")
 
 
 @dataclass
@@ -178,6 +206,14 @@ class TrainConfig:
     def validate(self) -> None:
         if self.agent.eps_end > self.agent.eps_start:
             raise ConfigError("agent.eps_end: must be <= agent.eps_start")
+        if self.planning.model != "none":
+            from dynaworld.planning import parse_shape
+
+            parse_shape(self.planning.shape)
+        if self.planning.model == "pretrained" and not self.planning.model_path:
+            raise ConfigError("planning.model_path: required with planning.model='pretrained'")
+        if self.planning.model == "perfect" and not (self.env.id.startswith("ALE/") or self.env.id.startswith("MinAtar/")):
+            raise ConfigError(f"planning.model: 'perfect' needs an ALE or MinAtar game, not {self.env.id!r}")
 
     def warnings(self) -> list[str]:
         """Settings that are legal but probably not what the user wants."""

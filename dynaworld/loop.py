@@ -35,7 +35,7 @@ from dynaworld.types import Batch, Prediction, Query, Transition
 class Agent(Protocol):
     def act(self, obs: np.ndarray) -> int: ...  # π
 
-    def update(self, batch: Batch) -> None: ...  # UPDATEAGENT
+    def update(self, batch: Batch) -> int | None: ...  # UPDATEAGENT; returns updates made (None: 1)
 
 
 class Model(Protocol):
@@ -59,7 +59,8 @@ class LoopState:
     iteration: int = 0
     env_steps: int = 0
     agent_updates: int = 0
-    model_transitions: int = 0
+    model_transitions: int = 0  # transitions answered by models other than the replay buffer
+    replay_samples: int = 0  # transitions answered by the replay buffer (DQN's own updates)
     episodes: int = 0
     iteration_start: int = 0  # env_steps when this iteration began
     obs: np.ndarray | None = None
@@ -93,11 +94,17 @@ def every(period: int, steps: int, start: int = 0) -> Schedule:
 
 @dataclass
 class Planning:
-    """One source of planning: model m, sampler d and the schedule P."""
+    """One source of planning: model m, sampler d and the schedule P.
+
+    ``learner`` (optional) is how model transitions reach the agent, e.g. an imagined replay
+    buffer that the agent trains from; by default each planning step's batch is one update.
+    """
 
     model: Model
     sampler: Sampler
     steps: Schedule
+    learner: Agent | None = None
+    name: str = "model"  # 'replay' samples are counted apart from model transitions
 
 
 class Callback(Protocol):
@@ -145,21 +152,25 @@ class Loop:
                 for d in samplers:
                     d.update(t)  # d ← UPDATEMODEL(s, a, r, s')
                 if self.learn_from_real:
-                    pi.update(Batch.from_transition(t))  # π, v ← UPDATEAGENT(s, a, r, s')
-                    st.agent_updates += 1
+                    n = pi.update(Batch.from_transition(t))  # π, v ← UPDATEAGENT(s, a, r, s')
+                    st.agent_updates += 1 if n is None else n
                 st.env_steps += 1
                 st.episodes += t.episode_end
                 st.obs = E.reset()[0] if t.episode_end else s2  # s ← s'
                 for cb in self.callbacks:
                     cb.on_step(t, st)
             for p in self.planning:
+                learner = p.learner or pi
                 for _ in range(p.steps(st)):
                     q = p.sampler.sample(pi)  # s̃, ã ← d
                     pred = p.model.step(q)  # r̃, s̃' ← m(s̃, ã)
                     p.sampler.continue_from(q, pred)
-                    pi.update(Batch.from_model(q, pred))  # π, v ← UPDATEAGENT(s̃, ã, r̃, s̃')
-                    st.agent_updates += 1
-                    st.model_transitions += len(q.action)
+                    n = learner.update(Batch.from_model(q, pred))  # π, v ← UPDATEAGENT(s̃, ã, r̃, s̃')
+                    st.agent_updates += 1 if n is None else n
+                    if p.name == "replay":
+                        st.replay_samples += len(q.action)
+                    else:
+                        st.model_transitions += len(q.action)
             st.iteration += 1
             if any([cb.on_iteration(st) for cb in self.callbacks]):
                 break

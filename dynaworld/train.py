@@ -23,8 +23,11 @@ from dynaworld.config import TrainConfig, load_config, save_config, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
-from dynaworld.loop import Loop, LoopState, Planning, ratio
+from dynaworld.loop import Loop, LoopState, Planning, every, ratio
+from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.models import ReplayModel
+from dynaworld.models.perfect import PerfectModel, replay_payload
+from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
 from dynaworld.plots import plot_run
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.runlog import RunLogger, write_json
@@ -52,36 +55,71 @@ class Components:
     env: Any
     agent: DQNAgent
     buffer: ReplayBuffer
-    model: ReplayModel
-    sampler: UniformSampler
     loop: Loop
     device: torch.device
-    extra: dict[str, Any] = field(default_factory=dict)
+    stateful: dict[str, Any] = field(default_factory=dict)  # everything with a state_dict()
 
 
 def build(cfg: TrainConfig) -> Components:
-    """DQN as the lecture sees it: the replay buffer is the model m, uniform replay is d."""
-    s_torch, s_env, s_agent, s_sampler = seeds(cfg.seed, 4)
+    """Algorithm 1's components for ``cfg``.
+
+    DQN as the lecture sees it: the replay buffer is a model m and uniform replay is its sampler d
+    (planning source 'replay', ``updates_per_step`` batches per real step). Dyna adds a second
+    planning source: a model (perfect / learned / pretrained) rolled out in the planning shape n×k
+    from replay start states, or, for 'DQN extra updates', the same budget as more replay updates.
+    """
+    s_torch, s_env, s_agent, s_sampler, s_plan, s_model = seeds(cfg.seed, 6)
     torch.manual_seed(s_torch)
     random.seed(s_torch)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
+    pc = cfg.planning
     env = make_env(cfg.env, train=True)
+    if pc.model == "perfect":
+        env = EmulatorStates(env)
     obs_shape = tuple(env.observation_space.shape or ())
     n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     net = q_network(cfg.agent.network, obs_shape, n_actions, cfg.agent.hidden)
     agent = DQNAgent(net, n_actions, cfg.agent, device, seed=s_agent)
-    stacked = is_atari(cfg.env.id)
-    buffer = ReplayBuffer.for_observation(
-        obs_shape, env.observation_space.dtype, cfg.replay.capacity, stacked
-    )
-    model = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma)
+    buffer = ReplayBuffer.for_observation(obs_shape, env.observation_space.dtype, cfg.replay.capacity,
+                                          stacked=is_atari(cfg.env.id), payload=pc.model == "perfect")
+    replay = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma,
+                         payload=replay_payload if pc.model == "perfect" else None)
     sampler = UniformSampler(buffer, cfg.agent.batch_size, seed=s_sampler)
-    P = ratio(cfg.replay.updates_per_step, start=cfg.replay.learning_starts)
-    loop = Loop(env, agent, [Planning(model, sampler, P)], K=cfg.total_steps, M=1)
+    start = cfg.replay.learning_starts
+    planning = [Planning(replay, sampler, ratio(cfg.replay.updates_per_step, start), name="replay")]
+    stateful: dict[str, Any] = {"agent": agent, "model": replay, "sampler": sampler}
+    if pc.model != "none":
+        n, k = parse_shape(pc.shape)
+        if pc.model == "replay":  # DQN extra updates: the planning budget as replay minibatches
+            extra = UniformSampler(buffer, cfg.agent.batch_size, seed=s_plan)
+            per_step = n * k * pc.updates_per_transition / pc.period
+            planning.append(Planning(replay, extra, ratio(per_step, start), name="replay"))
+            stateful["extra_sampler"] = extra
+        else:
+            model = make_model(cfg, env, buffer, device, seed=s_model)
+            eps = pc.epsilon if pc.epsilon is not None else agent.epsilon
+            recent = pc.recent if pc.start_states == "recent" else None
+            rollouts = RolloutSampler(buffer, n, k, eps, seed=s_plan, recent=recent)
+            learner = None
+            if pc.update_rule == "imagined_buffer":
+                learner = ImaginedReplay(agent, pc.imagined_capacity, cfg.agent.batch_size, pc.updates_per_transition,
+                                         seed=s_plan + 7, real=UniformSampler(buffer, 1, seed=s_plan + 11),
+                                         real_model=replay, real_fraction=pc.real_fraction)
+                stateful["imagined"] = learner
+            planning.append(Planning(model, rollouts, every(pc.period, k, start), learner, name=pc.model))
+            stateful.update(rollouts=rollouts, planning_model=model)
+    loop = Loop(env, agent, planning, K=cfg.total_steps, M=1)
     loop.state.obs, _ = env.reset(seed=s_env)
-    return Components(cfg, env, agent, buffer, model, sampler, loop, device)
+    return Components(cfg, env, agent, buffer, loop, device, stateful)
+
+
+def make_model(cfg: TrainConfig, env: Any, buffer: ReplayBuffer, device: torch.device, seed: int) -> Any:
+    """The planning model m named by ``cfg.planning.model``."""
+    if cfg.planning.model == "perfect":
+        return PerfectModel(cfg.env, seed=seed)
+    raise DynaworldError(f"planning.model={cfg.planning.model!r} is not available yet")
 
 
 # ------------------------------------------------------------------------------ callbacks
@@ -183,9 +221,7 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "loop": {k: v for k, v in vars(st).items() if k != "obs"},
             "obs": torch.from_numpy(np.asarray(st.obs)),
-            "agent": c.agent.state_dict(),
-            "model": c.model.state_dict(),
-            "sampler": c.sampler.state_dict(),
+            "components": {k: v.state_dict() for k, v in c.stateful.items() if hasattr(v, "state_dict")},
             "env": ckpt.pack_objects(c.env),
             "torch_rng": torch.get_rng_state(),
             "returns": list(self.returns),
@@ -202,9 +238,8 @@ def restore(c: Components, state: dict[str, Any]) -> None:
     for k, v in state["loop"].items():
         setattr(c.loop.state, k, v)
     c.loop.state.obs = state["obs"].numpy()
-    c.agent.load_state_dict(state["agent"])
-    c.model.load_state_dict(state["model"])
-    c.sampler.load_state_dict(state["sampler"])
+    for k, v in state["components"].items():
+        c.stateful[k].load_state_dict(v)
     c.env = c.loop.environment = ckpt.unpack_objects(state["env"])
     torch.set_rng_state(state["torch_rng"])
 

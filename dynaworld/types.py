@@ -39,7 +39,8 @@ class Prediction:
     next_obs: np.ndarray
     done: np.ndarray
     horizon: np.ndarray  # environment steps covered (n-step returns: bootstrap with gamma**horizon)
-    payload: Any = None
+    payload: Any = None  # per-state extras of s̃' (emulator states, for rollouts)
+    ended: np.ndarray | None = None  # imagined episode cut off without a terminal (time limit)
 
 
 @dataclass

@@ -47,7 +47,8 @@ def test_minatar_run_directory(cli, tmp_path):
     ckpt = latest_checkpoint(d)
     assert ckpt is not None and ckpt.parent.name == "step_0000003000"
     state = torch.load(ckpt, weights_only=True)
-    assert {"agent", "model", "sampler", "env", "loop", "torch_rng"} <= set(state)
+    assert {"components", "env", "loop", "torch_rng"} <= set(state)
+    assert {"agent", "model", "sampler"} <= set(state["components"])
     assert len(list((d / "checkpoints").iterdir())) == 2  # keep_checkpoints
 
 

@@ -1,0 +1,157 @@
+"""Planning shapes n×k: n rollouts of k steps from replay start states, advanced together.
+
+A planning phase makes P = n·k model transitions in k *batched* model calls (never n·k single
+calls). How those transitions reach the agent is the update rule:
+
+* ``imagined_buffer`` (default): they go into a FIFO buffer of imagined transitions and the agent
+  makes ``updates_per_transition`` × P minibatch updates of ``agent.batch_size`` drawn from it
+  (optionally mixing in a ``real_fraction`` of replayed real transitions). Every shape with the
+  same P then makes the same number of agent updates, so shapes differ only in *what* is imagined.
+* ``rollout_step``: each rollout step's batch of n transitions is one Q-learning minibatch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dynaworld.errors import ConfigError
+from dynaworld.replay import ReplayBuffer, UniformSampler
+from dynaworld.types import Batch, Prediction, Query
+
+
+def parse_shape(shape: str) -> tuple[int, int]:
+    """'33x3' → (33, 3): n rollouts × k steps."""
+    m = re.fullmatch(r"\s*(\d+)\s*[x×*]\s*(\d+)\s*", str(shape))
+    if not m or int(m[1]) < 1 or int(m[2]) < 1:
+        raise ConfigError(f"planning.shape: expected 'NxK' with N, K >= 1 (e.g. 100x1, 10x10), got {shape!r}")
+    return int(m[1]), int(m[2])
+
+
+class RolloutSampler:
+    """d for n×k planning: n start states from the replay buffer, then the model's own s̃'.
+
+    Actions come from the current agent, epsilon-greedy with ``epsilon``. A rollout that reaches
+    a terminal (or the time limit) restarts from a fresh start state, so every phase makes n·k
+    transitions.
+    """
+
+    def __init__(self, buffer: ReplayBuffer, n: int, k: int, epsilon: float | Callable[[], float], seed: int,
+                 recent: int | None = None) -> None:
+        self.buffer, self.n, self.k, self.epsilon = buffer, n, k, epsilon
+        self.starts = UniformSampler(buffer, n, seed, recent)
+        self.rng = np.random.Generator(np.random.PCG64(seed + 1))
+        self.j = 0  # step within the current rollouts
+        self.obs: np.ndarray | None = None
+        self.payload: Any = None
+        self.restart = np.ones(n, bool)
+
+    def update(self, transition: Any) -> None:
+        pass
+
+    def _draw_starts(self) -> None:
+        q = self.starts.sample()
+        if self.obs is None or self.restart.all():
+            self.obs, self.payload = q.obs, q.payload
+        else:
+            r = self.restart
+            self.obs = self.obs.copy()
+            self.obs[r] = q.obs[r]
+            if self.payload is not None:
+                self.payload = np.array(self.payload, dtype=object)
+                self.payload[r] = q.payload[r]
+        self.restart[:] = False
+
+    def sample(self, agent: Any) -> Query:
+        if self.j == 0:
+            self.restart[:] = True
+        if self.restart.any():
+            self._draw_starts()
+        assert self.obs is not None
+        eps = self.epsilon() if callable(self.epsilon) else self.epsilon
+        actions = agent.policy(self.obs, eps, self.rng)
+        return Query(self.obs, actions, payload=self.payload)
+
+    def continue_from(self, query: Query, pred: Prediction) -> None:
+        self.obs, self.payload = pred.next_obs, pred.payload
+        self.restart = pred.done.copy() if pred.ended is None else pred.done | pred.ended
+        self.j = (self.j + 1) % self.k
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"starts": self.starts.state_dict(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.starts.load_state_dict(d["starts"])
+        self.rng.bit_generator.state = d["rng"]
+
+
+class ImaginedReplay:
+    """UPDATEAGENT for model transitions: store them, then train on minibatches drawn from them."""
+
+    def __init__(self, agent: Any, capacity: int, batch_size: int, updates_per_transition: float, seed: int,
+                 real: UniformSampler | None = None, real_model: Any = None, real_fraction: float = 0.0) -> None:
+        self.agent, self.capacity, self.batch_size = agent, capacity, batch_size
+        self.ratio, self.real_fraction = updates_per_transition, real_fraction
+        self.real, self.real_model = real, real_model
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.data: Batch | None = None
+        self.size = self.pos = 0
+        self.credit = 0.0
+
+    def _store(self, b: Batch) -> None:
+        if self.data is None:
+            self.data = Batch(*(np.empty((self.capacity, *np.shape(x)[1:]), np.asarray(x).dtype)
+                                for x in (b.obs, b.action, b.reward, b.next_obs, b.done, b.horizon)))
+        idx = (self.pos + np.arange(len(b))) % self.capacity
+        for name in ("obs", "action", "reward", "next_obs", "done", "horizon"):
+            getattr(self.data, name)[idx] = getattr(b, name)
+        self.pos = (self.pos + len(b)) % self.capacity
+        self.size = min(self.capacity, self.size + len(b))
+
+    def _minibatch(self) -> Batch:
+        assert self.data is not None
+        n_real = int(round(self.batch_size * self.real_fraction)) if self.real is not None else 0
+        idx = self.rng.integers(self.size, size=self.batch_size - n_real)
+        d = self.data
+        parts = [Batch(d.obs[idx], d.action[idx], d.reward[idx], d.next_obs[idx], d.done[idx], d.horizon[idx])]
+        if n_real:
+            assert self.real is not None
+            self.real.batch_size = n_real
+            q = self.real.sample()
+            parts.append(Batch.from_model(q, self.real_model.step(q)))
+        if len(parts) == 1:
+            return parts[0]
+        return Batch(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                       ("obs", "action", "reward", "next_obs", "done", "horizon")))
+
+    def update(self, batch: Batch) -> int:
+        self._store(batch)
+        self.credit += self.ratio * len(batch)
+        n = math.floor(self.credit + 1e-9)
+        self.credit -= n
+        for _ in range(n):
+            self.agent.update(self._minibatch())
+        return n
+
+    def state_dict(self) -> dict[str, Any]:
+        import torch
+
+        out: dict[str, Any] = {"size": self.size, "pos": self.pos, "credit": self.credit,
+                               "rng": self.rng.bit_generator.state}
+        if self.data is not None:
+            for name in ("obs", "action", "reward", "next_obs", "done", "horizon"):
+                out[name] = torch.from_numpy(getattr(self.data, name)[: self.size].copy())
+        return out
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.size, self.pos, self.credit = int(d["size"]), int(d["pos"]), float(d["credit"])
+        self.rng.bit_generator.state = d["rng"]
+        if "obs" in d:
+            arrays = [d[n].numpy() for n in ("obs", "action", "reward", "next_obs", "done", "horizon")]
+            self.data = Batch(*(np.empty((self.capacity, *a.shape[1:]), a.dtype) for a in arrays))
+            for name, a in zip(("obs", "action", "reward", "next_obs", "done", "horizon"), arrays, strict=True):
+                getattr(self.data, name)[: len(a)] = a
