@@ -152,15 +152,22 @@ class PlanningConfig:
         "'pretrained' (trained offline, frozen; see model_path).",
         one_of("none", "replay", "perfect", "learned", "pretrained"),
     )
-    shape: str = doc("100x1", "Planning shape NxK: N rollouts of K steps per phase (P = N*K transitions).")
+    shape: str = doc(
+        "100x1", "Planning shape NxK: N rollouts of K steps per phase (P = N*K transitions)."
+    )
     period: int = doc(4, "Real steps between planning phases (M of Algorithm 1).", positive)
     start_states: str = doc(
-        "uniform", "Sampler d of rollout start states: 'uniform' over the replay buffer or 'recent'.",
+        "uniform",
+        "Sampler d of rollout start states: 'uniform' over the replay buffer or 'recent'.",
         one_of("uniform", "recent"),
     )
-    recent: int = doc(10_000, "With start_states='recent': draw from this many newest transitions.", positive)
+    recent: int = doc(
+        10_000, "With start_states='recent': draw from this many newest transitions.", positive
+    )
     epsilon: float | None = doc(
-        None, "Exploration of the rollout policy (None: the agent's current training epsilon).", unit_interval
+        None,
+        "Exploration of the rollout policy (None: the agent's current training epsilon).",
+        unit_interval,
     )
     update_rule: str = doc(
         "imagined_buffer",
@@ -169,13 +176,19 @@ class PlanningConfig:
         one_of("imagined_buffer", "rollout_step"),
     )
     updates_per_transition: float = doc(
-        0.03125, "imagined_buffer: agent updates per model transition (1/32: each transition used ~once).",
+        0.03125,
+        "imagined_buffer: agent updates per model transition (1/32: each transition used ~once).",
         positive,
     )
     imagined_capacity: int = doc(10_000, "imagined_buffer: model transitions kept.", positive)
-    real_fraction: float = doc(0.0, "imagined_buffer: fraction of each planning minibatch drawn from real replay.",
-                               unit_interval)
-    model_path: str | None = doc(None, "pretrained: the model checkpoint written by 'dynaworld model-train'.")
+    real_fraction: float = doc(
+        0.0,
+        "imagined_buffer: fraction of each planning minibatch drawn from real replay.",
+        unit_interval,
+    )
+    model_path: str | None = doc(
+        None, "pretrained: the model checkpoint written by 'dynaworld model-train'."
+    )
 
 
 @dataclass
@@ -212,15 +225,21 @@ class TrainConfig:
             parse_shape(self.planning.shape)
         if self.planning.model == "pretrained" and not self.planning.model_path:
             raise ConfigError("planning.model_path: required with planning.model='pretrained'")
-        if self.planning.model == "perfect" and not (self.env.id.startswith("ALE/") or self.env.id.startswith("MinAtar/")):
-            raise ConfigError(f"planning.model: 'perfect' needs an ALE or MinAtar game, not {self.env.id!r}")
+        if self.planning.model == "perfect" and not (
+            self.env.id.startswith("ALE/") or self.env.id.startswith("MinAtar/")
+        ):
+            raise ConfigError(
+                f"planning.model: 'perfect' needs an ALE or MinAtar game, not {self.env.id!r}"
+            )
 
     def warnings(self) -> list[str]:
         """Settings that are legal but probably not what the user wants."""
         out = []
         if self.replay.learning_starts >= self.total_steps and self.replay.updates_per_step > 0:
-            out.append(f"replay.learning_starts={self.replay.learning_starts} >= total_steps={self.total_steps}: "
-                       "the agent will make no update")
+            out.append(
+                f"replay.learning_starts={self.replay.learning_starts} >= total_steps={self.total_steps}: "
+                "the agent will make no update"
+            )
         return out
 
 

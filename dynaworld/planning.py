@@ -28,7 +28,9 @@ def parse_shape(shape: str) -> tuple[int, int]:
     """'33x3' → (33, 3): n rollouts × k steps."""
     m = re.fullmatch(r"\s*(\d+)\s*[x×*]\s*(\d+)\s*", str(shape))
     if not m or int(m[1]) < 1 or int(m[2]) < 1:
-        raise ConfigError(f"planning.shape: expected 'NxK' with N, K >= 1 (e.g. 100x1, 10x10), got {shape!r}")
+        raise ConfigError(
+            f"planning.shape: expected 'NxK' with N, K >= 1 (e.g. 100x1, 10x10), got {shape!r}"
+        )
     return int(m[1]), int(m[2])
 
 
@@ -40,8 +42,15 @@ class RolloutSampler:
     transitions.
     """
 
-    def __init__(self, buffer: ReplayBuffer, n: int, k: int, epsilon: float | Callable[[], float], seed: int,
-                 recent: int | None = None) -> None:
+    def __init__(
+        self,
+        buffer: ReplayBuffer,
+        n: int,
+        k: int,
+        epsilon: float | Callable[[], float],
+        seed: int,
+        recent: int | None = None,
+    ) -> None:
         self.buffer, self.n, self.k, self.epsilon = buffer, n, k, epsilon
         self.starts = UniformSampler(buffer, n, seed, recent)
         self.rng = np.random.Generator(np.random.PCG64(seed + 1))
@@ -92,8 +101,17 @@ class RolloutSampler:
 class ImaginedReplay:
     """UPDATEAGENT for model transitions: store them, then train on minibatches drawn from them."""
 
-    def __init__(self, agent: Any, capacity: int, batch_size: int, updates_per_transition: float, seed: int,
-                 real: UniformSampler | None = None, real_model: Any = None, real_fraction: float = 0.0) -> None:
+    def __init__(
+        self,
+        agent: Any,
+        capacity: int,
+        batch_size: int,
+        updates_per_transition: float,
+        seed: int,
+        real: UniformSampler | None = None,
+        real_model: Any = None,
+        real_fraction: float = 0.0,
+    ) -> None:
         self.agent, self.capacity, self.batch_size = agent, capacity, batch_size
         self.ratio, self.real_fraction = updates_per_transition, real_fraction
         self.real, self.real_model = real, real_model
@@ -104,8 +122,12 @@ class ImaginedReplay:
 
     def _store(self, b: Batch) -> None:
         if self.data is None:
-            self.data = Batch(*(np.empty((self.capacity, *np.shape(x)[1:]), np.asarray(x).dtype)
-                                for x in (b.obs, b.action, b.reward, b.next_obs, b.done, b.horizon)))
+            self.data = Batch(
+                *(
+                    np.empty((self.capacity, *np.shape(x)[1:]), np.asarray(x).dtype)
+                    for x in (b.obs, b.action, b.reward, b.next_obs, b.done, b.horizon)
+                )
+            )
         idx = (self.pos + np.arange(len(b))) % self.capacity
         for name in ("obs", "action", "reward", "next_obs", "done", "horizon"):
             getattr(self.data, name)[idx] = getattr(b, name)
@@ -117,7 +139,16 @@ class ImaginedReplay:
         n_real = int(round(self.batch_size * self.real_fraction)) if self.real is not None else 0
         idx = self.rng.integers(self.size, size=self.batch_size - n_real)
         d = self.data
-        parts = [Batch(d.obs[idx], d.action[idx], d.reward[idx], d.next_obs[idx], d.done[idx], d.horizon[idx])]
+        parts = [
+            Batch(
+                d.obs[idx],
+                d.action[idx],
+                d.reward[idx],
+                d.next_obs[idx],
+                d.done[idx],
+                d.horizon[idx],
+            )
+        ]
         if n_real:
             assert self.real is not None
             self.real.batch_size = n_real
@@ -125,8 +156,12 @@ class ImaginedReplay:
             parts.append(Batch.from_model(q, self.real_model.step(q)))
         if len(parts) == 1:
             return parts[0]
-        return Batch(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                       ("obs", "action", "reward", "next_obs", "done", "horizon")))
+        return Batch(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("obs", "action", "reward", "next_obs", "done", "horizon")
+            )
+        )
 
     def update(self, batch: Batch) -> int:
         self._store(batch)
@@ -140,8 +175,12 @@ class ImaginedReplay:
     def state_dict(self) -> dict[str, Any]:
         import torch
 
-        out: dict[str, Any] = {"size": self.size, "pos": self.pos, "credit": self.credit,
-                               "rng": self.rng.bit_generator.state}
+        out: dict[str, Any] = {
+            "size": self.size,
+            "pos": self.pos,
+            "credit": self.credit,
+            "rng": self.rng.bit_generator.state,
+        }
         if self.data is not None:
             for name in ("obs", "action", "reward", "next_obs", "done", "horizon"):
                 out[name] = torch.from_numpy(getattr(self.data, name)[: self.size].copy())
@@ -151,7 +190,11 @@ class ImaginedReplay:
         self.size, self.pos, self.credit = int(d["size"]), int(d["pos"]), float(d["credit"])
         self.rng.bit_generator.state = d["rng"]
         if "obs" in d:
-            arrays = [d[n].numpy() for n in ("obs", "action", "reward", "next_obs", "done", "horizon")]
+            arrays = [
+                d[n].numpy() for n in ("obs", "action", "reward", "next_obs", "done", "horizon")
+            ]
             self.data = Batch(*(np.empty((self.capacity, *a.shape[1:]), a.dtype) for a in arrays))
-            for name, a in zip(("obs", "action", "reward", "next_obs", "done", "horizon"), arrays, strict=True):
+            for name, a in zip(
+                ("obs", "action", "reward", "next_obs", "done", "horizon"), arrays, strict=True
+            ):
                 getattr(self.data, name)[: len(a)] = a

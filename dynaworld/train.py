@@ -21,10 +21,10 @@ from dynaworld import checkpoint as ckpt
 from dynaworld.agents import DQNAgent, q_network
 from dynaworld.config import TrainConfig, load_config, save_config, to_dict
 from dynaworld.envs import is_atari, make_env
+from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
-from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.models import ReplayModel
 from dynaworld.models.perfect import PerfectModel, replay_payload
 from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
@@ -82,10 +82,19 @@ def build(cfg: TrainConfig) -> Components:
     n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     net = q_network(cfg.agent.network, obs_shape, n_actions, cfg.agent.hidden)
     agent = DQNAgent(net, n_actions, cfg.agent, device, seed=s_agent)
-    buffer = ReplayBuffer.for_observation(obs_shape, env.observation_space.dtype, cfg.replay.capacity,
-                                          stacked=is_atari(cfg.env.id), payload=pc.model == "perfect")
-    replay = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma,
-                         payload=replay_payload if pc.model == "perfect" else None)
+    buffer = ReplayBuffer.for_observation(
+        obs_shape,
+        env.observation_space.dtype,
+        cfg.replay.capacity,
+        stacked=is_atari(cfg.env.id),
+        payload=pc.model == "perfect",
+    )
+    replay = ReplayModel(
+        buffer,
+        n_step=cfg.agent.n_step,
+        gamma=cfg.agent.gamma,
+        payload=replay_payload if pc.model == "perfect" else None,
+    )
     sampler = UniformSampler(buffer, cfg.agent.batch_size, seed=s_sampler)
     start = cfg.replay.learning_starts
     planning = [Planning(replay, sampler, ratio(cfg.replay.updates_per_step, start), name="replay")]
@@ -104,18 +113,29 @@ def build(cfg: TrainConfig) -> Components:
             rollouts = RolloutSampler(buffer, n, k, eps, seed=s_plan, recent=recent)
             learner = None
             if pc.update_rule == "imagined_buffer":
-                learner = ImaginedReplay(agent, pc.imagined_capacity, cfg.agent.batch_size, pc.updates_per_transition,
-                                         seed=s_plan + 7, real=UniformSampler(buffer, 1, seed=s_plan + 11),
-                                         real_model=replay, real_fraction=pc.real_fraction)
+                learner = ImaginedReplay(
+                    agent,
+                    pc.imagined_capacity,
+                    cfg.agent.batch_size,
+                    pc.updates_per_transition,
+                    seed=s_plan + 7,
+                    real=UniformSampler(buffer, 1, seed=s_plan + 11),
+                    real_model=replay,
+                    real_fraction=pc.real_fraction,
+                )
                 stateful["imagined"] = learner
-            planning.append(Planning(model, rollouts, every(pc.period, k, start), learner, name=pc.model))
+            planning.append(
+                Planning(model, rollouts, every(pc.period, k, start), learner, name=pc.model)
+            )
             stateful.update(rollouts=rollouts, planning_model=model)
     loop = Loop(env, agent, planning, K=cfg.total_steps, M=1)
     loop.state.obs, _ = env.reset(seed=s_env)
     return Components(cfg, env, agent, buffer, loop, device, stateful)
 
 
-def make_model(cfg: TrainConfig, env: Any, buffer: ReplayBuffer, device: torch.device, seed: int) -> Any:
+def make_model(
+    cfg: TrainConfig, env: Any, buffer: ReplayBuffer, device: torch.device, seed: int
+) -> Any:
     """The planning model m named by ``cfg.planning.model``."""
     if cfg.planning.model == "perfect":
         return PerfectModel(cfg.env, seed=seed)
@@ -221,7 +241,9 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "loop": {k: v for k, v in vars(st).items() if k != "obs"},
             "obs": torch.from_numpy(np.asarray(st.obs)),
-            "components": {k: v.state_dict() for k, v in c.stateful.items() if hasattr(v, "state_dict")},
+            "components": {
+                k: v.state_dict() for k, v in c.stateful.items() if hasattr(v, "state_dict")
+            },
             "env": ckpt.pack_objects(c.env),
             "torch_rng": torch.get_rng_state(),
             "returns": list(self.returns),

@@ -64,7 +64,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
             clip_rewards=clip_rewards,
             terminal_on_life_loss=terminal_on_life_loss,
         )
-        self.frame_skip, self.noop_max = frame_skip, noop_max
+        self.frame_skip, self.noop_max, self.sticky = frame_skip, noop_max, float(sticky_actions)
         self.max_episode_steps = max_episode_steps
         self.clip_rewards, self.terminal_on_life_loss = clip_rewards, terminal_on_life_loss
         self._load(seed=None)
@@ -76,6 +76,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         self._lives = 0
         self._steps = 0
         self._return = 0.0
+        self._last_action = self._actions[NOOP]
 
     # -------------------------------------------------------------- emulator
     def _load(self, seed: int | None) -> None:
@@ -85,7 +86,10 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         self.ale = ale_py.ALEInterface()
         self.ale.setLoggerMode(ale_py.LoggerMode.Error)
         self.ale.setInt("random_seed", int(np.int32(ale_seed)))
-        self.ale.setFloat("repeat_action_probability", float(self.settings["sticky_actions"]))
+        # Sticky actions are ours, not ALE's: ALE's state does not hold the action it would repeat,
+        # so a restored state could not replay exactly. Same semantics: each frame repeats the
+        # previous frame's action with probability p.
+        self.ale.setFloat("repeat_action_probability", 0.0)
         self.ale.setInt("frame_skip", 1)
         self.ale.loadROM(self._rom)
         full = bool(self.settings["full_action_space"])
@@ -110,6 +114,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         if seed is not None:
             self._load(seed)
         self.ale.reset_game()
+        self._last_action = self._actions[NOOP]
         noops = int(self.np_random.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0
         for _ in range(noops):
             self.ale.act(self._actions[NOOP])
@@ -127,8 +132,11 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         reward = 0.0
         a = self._actions[int(action)]
         terminated = False
+        sticky = self.np_random.random(self.frame_skip) < self.sticky if self.sticky > 0 else None
         for t in range(self.frame_skip):
-            reward += self.ale.act(a)
+            if sticky is not None and not sticky[t]:
+                self._last_action = a
+            reward += self.ale.act(a if sticky is None else self._last_action)
             if self.ale.game_over():
                 terminated = True
                 self._grab(0)  # the last frame alone: nothing to pool with
@@ -164,6 +172,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         """Everything needed to continue this episode exactly (emulator incl. its RNG)."""
         return {
             "ale": self.ale.cloneState(include_rng=True),
+            "last_action": self._last_action,
             "np_random": self.np_random.bit_generator.state,
             "stack": self._stack.copy(),
             "pool": self._pool.copy(),
@@ -174,6 +183,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.ale.restoreState(state["ale"])
+        self._last_action = state["last_action"]
         self.np_random.bit_generator.state = state["np_random"]
         self._stack[:] = state["stack"]
         self._pool[:] = state["pool"]

@@ -3,8 +3,8 @@
 The perfect model needs, for every stored observation, the emulator state that produced it.
 ``EmulatorStates`` puts that state into ``info`` at every step (``info["emulator_state"]`` for s',
 and ``info["start_state"]`` for s on an episode's first step). ``get_state``/``set_state`` work for
-ALE (``cloneState(include_rng=True)``: sticky actions replay exactly) and MinAtar (a copy of the
-game's variables and its RNG; ~40 µs, far cheaper than deep-copying the environment).
+ALE (``cloneState`` plus the sticky-action RNG and last action, which ALE's state lacks) and MinAtar
+(a copy of the game's variables and its RNG; ~40 µs, far cheaper than deep-copying the env).
 """
 
 from __future__ import annotations
@@ -30,21 +30,30 @@ def get_state(env: gym.Env) -> Any:
     """The emulator state behind the environment's current observation."""
     u = env.unwrapped
     if isinstance(u, AtariEnv):
-        return (u.ale.cloneState(include_rng=True), u._lives, u._steps)
+        rng = u.np_random.bit_generator.state if u.sticky > 0 else None
+        return (u.ale.cloneState(include_rng=True), u._lives, u._steps, u._last_action, rng)
     if hasattr(u, "game"):
         game = _minatar_game(env)
-        inner = {k: copy.deepcopy(v) for k, v in vars(game.env).items() if k not in ("random", "channels", "action_map")}
+        inner = {
+            k: copy.deepcopy(v)
+            for k, v in vars(game.env).items()
+            if k not in ("random", "channels", "action_map")
+        }
         return (inner, game.random.get_state(), game.last_action)
-    raise TypeError(f"no emulator states for {type(u).__name__}: the perfect model needs ALE or MinAtar")
+    raise TypeError(
+        f"no emulator states for {type(u).__name__}: the perfect model needs ALE or MinAtar"
+    )
 
 
 def set_state(env: gym.Env, state: Any, obs: np.ndarray) -> None:
     """Put the emulator into ``state``, showing observation ``obs`` (the frame stack for Atari)."""
     u = env.unwrapped
     if isinstance(u, AtariEnv):
-        ale_state, lives, steps = state
+        ale_state, lives, steps, last_action, rng = state
         u.ale.restoreState(ale_state)
-        u._lives, u._steps = lives, steps
+        u._lives, u._steps, u._last_action = lives, steps, last_action
+        if rng is not None:
+            u.np_random.bit_generator.state = rng
         u._stack[:] = obs
         return
     game = _minatar_game(env)

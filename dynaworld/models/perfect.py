@@ -34,7 +34,9 @@ class PerfectModel:
 
     def step(self, query: Query) -> Prediction:
         if query.payload is None:
-            raise ValueError("the perfect model needs emulator states: sample from a buffer that stores them")
+            raise ValueError(
+                "the perfect model needs emulator states: sample from a buffer that stores them"
+            )
         n = len(query.action)
         rewards = np.zeros(n, np.float32)
         done = np.zeros(n, bool)
@@ -48,4 +50,6 @@ class PerfectModel:
             done[i] = term or info.get("terminal_for_learning", False)
             ended[i] = trunc and not term
             states[i] = get_state(self.sim)
-        return Prediction(rewards, next_obs, done, np.ones(n, np.int64), payload=states, ended=ended)
+        return Prediction(
+            rewards, next_obs, done, np.ones(n, np.int64), payload=states, ended=ended
+        )
