@@ -32,10 +32,12 @@ import numpy as np
 from dynaworld.types import Batch, Prediction, Query, Transition
 
 
-class Agent(Protocol):
-    def act(self, obs: np.ndarray) -> int: ...  # π
-
+class Learner(Protocol):
     def update(self, batch: Batch) -> int | None: ...  # UPDATEAGENT; returns updates made (None: 1)
+
+
+class Agent(Learner, Protocol):
+    def act(self, obs: np.ndarray) -> int: ...  # π
 
 
 class Model(Protocol):
@@ -103,7 +105,7 @@ class Planning:
     model: Model
     sampler: Sampler
     steps: Schedule
-    learner: Agent | None = None
+    learner: Learner | None = None
     name: str = "model"  # 'replay' samples are counted apart from model transitions
 
 
