@@ -43,6 +43,57 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=int, default=30)
     e.add_argument("--seed", type=int, default=12345)
 
+    s = sub.add_parser(
+        "sweep", help="run every game x method x seed of an experiment (parallel, resumable)"
+    )
+    s.add_argument("experiment", help="experiment YAML, e.g. experiments/planning_shape.yaml")
+    s.add_argument("overrides", nargs="*", help="key=value overrides applied to every run")
+    s.add_argument("--out", required=True, help="sweep directory (runs/, results.csv)")
+    s.add_argument("--seeds", type=int, help="seeds per setting (default: the experiment's)")
+    s.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    s.add_argument(
+        "--ray", metavar="ADDR", help="run on a Ray cluster at ADDR ('local' starts one here)"
+    )
+    s.add_argument("--suite", action="append", help="only this suite (repeatable), e.g. minatar")
+    s.add_argument("--game", action="append", help="only this game (repeatable), e.g. Breakout")
+    s.add_argument("--method", action="append", help="only this method (repeatable)")
+
+    r = sub.add_parser("report", help="tables (mean ± 95%% CI), bar charts and curves of a sweep")
+    r.add_argument("out", help="sweep directory")
+
+    d = sub.add_parser(
+        "demo", help="the main job: DQN vs extra updates vs Dyna 100x1 vs Rollout-Dyna 10x10"
+    )
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--game", default="MinAtar/Breakout-v1")
+    d.add_argument("--steps", type=int, default=40_000, help="real steps per run")
+    d.add_argument("--seeds", type=int, default=2)
+    d.add_argument("--workers", type=int, default=2)
+
+    co = sub.add_parser(
+        "collect", help="play a trained run's checkpoint and write an expert dataset"
+    )
+    co.add_argument("run_dir")
+    co.add_argument("--steps", type=int, required=True, help="real steps to record")
+    co.add_argument("--out", required=True, help="dataset directory to create")
+    co.add_argument("--epsilon", type=float, default=0.05, help="exploration while collecting")
+    co.add_argument("--seed", type=int, default=0)
+
+    mt = sub.add_parser(
+        "model-train",
+        help="train the learned pixel model on a dataset (for planning.model=pretrained)",
+    )
+    mt.add_argument("dataset")
+    mt.add_argument(
+        "config", help="a training config of the same game (its model.* settings are used)"
+    )
+    mt.add_argument("overrides", nargs="*")
+    mt.add_argument(
+        "--out", required=True, help="model checkpoint to write, e.g. models/breakout.pt"
+    )
+    mt.add_argument("--updates", type=int, default=20_000)
+    mt.add_argument("--seed", type=int, default=0)
+
     c = sub.add_parser("config", help="list every config key with its default and documentation")
     c.add_argument("config", nargs="?", help="show this file fully resolved instead")
     c.add_argument("overrides", nargs="*")
@@ -96,6 +147,62 @@ def cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(a: argparse.Namespace) -> int:
+    from dynaworld.experiments import Experiment, run_sweep
+    from dynaworld.experiments.sweep import RunSpec
+
+    exp = Experiment.load(a.experiment)
+
+    def only(s: RunSpec) -> bool:
+        return (not a.game or s.game in a.game) and (not a.method or s.method in a.method)
+
+    run_sweep(
+        exp,
+        a.out,
+        seeds=a.seeds,
+        workers=a.workers,
+        ray_address=a.ray,
+        suites=a.suite,
+        overrides=a.overrides,
+        only=only,
+    )
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from dynaworld.experiments import report
+
+    path = report(a.out)
+    print(f"dynaworld: report {path}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from dynaworld.experiments.demo import demo
+
+    demo(a.out, a.game, a.steps, a.seeds, a.workers)
+    return 0
+
+
+def cmd_collect(a: argparse.Namespace) -> int:
+    from dynaworld.datasets import collect
+
+    out = collect(a.run_dir, a.steps, a.out, a.epsilon, a.seed)
+    print(f"dynaworld: dataset {out}")
+    return 0
+
+
+def cmd_model_train(a: argparse.Namespace) -> int:
+    from dynaworld.config import load_config
+    from dynaworld.datasets import train_model
+
+    cfg = load_config(a.config, a.overrides)
+    out = train_model(a.dataset, cfg, a.out, a.updates, a.seed)
+    print(json.dumps(json.loads(out.with_suffix(".json").read_text())))
+    print(f"dynaworld: model {out}")
+    return 0
+
+
 def cmd_config(a: argparse.Namespace) -> int:
     from dynaworld.config import TrainConfig, describe, load_config, to_dict
 
@@ -111,7 +218,16 @@ def cmd_config(a: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"train": cmd_train, "eval": cmd_eval, "config": cmd_config}
+    handlers = {
+        "train": cmd_train,
+        "eval": cmd_eval,
+        "config": cmd_config,
+        "sweep": cmd_sweep,
+        "report": cmd_report,
+        "demo": cmd_demo,
+        "collect": cmd_collect,
+        "model-train": cmd_model_train,
+    }
     try:
         return handlers[args.command](args)
     except DynaworldError as e:

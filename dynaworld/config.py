@@ -192,6 +192,29 @@ class PlanningConfig:
 
 
 @dataclass
+class ModelConfig:
+    """The learned model m (planning.model = learned / pretrained): an action-conditional pixel model."""
+
+    hidden: int = doc(
+        512, "Width of the action-conditional transformation (Oh et al. 2015).", positive
+    )
+    lr: float = doc(1e-4, "Adam learning rate of the model.", positive)
+    batch_size: int = doc(32, "Real transitions per model update.", positive)
+    updates_per_step: float = doc(
+        0.25, "Model updates per real step (UPDATEMODEL's own ratio).", non_negative
+    )
+    holdout_every: int = doc(
+        10, "Hold out every N-th episode (by hash) from model training, for its error.", positive
+    )
+    error_every: int = doc(
+        10_000,
+        "Log the k-step prediction error every N real steps (0: only at the end).",
+        non_negative,
+    )
+    error_k: int = doc(10, "Measure the prediction error at steps 1..k.", positive)
+
+
+@dataclass
 class TrainConfig:
     """One training run: Algorithm 1 with its components and counts."""
 
@@ -215,6 +238,7 @@ class TrainConfig:
     agent: AgentConfig = field(default_factory=AgentConfig, metadata={"help": "Agent."})
     replay: ReplayConfig = field(default_factory=ReplayConfig, metadata={"help": "Replay buffer."})
     planning: PlanningConfig = field(default_factory=PlanningConfig, metadata={"help": "Planning."})
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "Learned model."})
 
     def validate(self) -> None:
         if self.agent.eps_end > self.agent.eps_start:

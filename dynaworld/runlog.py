@@ -23,7 +23,41 @@ COLUMNS = (
     "loss",
     "q_mean",
     "epsilon",
+    "model_loss",
+    "model_updates",
 )
+MODEL_ERROR_COLUMNS = ("env_steps", "k", "frame_error", "reward_error")
+
+
+class CsvLog:
+    """An append-only CSV whose rows after ``resume_step`` are dropped when a crashed run resumes."""
+
+    def __init__(self, path: Path, columns: Sequence[str], resume_step: int | None = None) -> None:
+        self.path, self.columns = path, list(columns)
+        rows: list[dict[str, Any]] = []
+        if resume_step is not None and path.exists():
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(float(r["env_steps"])) <= resume_step]
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, self.columns)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, path)
+        self._file = open(path, "a", newline="")
+        self._csv = csv.DictWriter(self._file, self.columns)
+
+    def write(self, row: dict[str, Any]) -> None:
+        unknown = set(row) - set(self.columns)
+        if unknown:
+            raise KeyError(f"metrics {sorted(unknown)} are not columns of {self.path}")
+        self._csv.writerow(row)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class RunLogger:
@@ -41,16 +75,9 @@ class RunLogger:
         tensorboard: bool = True,
     ) -> None:
         self.dir = Path(run_dir)
-        self.columns = list(columns)
-        self.csv_path = self.dir / "metrics.csv"
-        if resume_step is not None and self.csv_path.exists():
-            with open(self.csv_path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(float(r["env_steps"])) <= resume_step]
-            self._rewrite(rows)
-        elif not self.csv_path.exists() or resume_step is None:
-            self._rewrite([])
-        self._file = open(self.csv_path, "a", newline="")
-        self._csv = csv.DictWriter(self._file, self.columns)
+        self.resume_step = resume_step
+        self.csv = CsvLog(self.dir / "metrics.csv", columns, resume_step)
+        self.extra: dict[str, CsvLog] = {}
         self.tb = None
         if tensorboard:
             from tensorboardX import SummaryWriter
@@ -59,32 +86,31 @@ class RunLogger:
                 str(self.dir / "tensorboard"), purge_step=resume_step, flush_secs=30
             )
 
-    def _rewrite(self, rows: list[dict[str, Any]]) -> None:
-        tmp = self.csv_path.with_suffix(".tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, self.columns)
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, self.csv_path)
-
     def log(self, step: int, values: dict[str, Any]) -> None:
-        unknown = set(values) - set(self.columns)
-        if unknown:
-            raise KeyError(f"metrics {sorted(unknown)} are not columns of {self.csv_path}")
-        self._csv.writerow({"env_steps": step, **values})
+        self.csv.write({"env_steps": step, **values})
         if self.tb is not None:
             for k, v in values.items():
                 if k != "env_steps" and v is not None:
                     self.tb.add_scalar(k, v, step)
 
+    def table(self, name: str, columns: Sequence[str], row: dict[str, Any]) -> None:
+        """A row of another CSV in the run directory (e.g. model_error.csv)."""
+        if name not in self.extra:
+            self.extra[name] = CsvLog(self.dir / name, columns, self.resume_step)
+        self.extra[name].write(row)
+
     def flush(self) -> None:
-        self._file.flush()
+        self.csv.flush()
+        for t in self.extra.values():
+            t.flush()
         if self.tb is not None:
             self.tb.flush()
 
     def close(self) -> None:
         self.flush()
-        self._file.close()
+        self.csv.close()
+        for t in self.extra.values():
+            t.close()
         if self.tb is not None:
             self.tb.close()
 

@@ -27,10 +27,11 @@ from dynaworld.evaluate import evaluate
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
 from dynaworld.models import ReplayModel
 from dynaworld.models.perfect import PerfectModel, replay_payload
+from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
 from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
 from dynaworld.plots import plot_run
 from dynaworld.replay import ReplayBuffer, UniformSampler
-from dynaworld.runlog import RunLogger, write_json
+from dynaworld.runlog import MODEL_ERROR_COLUMNS, RunLogger, write_json
 from dynaworld.types import Transition
 
 CHECKPOINT_FORMAT = 1
@@ -137,9 +138,42 @@ def make_model(
     cfg: TrainConfig, env: Any, buffer: ReplayBuffer, device: torch.device, seed: int
 ) -> Any:
     """The planning model m named by ``cfg.planning.model``."""
-    if cfg.planning.model == "perfect":
+    kind = cfg.planning.model
+    if kind == "perfect":
         return PerfectModel(cfg.env, seed=seed)
-    raise DynaworldError(f"planning.model={cfg.planning.model!r} is not available yet")
+    mc = cfg.model
+    net = ActionConditionalNet(
+        tuple(env.observation_space.shape), int(env.action_space.n), mc.hidden
+    )
+    model = LearnedModel(
+        net,
+        buffer,
+        device,
+        seed,
+        lr=mc.lr,
+        batch_size=mc.batch_size,
+        updates_per_step=mc.updates_per_step,
+        start=cfg.replay.learning_starts,
+        holdout_every=mc.holdout_every,
+        frozen=kind == "pretrained",
+    )
+    if kind == "pretrained":
+        load_pretrained(model, cfg.planning.model_path)
+    return model
+
+
+def load_pretrained(model: LearnedModel, path: str | None) -> None:
+    state = ckpt.load_checkpoint(path or "")
+    if "model" not in state:
+        raise DynaworldError(
+            f"{path} is not a model checkpoint (write one with 'dynaworld model-train')"
+        )
+    try:
+        model.net.load_state_dict(state["model"]["net"])
+    except RuntimeError as e:
+        raise DynaworldError(
+            f"{path} does not fit this game's model: {str(e).splitlines()[0]}"
+        ) from None
 
 
 # ------------------------------------------------------------------------------ callbacks
@@ -208,11 +242,38 @@ class Trainer:
             row = {**self.c.agent.pop_metrics(), **self.counters(st), "steps_per_s": round(sps, 1)}
             if self.returns:
                 row["train_return_100"] = float(np.mean(self.returns))
+            model = self.c.stateful.get("planning_model")
+            if isinstance(model, LearnedModel) and not model.frozen:
+                row.update(model_loss=model.last_loss, model_updates=model.updates)
             self.log.log(n, row)
         if cfg.eval_every and n % cfg.eval_every == 0 and n < cfg.total_steps:
             self.evaluate(st, cfg.eval_episodes)
+        every = cfg.model.error_every
+        if (every and n % every == 0) or n == cfg.total_steps:
+            self.model_error(st)
         if n % cfg.checkpoint_every == 0 or n == cfg.total_steps:
             self.save(st)
+
+    def model_error(self, st: LoopState) -> None:
+        """k-step prediction error of a learned model on held-out real data → model_error.csv."""
+        model = self.c.stateful.get("planning_model")
+        if not isinstance(model, LearnedModel):
+            return
+        rng = np.random.Generator(np.random.PCG64(self.c.cfg.seed * 7919 + st.env_steps))
+        err = model.k_step_error(self.c.cfg.model.error_k, rng=rng)
+        if err is None:
+            return
+        for k, (fe, re) in enumerate(zip(*err, strict=True), start=1):
+            self.log.table(
+                "model_error.csv",
+                MODEL_ERROR_COLUMNS,
+                {
+                    "env_steps": st.env_steps,
+                    "k": k,
+                    "frame_error": float(fe),
+                    "reward_error": float(re),
+                },
+            )
 
     def evaluate(self, st: LoopState, episodes: int) -> np.ndarray:
         cfg = self.c.cfg

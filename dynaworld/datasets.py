@@ -1,0 +1,202 @@
+"""Expert datasets for pretrained models: collect transitions with a trained agent, train a model.
+
+``collect`` plays a run's newest checkpoint and writes its transitions to ``DATASET/`` as
+compressed chunks (``chunk_00000.npz`` …, frames stored once as in the replay buffer) plus
+``meta.json``; the folder appears atomically (written under a temporary name, then renamed).
+``train_model`` fits the learned pixel model on a dataset and writes a checkpoint that
+``planning.model=pretrained planning.model_path=...`` loads and freezes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynaworld import checkpoint as ckpt
+from dynaworld.config import TrainConfig, to_dict
+from dynaworld.envs import is_atari, make_env
+from dynaworld.errors import DynaworldError
+from dynaworld.models import ReplayModel
+from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
+from dynaworld.replay import ReplayBuffer
+from dynaworld.types import Transition
+
+ARRAYS = ("frames", "actions", "rewards", "dones", "has_next", "episode_start")
+
+
+def _progress(total: int, desc: str, unit: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, mininterval=1.0)
+
+
+def collect(
+    run_dir: str | Path,
+    steps: int,
+    out: str | Path,
+    epsilon: float = 0.05,
+    seed: int = 0,
+    chunk: int = 10_000,
+) -> Path:
+    """Play the newest checkpoint of ``run_dir`` for ``steps`` real steps; write the dataset."""
+    from dynaworld.train import build, resume_config
+
+    out = Path(out)
+    if out.exists():
+        raise DynaworldError(
+            f"{out} already exists: choose another --out (nothing was overwritten)"
+        )
+    cfg = resume_config(run_dir)
+    cfg.planning.model = "none"
+    latest = ckpt.latest_checkpoint(run_dir)
+    if latest is None:
+        raise DynaworldError(f"{run_dir} has no checkpoint to play")
+    c = build(cfg)
+    c.agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
+    env = make_env(cfg.env, train=True)
+    shape = tuple(env.observation_space.shape or ())
+    buffer = ReplayBuffer.for_observation(
+        shape, env.observation_space.dtype, 2 * steps + 1, stacked=is_atari(cfg.env.id)
+    )
+    writer = ReplayModel(buffer)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    obs, _ = env.reset(seed=seed)
+    returns: list[float] = []
+    bar = _progress(steps, f"collect {cfg.env.id}", "step")
+    for _ in range(steps):
+        a = int(c.agent.policy(obs[None], epsilon, rng)[0])
+        nxt, r, term, trunc, info = env.step(a)
+        writer.update(
+            Transition(
+                obs,
+                a,
+                float(r),
+                nxt,
+                bool(term or info.get("terminal_for_learning")),
+                bool(term or trunc),
+                info,
+            )
+        )
+        if term or trunc:
+            returns.append(float(info["episode"]["r"]))
+            obs, _ = env.reset()
+        else:
+            obs = nxt
+        bar.update(1)
+    bar.close()
+    meta = {
+        "env_id": cfg.env.id,
+        "steps": steps,
+        "frames": buffer.t,
+        "epsilon": epsilon,
+        "source": str(run_dir),
+        "checkpoint": str(latest),
+        "episodes": len(returns),
+        "episode_return_mean": float(np.mean(returns)) if returns else None,
+        "frame_shape": list(buffer.frame_shape),
+        "dtype": str(buffer.frames.dtype),
+        "stack": buffer.stack,
+        "config": to_dict(cfg),
+    }
+    write_dataset(buffer, out, meta, chunk)
+    return out
+
+
+def write_dataset(buffer: ReplayBuffer, out: Path, meta: dict[str, Any], chunk: int) -> None:
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    n = buffer.t
+    for i, lo in enumerate(range(0, n, chunk)):
+        hi = min(n, lo + chunk)
+        np.savez_compressed(
+            tmp / f"chunk_{i:05d}.npz", **{a: getattr(buffer, a)[lo:hi] for a in ARRAYS}
+        )
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, out)
+
+
+def load_dataset(path: str | Path) -> tuple[ReplayBuffer, dict[str, Any]]:
+    """A dataset as a (full) replay buffer, ready for model training."""
+    p = Path(path)
+    if not (p / "meta.json").is_file():
+        raise DynaworldError(
+            f"{p} is not a dataset (no meta.json); make one with 'dynaworld collect'"
+        )
+    meta = json.loads((p / "meta.json").read_text())
+    buf = ReplayBuffer(
+        meta["frames"] + 1, tuple(meta["frame_shape"]), np.dtype(meta["dtype"]), meta["stack"]
+    )
+    lo = 0
+    for f in sorted(p.glob("chunk_*.npz")):
+        try:
+            with np.load(f) as z:
+                n = len(z["actions"])
+                for a in ARRAYS:
+                    getattr(buf, a)[lo : lo + n] = z[a]
+        except Exception as e:
+            raise DynaworldError(f"{f} is truncated or corrupt ({type(e).__name__}: {e})") from None
+        lo += n
+    if lo != meta["frames"]:
+        raise DynaworldError(f"{p}: chunks hold {lo} frames, meta.json says {meta['frames']}")
+    buf.t = lo
+    return buf, meta
+
+
+def train_model(
+    dataset: str | Path, cfg: TrainConfig, out: str | Path, updates: int, seed: int = 0
+) -> Path:
+    """Fit the learned pixel model on ``dataset`` for ``updates`` minibatches; write its checkpoint."""
+    from dynaworld.train import resolve_device
+
+    buffer, meta = load_dataset(dataset)
+    if meta["env_id"] != cfg.env.id:
+        raise DynaworldError(f"dataset is from {meta['env_id']}, config is for {cfg.env.id}")
+    env = make_env(cfg.env, train=True)
+    torch.manual_seed(seed)
+    net = ActionConditionalNet(
+        tuple(env.observation_space.shape or ()),
+        int(env.action_space.n),  # type: ignore[attr-defined]
+        cfg.model.hidden,
+    )
+    model = LearnedModel(
+        net,
+        buffer,
+        resolve_device(cfg.device),
+        seed,
+        lr=cfg.model.lr,
+        batch_size=cfg.model.batch_size,
+        holdout_every=cfg.model.holdout_every,
+    )
+    t0 = time.time()
+    bar = _progress(updates, f"model-train {cfg.env.id}", "update")
+    for i in range(updates):
+        loss = model.train_batch(model.training_indices(cfg.model.batch_size))
+        if i % 100 == 0:
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        bar.update(1)
+    bar.close()
+    err = model.k_step_error(cfg.model.error_k, samples=256)
+    info = {
+        "dataset": str(dataset),
+        "env_id": cfg.env.id,
+        "updates": updates,
+        "seconds": round(time.time() - t0, 1),
+        "final_loss": model.last_loss if updates == 0 else loss,
+        "k_step_frame_error": err[0].tolist() if err else None,
+        "k_step_reward_error": err[1].tolist() if err else None,
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.save({"format": 1, "model": model.state_dict(), "info": info}, tmp)
+    os.replace(tmp, out)
+    out.with_suffix(".json").write_text(json.dumps(info, indent=2))
+    return out

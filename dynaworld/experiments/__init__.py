@@ -1,0 +1,6 @@
+"""Experiments: sweeps over games × methods × seeds, and their reports."""
+
+from dynaworld.experiments.report import report
+from dynaworld.experiments.sweep import Experiment, run_sweep
+
+__all__ = ["Experiment", "report", "run_sweep"]

@@ -1,0 +1,319 @@
+"""Reports of a sweep: tables with mean ± 95% CI over seeds, bar charts and learning curves.
+
+``report(DIR)`` reads ``DIR/results.csv`` (and each run's metrics.csv) and writes
+``DIR/report.md``, one bar chart per game (``DIR/charts/<suite>_<game>.png``, lecture style:
+one bar per method with its 95% CI) and learning curves (``DIR/charts/curves_<suite>_<game>.png``).
+Atari games also get human-normalised scores, (score − random) / (human − random).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dynaworld.errors import DynaworldError
+from dynaworld.runlog import read_metrics
+
+# Random and human reference scores (Atari-100k literature).
+ATARI_REFERENCE = {
+    "Pong": (-20.7, 14.6),
+    "Breakout": (1.7, 30.5),
+    "Seaquest": (68.4, 42054.7),
+    "Freeway": (0.0, 29.6),
+    "MsPacman": (307.3, 6951.6),
+    "Boxing": (0.1, 12.1),
+}
+# two-sided 95% Student-t quantiles by degrees of freedom
+_T95 = [
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+]
+# Lecture colours: the methods chart, and online (orange) / pre-trained (blue) / perfect (green).
+FAMILY_COLORS = {
+    "DQN 100k": "#4c72b0",
+    "DQN": "#4c72b0",
+    "DQN extra updates": "#dd8452",
+    "DQN 10M": "#55a868",
+    "Dyna-DQN": "#c44e52",
+    "Rollout-Dyna-DQN": "#8172b3",
+    "online": "#ff7f0e",
+    "pretrained": "#1f77b4",
+    "perfect": "#2ca02c",
+}
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% confidence interval (Student t; 0 for a single value)."""
+    x = np.asarray(values, float)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else math.nan, 0.0
+    t = _T95[len(x) - 2] if len(x) - 1 <= len(_T95) else 1.96
+    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def human_normalised(env_id: str, score: float) -> float | None:
+    """Atari only: (score − random) / (human − random); None for other games."""
+    if not env_id.startswith("ALE/"):
+        return None
+    ref = ATARI_REFERENCE.get(env_id.split("/")[-1].rsplit("-v", 1)[0])
+    return None if ref is None else (score - ref[0]) / (ref[1] - ref[0])
+
+
+def read_results(out: Path) -> list[dict[str, Any]]:
+    path = out / "results.csv"
+    if not path.is_file():
+        raise DynaworldError(
+            f"{path} not found: run 'dynaworld sweep EXPERIMENT --out {out}' first"
+        )
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise DynaworldError(f"{path} holds no finished run")
+    return rows
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def bar_chart(
+    title: str,
+    labels: list[str],
+    means: list[float],
+    cis: list[float],
+    colors: list[str],
+    path: Path,
+    ylabel: str = "final evaluation return",
+) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(labels) + 1.5), 4.0), dpi=120)
+    xs = np.arange(len(labels))
+    ax.bar(xs, means, yerr=cis, color=colors, capsize=4, edgecolor="black", linewidth=0.5)
+    ax.set_xticks(xs, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def learning_curves(title: str, runs: dict[str, list[str]], path: Path) -> Path | None:
+    """Mean ± 95% CI of the evaluation return against env steps, one line per method."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    drawn = False
+    for label, dirs in runs.items():
+        curves = []
+        for d in dirs:
+            try:
+                rows = read_metrics(d)
+            except FileNotFoundError:
+                continue
+            curves.append(
+                {r["env_steps"]: r["eval_return_mean"] for r in rows if "eval_return_mean" in r}
+            )
+        steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+        if not steps:
+            continue
+        stats = [mean_ci([c[s] for c in curves]) for s in steps]
+        m = np.array([s[0] for s in stats])
+        h = np.array([s[1] for s in stats])
+        ax.plot(steps, m, marker="o", ms=3, label=f"{label} (n={len(curves)})")
+        ax.fill_between(steps, m - h, m + h, alpha=0.2)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def model_error_chart(title: str, runs: dict[str, list[str]], path: Path) -> Path | None:
+    """Final k-step prediction error (frames and rewards, steps 1..k) of each learned model."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=120)
+    drawn = False
+    for label, dirs in runs.items():
+        per_run = []
+        for d in dirs:
+            p = Path(d) / "model_error.csv"
+            if not p.is_file():
+                continue
+            with open(p, newline="") as f:
+                rows = list(csv.DictReader(f))
+            if not rows:
+                continue
+            last = max(int(r["env_steps"]) for r in rows)
+            per_run.append(
+                sorted(
+                    (int(r["k"]), float(r["frame_error"]), float(r["reward_error"]))
+                    for r in rows
+                    if int(r["env_steps"]) == last
+                )
+            )
+        if not per_run:
+            continue
+        k = min(len(p) for p in per_run)
+        arr = np.array([[row[1:] for row in p[:k]] for p in per_run])  # runs × k × 2
+        ks = np.arange(1, k + 1)
+        a1.plot(ks, arr[:, :, 0].mean(0), marker="o", ms=3, label=f"{label} (n={len(per_run)})")
+        a2.plot(ks, arr[:, :, 1].mean(0), marker="o", ms=3, label=label)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    a1.set(xlabel="prediction step k", ylabel="frame error", title="frames")
+    a2.set(xlabel="prediction step k", ylabel="|reward error|", title="rewards")
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+    a1.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def report(out: str | Path) -> Path:
+    """Write ``out/report.md`` and the charts; return the report's path."""
+    out = Path(out)
+    rows = read_results(out)
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in rows:
+        groups[(r["suite"], r["game"])][r["method"]].append(r)
+    lines = [
+        f"# Report: {out.name}",
+        "",
+        f"{len(rows)} finished runs from `{out / 'results.csv'}`. "
+        "Each cell: final evaluation return, mean ± 95% CI over seeds (Student t), n seeds.",
+        "",
+    ]
+    charts: list[Path] = []
+    for suite in sorted({s for s, _ in groups}):
+        games = sorted(g for s, g in groups if s == suite)
+        methods = list(dict.fromkeys(r["method"] for r in rows if r["suite"] == suite))
+        labels = {r["method"]: r["label"] for r in rows}
+        lines += [
+            f"## {suite}",
+            "",
+            "| game | " + " | ".join(labels[m] for m in methods) + " |",
+            "|---|" + "---|" * len(methods),
+        ]
+        norm: dict[str, list[float]] = defaultdict(list)
+        for g in games:
+            cells = []
+            for m in methods:
+                rs = groups[(suite, g)].get(m, [])
+                vals = [float(r["eval_return_mean"]) for r in rs]
+                mu, ci = mean_ci(vals)
+                cells.append(f"{mu:.2f} ± {ci:.2f} ({len(vals)})" if vals else "–")
+                hn = [human_normalised(r["env_id"], v) for r, v in zip(rs, vals, strict=True)]
+                if vals and all(x is not None for x in hn):
+                    norm[m].append(float(np.mean(hn)))  # type: ignore[arg-type]
+            lines.append(f"| {g} | " + " | ".join(cells) + " |")
+            present = [m for m in methods if groups[(suite, g)].get(m)]
+            stats = [
+                mean_ci([float(r["eval_return_mean"]) for r in groups[(suite, g)][m]])
+                for m in present
+            ]
+            colors = [
+                FAMILY_COLORS.get(groups[(suite, g)][m][0]["family"], "#999999") for m in present
+            ]
+            charts.append(
+                bar_chart(
+                    f"{g} ({suite})",
+                    [labels[m] for m in present],
+                    [s[0] for s in stats],
+                    [s[1] for s in stats],
+                    colors,
+                    out / "charts" / f"{suite}_{g}.png",
+                )
+            )
+            curve = learning_curves(
+                f"{g} ({suite}): evaluation during training",
+                {labels[m]: [r["run_dir"] for r in groups[(suite, g)][m]] for m in present},
+                out / "charts" / f"curves_{suite}_{g}.png",
+            )
+            if curve:
+                charts.append(curve)
+            err = model_error_chart(
+                f"{g} ({suite}): model prediction error on held-out data",
+                {labels[m]: [r["run_dir"] for r in groups[(suite, g)][m]] for m in present},
+                out / "charts" / f"model_error_{suite}_{g}.png",
+            )
+            if err:
+                charts.append(err)
+        if norm:
+            lines += [
+                "",
+                f"Human-normalised score, mean over games ({', '.join(games)}):",
+                "",
+                "| method | HNS |",
+                "|---|---|",
+            ]
+            for m in methods:
+                if norm.get(m):
+                    lines.append(f"| {labels[m]} | {np.mean(norm[m]):.3f} |")
+        lines += [
+            "",
+            "Wall time per run (s), mean: "
+            + ", ".join(
+                f"{labels[m]} {np.mean([float(r['wall_time_s']) for r in rows if r['suite'] == suite and r['method'] == m]):.0f}"
+                for m in methods
+            ),
+            "",
+        ]
+    lines += ["## Charts", ""] + [f"![{c.stem}](charts/{c.name})" for c in charts] + [""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path

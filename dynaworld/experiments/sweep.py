@@ -1,0 +1,420 @@
+"""Sweeps: every (suite, game, method, seed) of an experiment file as one training run.
+
+Runs execute in parallel worker processes (or as Ray tasks on a cluster: the same function), each
+in its own run directory ``OUT/runs/<suite>/<game>/<method>/seed<N>``. A finished run (with
+``summary.json``) is skipped, an unfinished one resumes from its last checkpoint, so rerunning a
+sweep after a crash only does the missing work. ``OUT/results.csv`` gets one row per run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dynaworld.config import (
+    TrainConfig,
+    from_dict,
+    load_yaml,
+    merge,
+    parse_overrides,
+    save_config,
+    to_dict,
+)
+from dynaworld.errors import ConfigError
+
+RESULT_COLUMNS = (
+    "suite",
+    "game",
+    "env_id",
+    "method",
+    "label",
+    "family",
+    "shape",
+    "model",
+    "seed",
+    "eval_return_mean",
+    "eval_return_std",
+    "env_steps",
+    "agent_updates",
+    "model_transitions",
+    "wall_time_s",
+    "run_dir",
+)
+
+
+@dataclass
+class RunSpec:
+    suite: str
+    game: str
+    method: str
+    seed: int
+    cfg: TrainConfig
+    label: str
+    family: str
+    run_dir: Path
+
+    def row(self, summary: dict[str, Any]) -> dict[str, Any]:
+        pc = self.cfg.planning
+        return {
+            "suite": self.suite,
+            "game": self.game,
+            "env_id": self.cfg.env.id,
+            "method": self.method,
+            "label": self.label,
+            "family": self.family,
+            "shape": pc.shape if pc.model not in ("none",) else "",
+            "model": pc.model,
+            "seed": self.seed,
+            **{
+                k: summary.get(k)
+                for k in (
+                    "eval_return_mean",
+                    "eval_return_std",
+                    "env_steps",
+                    "agent_updates",
+                    "model_transitions",
+                    "wall_time_s",
+                )
+            },
+            "run_dir": str(self.run_dir),
+        }
+
+
+@dataclass
+class Experiment:
+    name: str
+    seeds: int
+    suites: dict[str, dict[str, Any]]
+    methods: dict[str, dict[str, Any]]
+    base: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    pretrain: dict[str, Any] = field(
+        default_factory=dict
+    )  # how 'planning.model_path: auto' is made
+
+    @classmethod
+    def load(cls, path: str | Path) -> Experiment:
+        data = load_yaml(path)
+        unknown = set(data) - {
+            "name",
+            "seeds",
+            "suites",
+            "methods",
+            "base",
+            "description",
+            "pretrain",
+        }
+        if unknown:
+            raise ConfigError(f"{path}: unknown experiment keys {sorted(unknown)}")
+        for key in ("suites", "methods"):
+            if not isinstance(data.get(key), dict) or not data[key]:
+                raise ConfigError(f"{path}: '{key}' must be a non-empty mapping")
+        return cls(
+            data.get("name", Path(path).stem),
+            int(data.get("seeds", 3)),
+            data["suites"],
+            data["methods"],
+            data.get("base") or {},
+            Path(path),
+            data.get("pretrain") or {},
+        )
+
+    def runs(
+        self,
+        out: Path,
+        seeds: int | None = None,
+        suites: Iterable[str] | None = None,
+        overrides: Iterable[str] = (),
+    ) -> list[RunSpec]:
+        """Every run, fully configured and validated (errors name the suite, game and method)."""
+        extra = parse_overrides(overrides)
+        chosen = list(suites) if suites else list(self.suites)
+        for s in chosen:
+            if s not in self.suites:
+                raise ConfigError(
+                    f"unknown suite '{s}'; the experiment has {', '.join(self.suites)}"
+                )
+        specs = []
+        for suite in chosen:
+            sdef = self.suites[suite]
+            base = merge(
+                load_yaml(self._resolve(sdef["config"])) if "config" in sdef else {}, self.base
+            )
+            base = merge(base, sdef.get("overrides") or {})
+            for game in sdef["games"]:
+                for method, mdef in self.methods.items():
+                    mdef = dict(mdef)
+                    label, family = mdef.pop("label", method), mdef.pop("family", method)
+                    for seed in range(seeds if seeds is not None else self.seeds):
+                        data = merge(
+                            merge(merge(base, _nested(mdef)), extra),
+                            {"seed": seed, "env": {"id": game}, "progress": False},
+                        )
+                        data["name"] = f"{method}-{_short(game)}-s{seed}"
+                        if data.get("planning", {}).get("model_path") == "auto":
+                            data["planning"]["model_path"] = str(pretrained_path(out, suite, game))
+                        try:
+                            cfg = from_dict(TrainConfig, data)
+                            cfg.validate()
+                        except ConfigError as e:
+                            raise ConfigError(f"{suite}/{game}/{method}: {e}") from None
+                        d = out / "runs" / suite / _short(game) / method / f"seed{seed}"
+                        specs.append(
+                            RunSpec(suite, _short(game), method, seed, cfg, label, family, d)
+                        )
+        return specs
+
+    def _resolve(self, p: str) -> Path:
+        q = Path(p)
+        if q.is_file() or self.path is None:
+            return q
+        return (self.path.parent.parent / p) if (self.path.parent.parent / p).is_file() else q
+
+
+def pretrained_path(out: Path, suite: str, game: str) -> Path:
+    return out / "pretrain" / suite / _short(game) / "model.pt"
+
+
+def pretrain_jobs(
+    exp: Experiment, specs: list[RunSpec]
+) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """One (expert config, folder, settings) job per game whose runs need an 'auto' pretrained model."""
+    jobs: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {}
+    for s in specs:
+        path = s.cfg.planning.model_path
+        if s.cfg.planning.model != "pretrained" or not path or Path(path).exists() or path in jobs:
+            continue
+        if not exp.pretrain:
+            raise ConfigError(
+                f"{s.suite}/{s.game}/{s.method}: model_path 'auto' needs a 'pretrain' section"
+            )
+        expert = merge(to_dict(s.cfg), _nested(exp.pretrain.get("expert", {})))
+        expert["planning"] = {"model": "none"}
+        expert["seed"] = 0
+        jobs[path] = (
+            expert,
+            str(Path(path).parent),
+            {k: v for k, v in exp.pretrain.items() if k != "expert"},
+        )
+    return list(jobs.values())
+
+
+def run_pretrain(
+    expert: dict[str, Any], folder: str, settings: dict[str, Any], threads: int | None
+) -> dict[str, Any]:
+    """Expert DQN run → collect its play → train the model (each stage skipped once done)."""
+    from dynaworld.datasets import collect, train_model
+
+    d = Path(folder)
+    summary = run_one(expert, str(d / "expert"), threads)
+    cfg = from_dict(TrainConfig, expert)
+    if threads:
+        cfg.torch_threads = threads
+    if not (d / "dataset" / "meta.json").exists():
+        with (
+            open(d / "log.txt", "a") as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
+            collect(
+                d / "expert",
+                int(settings.get("collect_steps", 50_000)),
+                d / "dataset",
+                float(settings.get("epsilon", 0.05)),
+            )
+    if not (d / "model.pt").exists():
+        with (
+            open(d / "log.txt", "a") as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
+            train_model(
+                d / "dataset", cfg, d / "model.pt", int(settings.get("model_updates", 20_000))
+            )
+    return {"eval_return_mean": summary["eval_return_mean"]}
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'planning.shape': '10x10'} → {'planning': {'shape': '10x10'}} (nested keys pass through)."""
+    out: dict[str, Any] = {}
+    for k, v in flat.items():
+        node = out
+        parts = str(k).split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return out
+
+
+def _short(game: str) -> str:
+    return game.split("/")[-1].rsplit("-v", 1)[0]
+
+
+# ------------------------------------------------------------------------------ running one
+
+
+def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict[str, Any]:
+    """Train (or resume, or skip) one run; its output goes to run_dir/log.txt. Returns its summary."""
+    from dynaworld.train import train
+
+    d = Path(run_dir)
+    summary_path = d / "summary.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text())
+    cfg = from_dict(TrainConfig, cfg_dict)
+    if threads and not cfg.torch_threads:
+        cfg.torch_threads = threads
+    resume = (d / "config.yaml").exists()
+    d.mkdir(parents=True, exist_ok=True)
+    with (
+        open(d / "log.txt", "a") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        if resume:
+            return train(cfg, d, resume=True)
+        save_config(cfg, d / "config.yaml")
+        return train(cfg, d, resume=True)  # fresh dir: no checkpoint yet, starts from scratch
+
+
+def _local_pool(workers: int) -> Callable[..., Any]:
+    import multiprocessing as mp
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    return pool  # type: ignore[return-value]
+
+
+class RayPool:
+    """The same ``submit`` interface, backed by Ray tasks (``address='local'`` starts one here)."""
+
+    def __init__(self, address: str, workers: int) -> None:
+        import ray
+
+        if address == "local":
+            ray.init(
+                num_cpus=workers,
+                include_dashboard=False,
+                log_to_driver=False,
+                _temp_dir=str(
+                    Path(os.environ.get("DYNAWORLD_RAY_TMP", "/tmp/dynaworld-ray")).resolve()
+                ),
+            )
+        else:
+            ray.init(address=address, log_to_driver=False)
+        self.ray = ray
+        self.remotes: dict[Any, Any] = {}
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        if fn not in self.remotes:
+            self.remotes[fn] = self.ray.remote(num_cpus=1)(fn)
+        return self.remotes[fn].remote(*args).future()
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.ray.shutdown()
+
+
+def run_sweep(
+    exp: Experiment,
+    out: str | Path,
+    seeds: int | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+    suites: Iterable[str] | None = None,
+    overrides: Iterable[str] = (),
+    only: Callable[[RunSpec], bool] | None = None,
+) -> Path:
+    """Run every missing run of ``exp``; write ``out/results.csv``; return its path."""
+    out = Path(out)
+    specs = exp.runs(out, seeds, suites, overrides)
+    if only is not None:
+        specs = [s for s in specs if only(s)]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "experiment.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "experiment": str(exp.path),
+                "seeds": seeds or exp.seeds,
+                "overrides": list(overrides),
+                "runs": len(specs),
+            },
+            sort_keys=False,
+        )
+    )
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    pool: Any = RayPool(ray_address, workers) if ray_address else _local_pool(workers)
+    todo = [s for s in specs if not (s.run_dir / "summary.json").exists()]
+    print(
+        f"dynaworld sweep: {len(specs)} runs, {len(specs) - len(todo)} already finished, "
+        f"{'ray ' + ray_address if ray_address else f'{workers} worker process(es)'}; output {out}",
+        flush=True,
+    )
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=len(specs),
+        initial=len(specs) - len(todo),
+        unit="run",
+        desc=exp.name,
+        dynamic_ncols=True,
+    )
+    t0 = time.time()
+    failures: list[str] = []
+    try:
+        jobs = pretrain_jobs(exp, todo)
+        if jobs:
+            print(
+                f"dynaworld sweep: first {len(jobs)} pretraining job(s): expert DQN, expert data, model",
+                flush=True,
+            )
+            for f in [pool.submit(run_pretrain, *job, threads) for job in jobs]:
+                f.result()
+        futures = {pool.submit(run_one, to_dict(s.cfg), str(s.run_dir), threads): s for s in todo}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                s = futures[f]
+                try:
+                    r = f.result()
+                    bar.set_postfix_str(
+                        f"{s.game}/{s.method}/seed{s.seed}: {r['eval_return_mean']:.2f}"
+                    )
+                except Exception as e:  # one broken run does not stop the sweep
+                    failures.append(f"{s.run_dir}: {type(e).__name__}: {e}")
+                bar.update(1)
+    finally:
+        bar.close()
+        pool.shutdown(wait=True)
+    path = write_results(specs, out)
+    print(f"dynaworld sweep: done in {time.time() - t0:.0f} s; results in {path}", flush=True)
+    if failures:
+        print(
+            "dynaworld sweep: failed runs (see their log.txt):\n  " + "\n  ".join(failures),
+            file=sys.stderr,
+        )
+    return path
+
+
+def write_results(specs: list[RunSpec], out: Path) -> Path:
+    rows = []
+    for s in specs:
+        p = s.run_dir / "summary.json"
+        if p.exists():
+            rows.append(s.row(json.loads(p.read_text())))
+    path = out / "results.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, RESULT_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    return path

@@ -1,0 +1,146 @@
+"""Sweeps (process pool and Ray) and reports."""
+
+import csv
+import json
+import math
+import shutil
+
+import pytest
+
+from dynaworld.experiments.report import human_normalised, mean_ci
+from tests.conftest import ROOT
+
+TINY = [
+    "total_steps=600",
+    "replay.learning_starts=200",
+    "eval_every=300",
+    "eval_episodes=2",
+    "final_eval_episodes=2",
+    "checkpoint_every=300",
+]
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_tiny_planning_shape_sweep_has_every_method_and_resumes(cli, tmp_path):
+    out = tmp_path / "sweep"
+    args = [
+        "sweep",
+        str(ROOT / "experiments/planning_shape.yaml"),
+        *TINY,
+        "--out",
+        str(out),
+        "--seeds",
+        "1",
+        "--suite",
+        "minatar",
+        "--game",
+        "Breakout",
+        "--workers",
+        "2",
+    ]
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    res = rows(out / "results.csv")
+    assert {x["method"] for x in res} == {
+        "dqn",
+        "dqn_extra",
+        "dyna_100x1",
+        "rollout_33x3",
+        "rollout_10x10",
+        "rollout_1x100",
+    }
+    by = {x["method"]: x for x in res}
+    assert by["dyna_100x1"]["shape"] == "100x1" and by["rollout_10x10"]["model"] == "perfect"
+    assert int(by["dqn_extra"]["agent_updates"]) == int(by["rollout_10x10"]["agent_updates"])
+    assert int(by["rollout_1x100"]["model_transitions"]) == 100 * (600 - 200) // 4
+    assert all(int(x["env_steps"]) == 600 for x in res)
+
+    r = cli("report", str(out))
+    assert r.returncode == 0, r.stderr
+    md = (out / "report.md").read_text()
+    assert "Rollout-Dyna-DQN 10×10" in md and "±" in md and "(1)" in md
+    assert (out / "charts" / "minatar_Breakout.png").stat().st_size > 5000
+    assert (out / "charts" / "curves_minatar_Breakout.png").exists()
+
+    # rerun: nothing to do; an unfinished run (summary gone, checkpoints kept) resumes
+    run = out / "runs/minatar/Breakout/dyna_100x1/seed0"
+    before = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").unlink()
+    shutil.rmtree(run / "checkpoints" / "step_0000000600")
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert "5 already finished" in r.stdout
+    assert "resumed from" in (run / "log.txt").read_text()
+    after = json.loads((run / "summary.json").read_text())
+    assert after["eval_return_mean"] == before["eval_return_mean"]
+    assert after["agent_updates"] == before["agent_updates"]
+
+
+def test_sweep_on_a_local_ray_instance(cli, tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "ray"
+    r = cli(
+        "sweep",
+        str(ROOT / "experiments/planning_shape.yaml"),
+        *TINY,
+        "--out",
+        str(out),
+        "--seeds",
+        "2",
+        "--suite",
+        "minatar",
+        "--game",
+        "Freeway",
+        "--method",
+        "dqn",
+        "--method",
+        "rollout_10x10",
+        "--ray",
+        "local",
+        "--workers",
+        "2",
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stderr
+    res = rows(out / "results.csv")
+    assert sorted((x["method"], x["seed"]) for x in res) == [
+        ("dqn", "0"),
+        ("dqn", "1"),
+        ("rollout_10x10", "0"),
+        ("rollout_10x10", "1"),
+    ]
+
+
+def test_bad_experiment_input_is_named(cli, tmp_path):
+    r = cli(
+        "sweep",
+        str(ROOT / "experiments/planning_shape.yaml"),
+        "agent.lrr=1",
+        "--out",
+        str(tmp_path / "x"),
+    )
+    assert r.returncode != 0 and "did you mean 'agent.lr'" in r.stderr
+    r = cli(
+        "sweep",
+        str(ROOT / "experiments/planning_shape.yaml"),
+        "--suite",
+        "nes",
+        "--out",
+        str(tmp_path / "x"),
+    )
+    assert r.returncode != 0 and "unknown suite 'nes'" in r.stderr
+    r = cli("report", str(tmp_path / "nothing"))
+    assert r.returncode != 0 and "results.csv not found" in r.stderr
+
+
+def test_confidence_intervals_and_normalised_scores():
+    m, h = mean_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and h == pytest.approx(4.303 / math.sqrt(3), rel=1e-4)
+    assert mean_ci([5.0]) == (5.0, 0.0)
+    assert human_normalised("ALE/Pong-v5", 14.6) == pytest.approx(1.0)
+    assert human_normalised("ALE/Pong-v5", -20.7) == pytest.approx(0.0)
+    assert human_normalised("MinAtar/Breakout-v1", 3.0) is None
