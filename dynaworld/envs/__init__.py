@@ -65,6 +65,14 @@ class MinAtarObservation(gym.ObservationWrapper):
         h, w, c = env.observation_space.shape  # type: ignore[misc]
         self.observation_space = gym.spaces.Box(0, 1, (c, h, w), np.uint8)
 
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        if seed is not None:
+            # A PCG64-backed RandomState: same API for the game, but its state is two integers,
+            # so the perfect model saves and restores it in ~1 µs instead of ~30 µs (MT19937).
+            game = self.env.unwrapped.game  # type: ignore[attr-defined]
+            game.random = game.env.random = np.random.RandomState(np.random.PCG64(seed))
+        return super().reset(seed=None, options=options)
+
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(observation.transpose(2, 0, 1), dtype=np.uint8)
 

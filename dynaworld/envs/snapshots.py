@@ -22,6 +22,36 @@ def _minatar_game(env: gym.Env) -> Any:
     return env.unwrapped.game  # type: ignore[attr-defined]
 
 
+_IMMUTABLE = (int, float, bool, str, type(None), np.integer, np.floating, np.bool_)
+_SKIP = ("random", "channels", "action_map")
+
+
+def _copy(v: Any) -> Any:
+    """A deep copy for the plain values games hold (numbers, arrays, nested lists); ~10x deepcopy."""
+    if isinstance(v, _IMMUTABLE):
+        return v
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, list):
+        return [_copy(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_copy(x) for x in v)
+    return copy.deepcopy(v)
+
+
+def _rng_state(rng: np.random.RandomState) -> Any:
+    bg = rng._bit_generator  # type: ignore[attr-defined]
+    return ("mt", rng.get_state()) if isinstance(bg, np.random.MT19937) else ("bg", bg.state)
+
+
+def _set_rng_state(rng: np.random.RandomState, state: Any) -> None:
+    kind, s = state
+    if kind == "bg":
+        rng._bit_generator.state = s  # type: ignore[attr-defined]
+    else:
+        rng.set_state(s)
+
+
 def supports_states(env: gym.Env) -> bool:
     return isinstance(env.unwrapped, AtariEnv) or hasattr(env.unwrapped, "game")
 
@@ -34,12 +64,8 @@ def get_state(env: gym.Env) -> Any:
         return (u.ale.cloneState(include_rng=True), u._lives, u._steps, u._last_action, rng)
     if hasattr(u, "game"):
         game = _minatar_game(env)
-        inner = {
-            k: copy.deepcopy(v)
-            for k, v in vars(game.env).items()
-            if k not in ("random", "channels", "action_map")
-        }
-        return (inner, game.random.get_state(), game.last_action)
+        inner = {k: _copy(v) for k, v in vars(game.env).items() if k not in _SKIP}
+        return (inner, _rng_state(game.random), game.last_action)
     raise TypeError(
         f"no emulator states for {type(u).__name__}: the perfect model needs ALE or MinAtar"
     )
@@ -58,9 +84,10 @@ def set_state(env: gym.Env, state: Any, obs: np.ndarray) -> None:
         return
     game = _minatar_game(env)
     inner, rng, last_action = state
+    d = vars(game.env)
     for k, v in inner.items():
-        setattr(game.env, k, copy.deepcopy(v))
-    game.random.set_state(rng)
+        d[k] = _copy(v)
+    _set_rng_state(game.random, rng)
     game.env.random = game.random
     game.last_action = last_action
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
+from dynaworld.envs.atari import AtariEnv
 from dynaworld.envs.snapshots import get_state, set_state
 from dynaworld.types import Prediction, Query, Transition
 
@@ -28,6 +29,15 @@ class PerfectModel:
     def __init__(self, env_cfg: EnvConfig, seed: int = 0) -> None:
         self.sim = make_env(env_cfg, train=True)
         self.sim.reset(seed=seed)
+        u = self.sim.unwrapped
+        self.game = None if isinstance(u, AtariEnv) else u.game  # type: ignore[attr-defined]
+
+    def _minatar_step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """What MinAtar's Gymnasium env and our observation wrapper do, minus the wrapper layers."""
+        assert self.game is not None
+        reward, done = self.game.act(self.sim.unwrapped.action_set[action])  # type: ignore[attr-defined]
+        obs = np.ascontiguousarray(self.game.state().transpose(2, 0, 1), dtype=np.uint8)
+        return obs, float(reward), bool(done), False, {}
 
     def update(self, transition: Transition) -> None:  # a perfect model has nothing to learn
         pass
@@ -43,9 +53,10 @@ class PerfectModel:
         ended = np.zeros(n, bool)
         next_obs = np.empty_like(query.obs)
         states = np.empty(n, object)
+        step = self._minatar_step if self.game is not None else self.sim.step
         for i in range(n):
             set_state(self.sim, query.payload[i], query.obs[i])
-            o, r, term, trunc, info = self.sim.step(int(query.action[i]))
+            o, r, term, trunc, info = step(int(query.action[i]))
             next_obs[i], rewards[i] = o, r
             done[i] = term or info.get("terminal_for_learning", False)
             ended[i] = trunc and not term
