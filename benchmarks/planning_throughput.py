@@ -124,7 +124,7 @@ def main() -> None:
         net = ActionConditionalNet(tuple(e.observation_space.shape), int(e.action_space.n))
         learned = LearnedModel(net, b, "cpu", seed=0)
         calls: list[int] = []
-        net.register_forward_hook(lambda *_: calls.append(1))
+        net.register_forward_hook(lambda *_, c=calls: c.append(1))
         res = []
         for s in ("100x1", "10x10"):
             calls.clear()

@@ -40,14 +40,14 @@ def _copy(v: Any) -> Any:
 
 
 def _rng_state(rng: np.random.RandomState) -> Any:
-    bg = rng._bit_generator  # type: ignore[attr-defined]
+    bg = rng._bit_generator
     return ("mt", rng.get_state()) if isinstance(bg, np.random.MT19937) else ("bg", bg.state)
 
 
 def _set_rng_state(rng: np.random.RandomState, state: Any) -> None:
     kind, s = state
     if kind == "bg":
-        rng._bit_generator.state = s  # type: ignore[attr-defined]
+        rng._bit_generator.state = s
     else:
         rng.set_state(s)
 
