@@ -24,8 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q --durations=10
 
 demo: $(STAMP)
-	$(VENV)/bin/dynaworld train configs/dqn_minatar_breakout.yaml total_steps=100000 eval_every=25000 \
-		--run-dir runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(VENV)/bin/dynaworld demo --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dynaworld tests benchmarks
@@ -36,6 +35,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/dqn_throughput.py
+	$(PY) benchmarks/planning_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
