@@ -171,27 +171,21 @@ def main() -> None:
     a = ap.parse_args()
     ours = in_fresh_process("run_dynaworld", a.steps, a.threads, a.device)
     print("dynaworld:", ours, flush=True)
+    result = {
+        "benchmark": "dqn_throughput",
+        "env": "ALE/Pong-v5",
+        "agent_steps": a.steps,
+        "dynaworld": ours,
+    }
     if a.only_dynaworld:
-        print(
-            json.dumps(
-                {
-                    "benchmark": "dqn_throughput",
-                    "env": "ALE/Pong-v5",
-                    "agent_steps": a.steps,
-                    "dynaworld": ours,
-                }
-            )
-        )
+        print(json.dumps(result))
         return
     sb3 = in_fresh_process("run_sb3", a.steps, a.threads, a.device)
     print("stable-baselines3:", sb3, flush=True)
     print(
         json.dumps(
             {
-                "benchmark": "dqn_throughput",
-                "env": "ALE/Pong-v5",
-                "agent_steps": a.steps,
-                "dynaworld": ours,
+                **result,
                 "sb3": sb3,
                 "steps_per_s_ratio": round(ours["steps_per_s"] / sb3["steps_per_s"], 3),
                 "replay_bytes_ratio": round(ours["replay_bytes"] / sb3["replay_bytes"], 4),

@@ -220,7 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may also come after the options (e.g. ... --workers 4 total_steps=1000)
-    if extra and hasattr(args, "overrides") and all("=" in x and not x.startswith("-") for x in extra):
+    if (
+        extra
+        and hasattr(args, "overrides")
+        and all("=" in x and not x.startswith("-") for x in extra)
+    ):
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

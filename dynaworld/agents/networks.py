@@ -8,20 +8,25 @@ import torch
 from torch import nn
 
 
+def nature_trunk(in_channels: int) -> nn.Sequential:
+    """The Nature-DQN convolutions: 32x8x8/4, 64x4x4/2, 64x3x3/1 (84x84 → 64x7x7), flattened."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 32, 8, 4),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 4, 2),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, 1),
+        nn.ReLU(),
+        nn.Flatten(),
+    )
+
+
 class NatureCNN(nn.Module):
-    """Mnih et al. 2015: conv 32x8x8/4, 64x4x4/2, 64x3x3/1, dense 512. Input uint8 frames."""
+    """Mnih et al. 2015: the Nature trunk and a dense layer of 512. Input uint8 frames."""
 
     def __init__(self, in_channels: int, n_actions: int, size: int = 84) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 8, 4),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2),
-            nn.ReLU(),
-            nn.Conv2d(64, 64, 3, 1),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
+        self.features = nature_trunk(in_channels)
         with torch.no_grad():
             n = self.features(torch.zeros(1, in_channels, size, size)).shape[1]
         self.head = nn.Sequential(nn.Linear(n, 512), nn.ReLU(), nn.Linear(512, n_actions))

@@ -279,20 +279,16 @@ def report(out: str | Path) -> Path:
                     out / "charts" / f"{suite}_{g}.png",
                 )
             )
-            curve = learning_curves(
-                f"{g} ({suite}): evaluation during training",
-                {labels[m]: [r["run_dir"] for r in groups[(suite, g)][m]] for m in present},
-                out / "charts" / f"curves_{suite}_{g}.png",
-            )
-            if curve:
-                charts.append(curve)
-            err = model_error_chart(
-                f"{g} ({suite}): model prediction error on held-out data",
-                {labels[m]: [r["run_dir"] for r in groups[(suite, g)][m]] for m in present},
-                out / "charts" / f"model_error_{suite}_{g}.png",
-            )
-            if err:
-                charts.append(err)
+            run_dirs = {labels[m]: [r["run_dir"] for r in groups[(suite, g)][m]] for m in present}
+            for draw, name, what in (
+                (learning_curves, "curves", "evaluation during training"),
+                (model_error_chart, "model_error", "model prediction error on held-out data"),
+            ):
+                chart = draw(
+                    f"{g} ({suite}): {what}", run_dirs, out / "charts" / f"{name}_{suite}_{g}.png"
+                )
+                if chart:
+                    charts.append(chart)
         if norm:
             lines += [
                 "",

@@ -33,22 +33,17 @@ from dynaworld.config import (
 )
 from dynaworld.errors import ConfigError
 
-RESULT_COLUMNS = (
-    "suite",
-    "game",
-    "env_id",
-    "method",
-    "label",
-    "family",
-    "shape",
-    "model",
-    "seed",
+SUMMARY_COLUMNS = (
     "eval_return_mean",
     "eval_return_std",
     "env_steps",
     "agent_updates",
     "model_transitions",
     "wall_time_s",
+)
+RESULT_COLUMNS = (
+    *("suite", "game", "env_id", "method", "label", "family", "shape", "model", "seed"),
+    *SUMMARY_COLUMNS,
     "run_dir",
 )
 
@@ -76,17 +71,7 @@ class RunSpec:
             "shape": pc.shape if pc.model not in ("none",) else "",
             "model": pc.model,
             "seed": self.seed,
-            **{
-                k: summary.get(k)
-                for k in (
-                    "eval_return_mean",
-                    "eval_return_std",
-                    "env_steps",
-                    "agent_updates",
-                    "model_transitions",
-                    "wall_time_s",
-                )
-            },
+            **{k: summary.get(k) for k in SUMMARY_COLUMNS},
             "run_dir": str(self.run_dir),
         }
 

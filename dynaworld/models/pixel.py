@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dynaworld.agents.networks import nature_trunk
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
 
@@ -31,15 +32,7 @@ class ActionConditionalNet(nn.Module):
         self.atari = h == 84
         self.n_actions = n_actions
         if self.atari:
-            self.encoder = nn.Sequential(
-                nn.Conv2d(c, 32, 8, 4),
-                nn.ReLU(),
-                nn.Conv2d(32, 64, 4, 2),
-                nn.ReLU(),
-                nn.Conv2d(64, 64, 3, 1),
-                nn.ReLU(),
-                nn.Flatten(),
-            )
+            self.encoder = nature_trunk(c)
             self.grid = (64, 7, 7)
             self.decoder = nn.Sequential(
                 nn.ConvTranspose2d(64, 64, 3, 1),
