@@ -381,7 +381,9 @@ def run_sweep(
     finally:
         bar.close()
         pool.shutdown(wait=True)
-    path = write_results(specs, out)
+    # results.csv lists every finished run of the experiment in OUT, not only this invocation's
+    everything = exp.runs(out, max(seeds or 0, exp.seeds), None, overrides)
+    path = write_results(everything, out)
     print(f"dynaworld sweep: done in {time.time() - t0:.0f} s; results in {path}", flush=True)
     if failures:
         print(
