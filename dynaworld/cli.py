@@ -13,6 +13,11 @@ EPILOG = """examples:
   dynaworld train configs/dqn_minatar_breakout.yaml total_steps=5000 --run-dir runs/breakout
   dynaworld train --resume runs/breakout
   dynaworld eval runs/breakout --episodes 20
+  dynaworld demo                        # DQN vs extra updates vs Dyna 100x1 vs Rollout-Dyna 10x10
+  dynaworld sweep experiments/planning_shape.yaml --out sweeps/ps --suite minatar --workers 2
+  dynaworld report sweeps/ps
+  dynaworld collect runs/breakout --steps 50000 --out data/breakout
+  dynaworld model-train data/breakout configs/dqn_minatar_breakout.yaml --out models/breakout.pt
   dynaworld config                      # every config key with its default and meaning
 """
 
