@@ -18,6 +18,8 @@ EPILOG = """examples:
   dynaworld report sweeps/ps
   dynaworld collect runs/breakout --steps 50000 --out data/breakout
   dynaworld model-train data/breakout configs/dqn_minatar_breakout.yaml --out models/breakout.pt
+  dynaworld worldmodels run configs/worldmodels_carracing_small.yaml --run-dir runs/wm-car
+  dynaworld worldmodels report runs/wm-car
   dynaworld config                      # every config key with its default and meaning
 """
 
@@ -98,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     mt.add_argument("--updates", type=int, default=20_000)
     mt.add_argument("--seed", type=int, default=0)
+
+    from dynaworld.worldmodels.cli import add_parser
+
+    add_parser(sub)
 
     c = sub.add_parser("config", help="list every config key with its default and documentation")
     c.add_argument("config", nargs="?", help="show this file fully resolved instead")
@@ -208,6 +214,12 @@ def cmd_model_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worldmodels(a: argparse.Namespace) -> int:
+    from dynaworld.worldmodels.cli import handle
+
+    return handle(a)
+
+
 def cmd_config(a: argparse.Namespace) -> int:
     from dynaworld.config import TrainConfig, describe, load_config, to_dict
 
@@ -242,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "collect": cmd_collect,
         "model-train": cmd_model_train,
+        "worldmodels": cmd_worldmodels,
     }
     try:
         return handlers[args.command](args)

@@ -32,12 +32,18 @@ MODEL_ERROR_COLUMNS = ("env_steps", "k", "frame_error", "reward_error")
 class CsvLog:
     """An append-only CSV whose rows after ``resume_step`` are dropped when a crashed run resumes."""
 
-    def __init__(self, path: Path, columns: Sequence[str], resume_step: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        columns: Sequence[str],
+        resume_step: int | None = None,
+        step_key: str = "env_steps",
+    ) -> None:
         self.path, self.columns = path, list(columns)
         rows: list[dict[str, Any]] = []
         if resume_step is not None and path.exists():
             with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(float(r["env_steps"])) <= resume_step]
+                rows = [r for r in csv.DictReader(f) if int(float(r[step_key])) <= resume_step]
         tmp = path.with_suffix(".tmp")
         with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, self.columns)

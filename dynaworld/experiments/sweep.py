@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from dynaworld.config import (
     to_dict,
 )
 from dynaworld.errors import ConfigError
+from dynaworld.parallel import make_pool
 
 SUMMARY_COLUMNS = (
     "eval_return_mean",
@@ -273,42 +274,6 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
         return train(cfg, d, resume=True)  # fresh dir: no checkpoint yet, starts from scratch
 
 
-def _local_pool(workers: int) -> Callable[..., Any]:
-    import multiprocessing as mp
-
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    return pool  # type: ignore[return-value]
-
-
-class RayPool:
-    """The same ``submit`` interface, backed by Ray tasks (``address='local'`` starts one here)."""
-
-    def __init__(self, address: str, workers: int) -> None:
-        import ray
-
-        if address == "local":
-            ray.init(
-                num_cpus=workers,
-                include_dashboard=False,
-                log_to_driver=False,
-                _temp_dir=str(
-                    Path(os.environ.get("DYNAWORLD_RAY_TMP", "/tmp/dynaworld-ray")).resolve()
-                ),
-            )
-        else:
-            ray.init(address=address, log_to_driver=False)
-        self.ray = ray
-        self.remotes: dict[Any, Any] = {}
-
-    def submit(self, fn: Any, *args: Any) -> Any:
-        if fn not in self.remotes:
-            self.remotes[fn] = self.ray.remote(num_cpus=1)(fn)
-        return self.remotes[fn].remote(*args).future()
-
-    def shutdown(self, wait: bool = True) -> None:
-        self.ray.shutdown()
-
-
 def run_sweep(
     exp: Experiment,
     out: str | Path,
@@ -337,7 +302,7 @@ def run_sweep(
         )
     )
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    pool: Any = RayPool(ray_address, workers) if ray_address else _local_pool(workers)
+    pool = make_pool(workers, ray_address)
     todo = [s for s in specs if not (s.run_dir / "summary.json").exists()]
     print(
         f"dynaworld sweep: {len(specs)} runs, {len(specs) - len(todo)} already finished, "

@@ -1,0 +1,55 @@
+"""C: the World Models controller, a = tanh(W_c x + b_c), for a whole population at once.
+
+Parameters are flat vectors (what CMA-ES searches). ``act`` takes a (P, n) batch of candidates and
+their (P, B, in) inputs, so a CMA-ES generation's rollouts (population x rollouts) are one
+``baddbmm``. Output heads: 'car' (steer = x0, gas = (x1 + 1) / 2, brake = clip(x2, 0, 1)) and
+'discrete3' (one output: < -1/3 left, > 1/3 right, else stay).
+"""
+
+from __future__ import annotations
+
+import torch
+
+HEADS = {"car": 3, "discrete3": 1}
+
+
+class Controller:
+    def __init__(self, in_dim: int, head: str = "car", hidden: int = 0) -> None:
+        if head not in HEADS:
+            raise ValueError(f"controller head must be one of {sorted(HEADS)}, got {head!r}")
+        self.in_dim, self.head, self.hidden = in_dim, head, hidden
+        self.out_dim = HEADS[head]
+        if hidden:
+            self.shapes = [(hidden, in_dim), (hidden,), (self.out_dim, hidden), (self.out_dim,)]
+        else:
+            self.shapes = [(self.out_dim, in_dim), (self.out_dim,)]
+        self.n_params = sum(int(torch.tensor(s).prod()) for s in self.shapes)
+
+    def _unpack(self, params: torch.Tensor) -> list[torch.Tensor]:
+        out, i = [], 0
+        for s in self.shapes:
+            n = int(torch.tensor(s).prod())
+            out.append(params[:, i : i + n].reshape(params.shape[0], *s))
+            i += n
+        return out
+
+    def output(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """params (P, n), x (P, B, in) -> tanh outputs (P, B, out)."""
+        p = self._unpack(params)
+        if self.hidden:
+            x = torch.tanh(torch.baddbmm(p[1][:, None], x, p[0].transpose(1, 2)))
+            p = p[2:]
+        return torch.tanh(torch.baddbmm(p[1][:, None], x, p[0].transpose(1, 2)))
+
+    def act(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Env actions: 'car' (P, B, 3) floats, 'discrete3' (P, B) integers 0/1/2."""
+        y = self.output(params, x)
+        if self.head == "car":
+            return torch.stack([y[..., 0], (y[..., 1] + 1) / 2, y[..., 2].clamp(0, 1)], dim=-1)
+        return (y[..., 0] > -1 / 3).long() + (y[..., 0] > 1 / 3).long()
+
+    def action_vector(self, actions: torch.Tensor, action_dim: int) -> torch.Tensor:
+        """Env actions -> the float vector M is conditioned on (one-hot for discrete)."""
+        if self.head == "car":
+            return actions
+        return torch.nn.functional.one_hot(actions, action_dim).float()

@@ -1,0 +1,112 @@
+"""``dynaworld worldmodels ...``: the World Models pipeline's stages, evaluation, dream GIF, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+STAGE_COMMANDS = {
+    "collect": "random rollouts to disk (parallel, resumable)",
+    "train-v": "train V (ConvVAE) on the rollouts",
+    "encode": "encode every frame with V (mu, logvar)",
+    "train-m": "train M (MDN-RNN) on the encoded sequences",
+    "train-c": "train C with CMA-ES (real env, or the dream with es.where=dream)",
+}
+
+
+def add_parser(sub: Any) -> None:
+    w = sub.add_parser(
+        "worldmodels",
+        help="World Models (Ha & Schmidhuber 2018): V, M, C, CMA-ES, the dream",
+        description="Stages write into one run directory and are skipped once done.",
+    )
+    ws = w.add_subparsers(dest="wm_command", required=True, metavar="STEP")
+    for name, help in {
+        "run": "every stage: collect, V, encode, M, C, evaluate",
+        **STAGE_COMMANDS,
+    }.items():
+        p = ws.add_parser(name, help=help)
+        p.add_argument("config", nargs="?", help="YAML config (default: RUN_DIR/config.yaml)")
+        p.add_argument("overrides", nargs="*", help="key=value, e.g. es.generations=50")
+        p.add_argument("--run-dir", required=True)
+        p.add_argument(
+            "--ray", metavar="ADDR", help="evaluate on a Ray cluster ('local' starts one)"
+        )
+    e = ws.add_parser("evaluate", help="a trained controller on real episodes -> C_*/eval.json")
+    e.add_argument("run_dir")
+    e.add_argument(
+        "overrides", nargs="*", help="select the controller, e.g. controller.variant=v_only"
+    )
+    e.add_argument("--episodes", type=int, help="default: the config's eval_episodes (100)")
+    e.add_argument("--ray", metavar="ADDR")
+    r = ws.add_parser("random", help="the random policy on the same episodes -> random_eval.json")
+    r.add_argument("run_dir")
+    r.add_argument("--episodes", type=int)
+    d = ws.add_parser("dream", help="a dream rollout decoded by V, as a GIF")
+    d.add_argument("run_dir")
+    d.add_argument("overrides", nargs="*", help="e.g. es.temperature=1.15")
+    d.add_argument("--out", help="GIF path (default RUN_DIR/dream.gif)")
+    d.add_argument("--steps", type=int, default=300)
+    d.add_argument("--random", action="store_true", help="random actions instead of the controller")
+    rep = ws.add_parser("report", help="the lecture's table from runs, beside the paper's numbers")
+    rep.add_argument("run_dirs", nargs="+")
+    rep.add_argument("--out", help="report.md path (default FIRST_RUN_DIR/report.md)")
+
+
+def _config(a: argparse.Namespace) -> Any:
+    from dynaworld.config import load_config
+    from dynaworld.worldmodels.config import WorldModelsConfig
+    from dynaworld.worldmodels.pipeline import load_run_config
+
+    if a.config and "=" in a.config:  # an override in the config's place
+        a.overrides, a.config = [a.config, *a.overrides], None
+    if a.config or not (Path(a.run_dir) / "config.yaml").exists():
+        return load_config(a.config, a.overrides, WorldModelsConfig)
+    return load_run_config(a.run_dir, a.overrides)
+
+
+def handle(a: argparse.Namespace) -> int:
+    from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
+
+    c = a.wm_command
+    if c == "run" or c in STAGE_COMMANDS:
+        pipe = Pipeline(_config(a), a.run_dir, a.ray)
+        stages = None if c == "run" else [c.replace("-", "_")]
+        out = pipe.run(stages) if stages else pipe.run()
+        print(json.dumps(out, default=float))
+        print(f"dynaworld: run directory {a.run_dir}")
+    elif c == "evaluate":
+        out = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray).evaluate(
+            a.episodes
+        )
+        print(json.dumps(out))
+    elif c == "random":
+        print(
+            json.dumps(Pipeline(load_run_config(a.run_dir), a.run_dir).evaluate_random(a.episodes))
+        )
+    elif c == "dream":
+        import numpy as np
+
+        from dynaworld.worldmodels.figures import dream_gif
+        from dynaworld.worldmodels.rollout import load_v
+
+        pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir)
+        params_path = pipe.c_dir / "params.npy"
+        params = None if a.random or not params_path.exists() else np.load(params_path)
+        v = load_v(Path(a.run_dir) / "vae.pt")
+        gif = dream_gif(
+            v,
+            pipe.dream_env(),
+            params,
+            pipe._controller(),
+            a.out or Path(a.run_dir) / "dream.gif",
+            a.steps,
+        )
+        print(f"dynaworld: dream {gif}")
+    elif c == "report":
+        from dynaworld.worldmodels.report import report
+
+        print(f"dynaworld: report {report(a.run_dirs, a.out)}")
+    return 0

@@ -1,0 +1,161 @@
+"""The World Models pipeline's config (Ha & Schmidhuber 2018): data, V, M, C and CMA-ES.
+
+Defaults are the paper's CarRacing settings; ``configs/worldmodels_*.yaml`` scale them down
+(``small``) or keep them (``paper``). Every stage writes into one run directory and is skipped
+when its output exists, so rerunning a pipeline resumes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dynaworld.config import doc, non_negative, one_of, positive
+from dynaworld.errors import ConfigError
+
+VARIANTS = ("full", "v_only", "v_hidden")
+
+
+@dataclass
+class WMEnvConfig:
+    """The real environment E, seen as 64x64x3 uint8 frames."""
+
+    id: str = doc(
+        "CarRacing-v3", "'CarRacing-v3' (Gymnasium, box2d) or 'VizdoomTakeCover-v1' (vizdoom)."
+    )
+    size: int = doc(64, "Frames are resized to size x size RGB.", positive)
+    max_episode_steps: int | None = doc(
+        None, "Episode cap (None: CarRacing's own 1,000; Doom: the paper's 2,100).", positive
+    )
+    backend: str = doc(
+        "gymnasium",
+        "CarRacing simulator for collection and CMA-ES rollouts: 'gymnasium' or 'envpool' (C++, "
+        "~6x faster, same tracks/physics, frames within ~2.4 grey levels; "
+        "benchmarks/carracing_backends.py). Final evaluation always uses Gymnasium.",
+        one_of("gymnasium", "envpool"),
+    )
+
+
+@dataclass
+class DataConfig:
+    """Random rollouts that V and M learn from (``dynaworld worldmodels collect``)."""
+
+    rollouts: int = doc(10_000, "Random rollouts to record.", positive)
+    max_steps: int = doc(1_000, "Steps per rollout at most.", positive)
+    policy: str = doc(
+        "random",
+        "'random': uniform random actions, each held for 1..hold_max steps; "
+        "'random_controller': a random-weights linear controller on the downsampled frame.",
+        one_of("random", "random_controller"),
+    )
+    hold_max: int = doc(10, "Random actions are held for 1..hold_max steps.", positive)
+    workers: int = doc(2, "Collector processes.", positive)
+    seed: int = doc(0, "Rollout i uses seed seed + i (its track / level and its actions).")
+
+
+@dataclass
+class VConfig:
+    """V: the convolutional VAE that compresses a frame to z."""
+
+    z_dim: int = doc(32, "Size of z (the paper: 32 for CarRacing, 64 for Doom).", positive)
+    lr: float = doc(1e-4, "Adam learning rate.", positive)
+    batch_size: int = doc(100, "Frames per update.", positive)
+    epochs: float = doc(10, "Passes over the frames of the dataset (fractions allowed).", positive)
+    kl_tolerance: float = doc(
+        0.5, "Free bits: the KL term is max(KL, kl_tolerance * z_dim).", non_negative
+    )
+    buffer_rollouts: int = doc(
+        32, "Rollouts held in memory at once while streaming frames (bounds RAM).", positive
+    )
+
+
+@dataclass
+class MConfig:
+    """M: the MDN-RNN that predicts P(z', r, d | a, z, h)."""
+
+    hidden: int = doc(256, "LSTM units (the paper: 256 CarRacing, 512 Doom).", positive)
+    gaussians: int = doc(5, "Mixture components per z dimension.", positive)
+    seq_len: int = doc(999, "Training sequence length (steps).", positive)
+    batch_size: int = doc(100, "Sequences per update.", positive)
+    lr: float = doc(1e-3, "Adam learning rate.", positive)
+    steps: int = doc(4_000, "Updates.", positive)
+    grad_clip: float = doc(1.0, "Gradient norm clip.", positive)
+    reward_head: bool = doc(False, "Also predict the reward (needed to train in the dream).")
+    done_head: bool = doc(False, "Also predict termination (Doom's death; needed in the dream).")
+    done_weight: float = doc(
+        10.0, "Weight of the termination loss (the reference code: 10).", non_negative
+    )
+
+
+@dataclass
+class CConfig:
+    """C: the controller a = W_c [z h] + b_c (tanh), trained by CMA-ES."""
+
+    variant: str = doc(
+        "full",
+        "'full': linear on [z, h] (Doom: [z, c, h]); 'v_only': linear on z; "
+        "'v_hidden': z -> hidden tanh layer -> action (the paper's ablations).",
+        one_of(*VARIANTS),
+    )
+    hidden: int = doc(40, "Hidden tanh units of the 'v_hidden' variant.", positive)
+
+
+@dataclass
+class ESConfig:
+    """CMA-ES (pycma) over C's parameters."""
+
+    popsize: int = doc(64, "Candidates per generation.", positive)
+    rollouts: int = doc(16, "Rollouts per candidate; fitness is their mean return.", positive)
+    sigma0: float = doc(0.1, "Initial step size.", positive)
+    generations: int = doc(2_000, "Generations to run.", positive)
+    eval_every: int = doc(
+        25, "Evaluate the current mean on eval_rollouts every N generations.", positive
+    )
+    eval_rollouts: int = doc(100, "Rollouts of that periodic evaluation.", positive)
+    l2: float = doc(
+        0.0, "Fitness penalty l2 * |params|^2 (the reference code uses 0.01).", non_negative
+    )
+    where: str = doc(
+        "real",
+        "'real': rollouts in the real env (CarRacing); 'dream': inside M (DreamEnv).",
+        one_of("real", "dream"),
+    )
+    temperature: float = doc(
+        1.0, "Dream temperature tau (mixture logits / tau, noise * sqrt(tau)).", positive
+    )
+    max_steps: int | None = doc(
+        None, "Cap of training rollouts (None: the env's own episode length).", positive
+    )
+    workers: int = doc(2, "Evaluation worker processes (or Ray tasks with --ray).", positive)
+    diagonal: bool = doc(False, "Diagonal CMA-ES (cheaper for many parameters).")
+
+
+@dataclass
+class WorldModelsConfig:
+    """One World Models run: collect -> V -> encode -> M -> C (CMA-ES) -> evaluate."""
+
+    name: str = doc("worldmodels", "Run name.")
+    seed: int = doc(0, "Seed of V, M and CMA-ES.")
+    device: str = doc("auto", "'auto' (cuda if available), 'cpu', 'cuda' ...")
+    torch_threads: int | None = doc(
+        None, "torch intra-op threads (None: torch's default).", positive
+    )
+    eval_episodes: int = doc(
+        100, "Real episodes of the final evaluation (the paper: 100 tracks).", positive
+    )
+    data_dir: str | None = doc(
+        None,
+        "Use (or create) the rollouts here instead of RUN_DIR/data (share data across runs).",
+    )
+    env: WMEnvConfig = field(default_factory=WMEnvConfig, metadata={"help": "Environment."})
+    data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Random rollouts."})
+    vae: VConfig = field(default_factory=VConfig, metadata={"help": "V."})
+    mdn: MConfig = field(default_factory=MConfig, metadata={"help": "M."})
+    controller: CConfig = field(default_factory=CConfig, metadata={"help": "C."})
+    es: ESConfig = field(default_factory=ESConfig, metadata={"help": "CMA-ES."})
+
+    def validate(self) -> None:
+        if self.es.where == "dream" and not (self.mdn.reward_head or self.mdn.done_head):
+            raise ConfigError(
+                "es.where='dream' needs mdn.reward_head or mdn.done_head: "
+                "the dream must say what is rewarded or when the episode ends"
+            )

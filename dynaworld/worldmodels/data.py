@@ -1,0 +1,246 @@
+"""Rollouts on disk: random-policy collection in parallel, atomic compressed files, streaming loaders.
+
+A dataset is a folder of ``rollout_<i>.npz`` files (``frames`` (T+1, 64, 64, 3) uint8, ``actions``
+(T, A), ``rewards`` (T,), ``terminated`` (T,)) plus ``meta.json`` once complete. Each file is written
+under a temporary name and renamed, so a killed collection leaves only whole rollouts and resumes
+where it stopped. Loaders hold at most ``buffer_rollouts`` files in memory at a time, so training
+on 10k rollouts x 1,000 frames needs no more RAM than a few dozen rollouts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import as_completed
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+from dynaworld.envs.worldmodels import action_dim, make_wm_env
+from dynaworld.errors import DynaworldError
+from dynaworld.parallel import make_pool
+
+PATTERN = "rollout_{:06d}.npz"
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez_compressed`` to a temporary file, then an atomic rename."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear error
+        raise DynaworldError(
+            f"{path}: unreadable rollout file ({e}); delete it to re-create it"
+        ) from None
+
+
+def rollout_files(folder: str | Path) -> list[Path]:
+    return sorted(Path(folder).glob("rollout_*.npz"))
+
+
+def one_hot_or_box(env: gym.Env, action: Any) -> np.ndarray:
+    """The action as the float vector M is conditioned on (one-hot for discrete actions)."""
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        v = np.zeros(int(env.action_space.n), np.float32)
+        v[int(action)] = 1.0
+        return v
+    return np.asarray(action, np.float32).reshape(-1)
+
+
+class RandomPolicy:
+    """Uniform random actions held for 1..hold_max steps, or a random-weights linear controller."""
+
+    def __init__(self, env: gym.Env, kind: str, hold_max: int, rng: np.random.Generator) -> None:
+        self.env, self.kind, self.hold_max, self.rng = env, kind, hold_max, rng
+        self.left = 0
+        self.action: Any = None
+        self.w = rng.normal(0, 1, (action_dim(env), 8 * 8 * 3)) / np.sqrt(8 * 8 * 3)
+
+    def __call__(self, frame: np.ndarray) -> Any:
+        space = self.env.action_space
+        if self.kind == "random_controller":
+            small = frame.reshape(8, 8, 8, 8, 3).mean(axis=(1, 3)).reshape(-1) / 255.0 - 0.5
+            x = np.tanh(self.w @ small * 4)
+            if isinstance(space, gym.spaces.Discrete):
+                return int(np.argmax(x))
+            return np.clip(np.array([x[0], (x[1] + 1) / 2, max(x[2], 0.0)]), space.low, space.high)  # type: ignore[attr-defined]
+        if self.left <= 0:
+            if isinstance(space, gym.spaces.Discrete):
+                self.action = int(self.rng.integers(space.n))
+            else:
+                self.action = self.rng.uniform(space.low, space.high).astype(np.float32)  # type: ignore[attr-defined]
+            self.left = int(self.rng.integers(1, self.hold_max + 1))
+        self.left -= 1
+        return self.action
+
+
+def collect_one(
+    env_kw: dict[str, Any], max_steps: int, policy: str, hold_max: int, seed: int, path: str
+) -> dict[str, float]:
+    """Play one random rollout and write it to ``path`` (a worker task)."""
+    env = make_wm_env(**env_kw)
+    rng = np.random.default_rng(seed)
+    act = RandomPolicy(env, policy, hold_max, rng)
+    frame, _ = env.reset(seed=seed)
+    frames, actions, rewards, terms = [frame], [], [], []
+    for _ in range(max_steps):
+        a = act(frame)
+        frame, r, terminated, truncated, _ = env.step(a)
+        frames.append(frame)
+        actions.append(one_hot_or_box(env, a))
+        rewards.append(r)
+        terms.append(terminated)
+        if terminated or truncated:
+            break
+    env.close()
+    write_npz(
+        Path(path),
+        frames=np.stack(frames),
+        actions=np.stack(actions),
+        rewards=np.asarray(rewards, np.float32),
+        terminated=np.asarray(terms, bool),
+    )
+    return {"steps": float(len(actions)), "return": float(sum(map(float, rewards)))}
+
+
+def collect(
+    env_id: str,
+    folder: str | Path,
+    rollouts: int,
+    *,
+    size: int = 64,
+    max_episode_steps: int | None = None,
+    backend: str = "gymnasium",
+    max_steps: int = 1000,
+    policy: str = "random",
+    hold_max: int = 10,
+    seed: int = 0,
+    workers: int = 2,
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Write the missing rollouts of ``folder`` in parallel; ``meta.json`` marks completion."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for tmp in out.glob(".tmp-*"):
+        tmp.unlink()
+    todo = [i for i in range(rollouts) if not (out / PATTERN.format(i)).exists()]
+    env_kw = {
+        "env_id": env_id,
+        "size": size,
+        "max_episode_steps": max_episode_steps,
+        "backend": backend,
+    }
+    if todo:
+        pool = make_pool(min(workers, len(todo)), ray_address)
+        try:
+            futures = [
+                pool.submit(
+                    collect_one,
+                    env_kw,
+                    max_steps,
+                    policy,
+                    hold_max,
+                    seed + i,
+                    str(out / PATTERN.format(i)),
+                )
+                for i in todo
+            ]
+            bar = tqdm(
+                total=rollouts,
+                initial=rollouts - len(todo),
+                desc="collect",
+                unit="rollout",
+                disable=not progress,
+            )
+            for f in as_completed(futures):
+                f.result()
+                bar.update()
+            bar.close()
+        finally:
+            pool.shutdown()
+    steps = [len(np.load(p)["rewards"]) for p in rollout_files(out)[:rollouts]]
+    meta = {
+        "env_id": env_id,
+        "rollouts": rollouts,
+        "frames": int(sum(steps) + len(steps)),
+        "mean_length": float(np.mean(steps)),
+        "policy": policy,
+        "seed": seed,
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def frame_batches(
+    files: list[Path], batch_size: int, buffer_rollouts: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """One pass over every frame of ``files`` in random order, ``buffer_rollouts`` files at a time."""
+    order = rng.permutation(len(files))
+    carry: np.ndarray | None = None
+    for start in range(0, len(order), buffer_rollouts):
+        chunk = [load_npz(files[i])["frames"] for i in order[start : start + buffer_rollouts]]
+        frames = np.concatenate(([carry] if carry is not None else []) + chunk)
+        del chunk
+        idx = rng.permutation(len(frames))
+        n = len(frames) // batch_size * batch_size
+        for b in range(0, n, batch_size):
+            yield frames[idx[b : b + batch_size]]
+        carry = frames[idx[n:]]
+        del frames
+    if carry is not None and len(carry):
+        yield carry
+
+
+def sequence_batches(
+    files: list[Path], seq_len: int, batch_size: int, buffer_rollouts: int, rng: np.random.Generator
+) -> Iterator[dict[str, np.ndarray]]:
+    """Endless random windows of ``seq_len`` steps from encoded rollouts (``mu``, ``logvar``, ...).
+
+    Each batch: ``mu``/``logvar`` (B, L+1, Z) for z_t and z_{t+1}, ``actions`` (B, L, A), ``rewards``,
+    ``terminated`` and ``mask`` (B, L): shorter episodes are zero-padded and masked. Every
+    ``buffer_rollouts * 4`` batches a fresh set of files is loaded.
+    """
+    while True:
+        pick = rng.choice(len(files), size=min(buffer_rollouts, len(files)), replace=False)
+        data = [load_npz(files[i]) for i in pick]
+        for _ in range(max(1, buffer_rollouts * 4)):
+            rows = [data[i] for i in rng.integers(len(data), size=batch_size)]
+            yield _windows(rows, seq_len, rng)
+
+
+def _windows(
+    rows: list[dict[str, np.ndarray]], L: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    B, Z = len(rows), rows[0]["mu"].shape[1]
+    A = rows[0]["actions"].shape[1]
+    out = {
+        "mu": np.zeros((B, L + 1, Z), np.float32),
+        "logvar": np.zeros((B, L + 1, Z), np.float32),
+        "actions": np.zeros((B, L, A), np.float32),
+        "rewards": np.zeros((B, L), np.float32),
+        "terminated": np.zeros((B, L), np.float32),
+        "mask": np.zeros((B, L), np.float32),
+    }
+    for b, r in enumerate(rows):
+        T = len(r["rewards"])
+        s = int(rng.integers(0, max(1, T - L + 1)))
+        n = min(L, T - s)
+        out["mu"][b, : n + 1] = r["mu"][s : s + n + 1]
+        out["logvar"][b, : n + 1] = r["logvar"][s : s + n + 1]
+        out["actions"][b, :n] = r["actions"][s : s + n]
+        out["rewards"][b, :n] = r["rewards"][s : s + n]
+        out["terminated"][b, :n] = r["terminated"][s : s + n]
+        out["mask"][b, :n] = 1.0
+    return out

@@ -1,0 +1,106 @@
+"""World Models figures: V's reconstructions (PNG), dream rollouts decoded by V (GIF), CMA-ES curves."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dynaworld.models.vae import ConvVAE
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [0, 1] -> (B, H, W, 3) uint8."""
+    return (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def recon_grid(
+    v: ConvVAE, frames: np.ndarray, path: str | Path, n: int = 8, scale: int = 3
+) -> Path:
+    """Top row: n frames spread over a rollout; bottom row: V's reconstructions (from mu)."""
+    v = v.cpu().eval()
+    idx = np.linspace(0, len(frames) - 1, n).astype(int)
+    x = torch.from_numpy(frames[idx])
+    recon = _to_uint8(v.decode(v.encode(x)[0]))
+    grid = np.concatenate([np.concatenate(list(frames[idx]), 1), np.concatenate(list(recon), 1)], 0)
+    img = Image.fromarray(grid).resize(
+        (grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST
+    )
+    img.save(path)
+    return Path(path)
+
+
+def save_gif(frames: list[np.ndarray], path: str | Path, fps: int = 20, scale: int = 3) -> Path:
+    imgs = [
+        Image.fromarray(f).resize(
+            (f.shape[1] * scale, f.shape[0] * scale), Image.Resampling.NEAREST
+        )
+        for f in frames
+    ]
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+    return Path(path)
+
+
+@torch.no_grad()
+def dream_gif(
+    v: ConvVAE,
+    env: object,
+    params: np.ndarray | None,
+    controller: object,
+    path: str | Path,
+    steps: int = 300,
+) -> Path:
+    """One dream rollout (C acting, or random actions without params), each z decoded by V."""
+    from dynaworld.agents.controller import Controller
+    from dynaworld.models.dream import DreamEnv
+
+    assert isinstance(env, DreamEnv) and isinstance(controller, Controller)
+    z, state = env.start(1)
+    frames = []
+    for _ in range(steps):
+        frames.append(_to_uint8(v.decode(z.cpu()))[0])
+        if params is None:
+            a = torch.as_tensor(env.single_action_space.sample())[None]
+        else:
+            p = torch.as_tensor(params[None], dtype=torch.float32, device=env.device)
+            a = controller.act(p, env.observation(z, state)[None])[0]
+        z, state, _, done = env.advance(z, env.action_vector(a.to(env.device)), state)
+        if bool(done[0]):
+            break
+    return save_gif(frames, path)
+
+
+def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = None) -> Path:
+    """CMA-ES progress: mean and best fitness per generation (+ periodic evaluations)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for i, folder in enumerate(folders):
+        with open(folder / "log.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        g = [int(r["generation"]) for r in rows]
+        label = labels[i] if labels else folder.name
+        line = ax.plot(
+            g, [float(r["fitness_mean"]) for r in rows], label=f"{label} (population mean)"
+        )[0]
+        ax.plot(g, [float(r["fitness_best"]) for r in rows], ls=":", color=line.get_color())
+        ev = [(int(r["generation"]), float(r["eval_mean"])) for r in rows if r["eval_mean"]]
+        if ev:
+            ax.plot(
+                *zip(*ev, strict=True), "o", color=line.get_color(), label=f"{label} (eval of mean)"
+            )
+    ax.set_xlabel("generation")
+    ax.set_ylabel("return")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

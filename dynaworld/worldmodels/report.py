@@ -1,0 +1,97 @@
+"""The lecture's World Models tables from our runs, beside the paper's numbers.
+
+CarRacing: random policy, V only, V + hidden layer, full World Model (real tracks, mean ± std).
+Doom: for each temperature tau, the virtual score (in the dream) and the actual score (real game),
+and their difference, the model-exploitation gap.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
+LABEL_CAR = {
+    "random": "random policy",
+    "v_only": "V model only, z input",
+    "v_hidden": "V model only, z input, hidden layer",
+    "full": "full World Model, z and h",
+}
+PAPER_DOOM = {  # tau: (virtual mean, std, actual mean, std)
+    0.10: (2086, 140, 193, 58), 0.50: (2060, 277, 196, 50), 1.00: (1145, 690, 868, 511),
+    1.15: (918, 546, 1092, 556), 1.30: (732, 269, 753, 139),
+}  # fmt: skip
+PAPER_DOOM_RANDOM = (210, 108)
+
+
+def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    out = []
+    for d in run_dirs:
+        for p in sorted(d.glob("C_*/eval.json")) + sorted(d.glob("random_eval.json")):
+            e = json.loads(p.read_text())
+            e["path"] = str(p)
+            out.append(e)
+    return out
+
+
+def _ms(m: float, s: float) -> str:
+    return f"{m:.0f} ± {s:.0f}"
+
+
+def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
+    dirs = [Path(d) for d in run_dirs]
+    evals = _evals(dirs)
+    if not evals:
+        raise FileNotFoundError(
+            f"no eval.json under {', '.join(map(str, dirs))}: run 'evaluate' first"
+        )
+    doom = any(e.get("where") == "dream" for e in evals)
+    lines = ["# World Models: our runs beside the paper (Ha & Schmidhuber 2018)", ""]
+    if doom:
+        lines += [
+            "| temperature τ | virtual score (ours) | actual score (ours) | gap | episodes | virtual (paper) | actual (paper) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for e in sorted(
+            (e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"]
+        ):
+            p = PAPER_DOOM.get(round(e["temperature"], 2))
+            paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
+            lines.append(
+                f"| {e['temperature']:g} | {_ms(e['virtual_mean'], e['virtual_std'])} | "
+                f"{_ms(e['mean'], e['std'])} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
+                f"{paper[0]} | {paper[1]} |"
+            )
+        for e in evals:
+            if e["variant"] == "random":
+                lines.append(
+                    f"| random policy | — | {_ms(e['mean'], e['std'])} | — | {e['episodes']} | — | "
+                    f"{_ms(*PAPER_DOOM_RANDOM)} |"
+                )
+    else:
+        lines += ["| method | ours (real tracks) | episodes | paper |", "|---|---|---|---|"]
+        order = {k: i for i, k in enumerate(PAPER_CAR)}
+        for e in sorted(evals, key=lambda e: order.get(e["variant"], 9)):
+            pc = PAPER_CAR.get(e["variant"])
+            lines.append(
+                f"| {LABEL_CAR.get(e['variant'], e['variant'])} | {_ms(e['mean'], e['std'])} | "
+                f"{e['episodes']} | {_ms(*pc) if pc else '—'} |"
+            )
+    lines += [
+        "",
+        "Paper numbers are the paper's (100 episodes); ours come from the eval.json files:",
+        "",
+    ]
+    lines += [f"- `{e['path']}`" for e in evals]
+    from dynaworld.worldmodels.figures import es_curve
+
+    folders = sorted(
+        {Path(e["path"]).parent for e in evals if (Path(e["path"]).parent / "log.csv").exists()}
+    )
+    target = Path(out) if out else dirs[0] / "report.md"
+    if folders:
+        chart = es_curve(folders, target.with_name("cmaes.png"))
+        lines += ["", f"![CMA-ES]({chart.name})"]
+    target.write_text("\n".join(lines) + "\n")
+    return target

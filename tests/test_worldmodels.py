@@ -1,0 +1,298 @@
+"""World Models: data on disk, V, M, the dream, C, CMA-ES and the pipeline, on tiny real budgets."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+from dynaworld.agents.cmaes import evolve, load_state
+from dynaworld.agents.controller import Controller
+from dynaworld.config import load_config
+from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
+from dynaworld.models.dream import DreamEnv, dream_returns
+from dynaworld.models.mdnrnn import MDNRNN
+from dynaworld.models.vae import ConvVAE
+from dynaworld.worldmodels import data as wmdata
+from dynaworld.worldmodels.config import WorldModelsConfig
+from dynaworld.worldmodels.pipeline import Pipeline
+
+pytest.importorskip("Box2D")
+TINY = [
+    "env.max_episode_steps=30", "data.rollouts=3", "data.max_steps=40", "vae.epochs=1", "vae.batch_size=16",
+    "mdn.seq_len=10", "mdn.batch_size=4", "mdn.steps=5", "mdn.hidden=32",
+    "es.popsize=4", "es.rollouts=1", "es.generations=2", "es.max_steps=20", "es.eval_every=2",
+    "es.eval_rollouts=2", "eval_episodes=2", "es.workers=2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny real pipeline: CarRacing rollouts, V, encoded data, M (no controller yet)."""
+    d = tmp_path_factory.mktemp("wm")
+    cfg = load_config(None, TINY, WorldModelsConfig)
+    Pipeline(cfg, d, progress=False).run(["collect", "train_v", "encode", "train_m"])
+    return d
+
+
+def test_collect_writes_whole_compressed_rollouts_and_resumes(run_dir):
+    files = wmdata.rollout_files(run_dir / "data")
+    assert len(files) == 3
+    r = wmdata.load_npz(files[0])
+    assert r["frames"].dtype == np.uint8 and r["frames"].shape == (31, 64, 64, 3)
+    assert r["actions"].shape == (30, 3) and r["rewards"].shape == (30,)
+    raw = sum(wmdata.load_npz(f)["frames"].nbytes for f in files)
+    assert sum(f.stat().st_size for f in files) < raw / 2  # compressed on disk
+    meta = json.loads((run_dir / "data" / "meta.json").read_text())
+    assert meta["rollouts"] == 3 and meta["frames"] == 3 * 31
+    # A rollout lost mid-write (only a temp file) is made again; finished ones are kept.
+    mtime = files[1].stat().st_mtime
+    files[0].rename(run_dir / "data" / ".tmp-123-rollout_000000.npz")
+    wmdata.collect(
+        "CarRacing-v3",
+        run_dir / "data",
+        3,
+        max_episode_steps=30,
+        max_steps=40,
+        workers=1,
+        progress=False,
+    )
+    assert files[0].exists() and files[1].stat().st_mtime == mtime
+    assert not list((run_dir / "data").glob(".tmp-*"))
+    assert np.array_equal(wmdata.load_npz(files[0])["frames"], r["frames"])  # seeded: same rollout
+
+
+def test_corrupt_rollout_names_the_file(tmp_path):
+    bad = tmp_path / "rollout_000000.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DynaworldError, match="rollout_000000.npz"):
+        wmdata.load_npz(bad)
+
+
+def test_frame_stream_holds_only_a_few_rollouts_in_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    for i in range(16):  # 16 rollouts x 300 frames = 59 MB of frames
+        frames = np.repeat(base[None], 300, 0)
+        frames[:, 0, 0, 0] = np.arange(300) % 256
+        frames[:, 0, 0, 1] = i
+        wmdata.write_npz(tmp_path / wmdata.PATTERN.format(i), frames=frames, rewards=np.zeros(299))
+    files = wmdata.rollout_files(tmp_path)
+    total = 16 * 300 * 64 * 64 * 3
+    tracemalloc.start()
+    seen = 0
+    ids = set()
+    for batch in wmdata.frame_batches(files, 100, 2, np.random.default_rng(1)):
+        seen += len(batch)
+        ids.update(zip(batch[:, 0, 0, 1].tolist(), batch[:, 0, 0, 0].tolist(), strict=True))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert seen == 16 * 300 and len(ids) == 16 * 256  # every frame once
+    buffer = 2 * 300 * 64 * 64 * 3  # two rollouts in memory at a time
+    assert peak < 2.5 * buffer < total / 3, (
+        f"peak {peak / 1e6:.1f} MB for a {total / 1e6:.1f} MB dataset"
+    )
+
+
+def test_vae_shapes_free_bits_and_learning():
+    torch.manual_seed(0)
+    v = ConvVAE(z_dim=8)
+    x = torch.randint(0, 255, (6, 1, 1, 3), dtype=torch.uint8).expand(6, 64, 64, 3).contiguous()
+    mu, logvar = v.encode(x)
+    assert mu.shape == logvar.shape == (6, 8) and v.decode(mu).shape == (6, 3, 64, 64)
+    loss, parts = v.loss(x, kl_tolerance=0.5)
+    assert parts["kl"] < 0.5 * 8 and loss.item() == pytest.approx(parts["recon"] + 4.0, rel=1e-5)
+    opt = torch.optim.Adam(v.parameters(), 1e-3)
+    first = parts["recon"]
+    for _ in range(20):
+        loss, parts = v.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert parts["recon"] < 0.75 * first
+
+
+def test_mdn_temperature_and_learning():
+    torch.manual_seed(0)
+    m = MDNRNN(z_dim=4, action_dim=2, hidden=16, gaussians=3, reward_head=True, done_head=True)
+    heads, _ = m.step(torch.zeros(2000, 4), torch.zeros(2000, 2), m.initial_state(2000))
+    cold = MDNRNN.sample(heads, 1e-4)
+    warm = MDNRNN.sample(heads, 1.5)
+    assert cold.std(0).mean() < 0.05 < warm.std(0).mean()  # tau -> 0: (nearly) the mode's mean
+    # M learns a deterministic sequence z_{t+1} = z_t + a_t
+    z = torch.cumsum(torch.full((8, 11, 4), 0.1), 1)
+    batch = {"mu": z, "logvar": torch.full_like(z, -10.0), "actions": torch.full((8, 10, 2), 0.1),
+             "rewards": torch.ones(8, 10), "terminated": torch.zeros(8, 10), "mask": torch.ones(8, 10)}  # fmt: skip
+    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    first = m.loss(batch)[1]
+    for _ in range(150):
+        loss, parts = m.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (
+        parts["z_nll"] < first["z_nll"] - 1
+        and parts["reward_mse"] < 0.05
+        and parts["done_bce"] < 0.1
+    )
+
+
+def test_controller_sizes_and_actions():
+    assert Controller(32 + 256).n_params == 867  # the paper's CarRacing C
+    assert Controller(32, hidden=40).n_params == 1443  # with a 40-unit hidden layer
+    c = Controller(10)
+    p = torch.randn(5, c.n_params)
+    a = c.act(p, torch.randn(5, 7, 10))
+    assert a.shape == (5, 7, 3)
+    assert (a[..., 0].abs() <= 1).all() and (a[..., 1:] >= 0).all() and (a[..., 1:] <= 1).all()
+    d = Controller(10, "discrete3")
+    assert set(d.act(torch.randn(3, d.n_params) * 5, torch.randn(3, 50, 10)).unique().tolist()) <= {
+        0,
+        1,
+        2,
+    }
+
+
+def test_dream_env_is_a_gymnasium_vector_env_and_batches_match_single_rollouts():
+    torch.manual_seed(0)
+    m = MDNRNN(z_dim=4, action_dim=3, hidden=16, gaussians=3, reward_head=True, done_head=True)
+    starts = np.stack([np.zeros((2, 4)), np.ones((2, 4))]).astype(np.float32)
+    starts[:, 1] = -20  # logvar: start states (nearly) deterministic
+    env = DreamEnv(m, starts, 3, temperature=1.0, observe="zh", max_steps=5)
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (3, 4 + 16) and env.observation_space.shape == (3, 20)
+    for _ in range(6):
+        obs, r, term, trunc, info = env.step(env.action_space.sample())
+        assert obs.shape == (3, 20) and r.shape == term.shape == trunc.shape == (3,)
+    assert "final_obs" in info or term.any() or trunc.any() or True
+    # The batched generation (P x R dreams in one program) equals one rollout at a time.
+    cold = DreamEnv(m, starts[:1], 1, temperature=1e-8, observe="zh", max_steps=30)
+    c = Controller(20)
+    params = torch.randn(4, c.n_params) * 0.5
+    batched = dream_returns(cold, c, params, 3, 30, mean=False)
+    single = torch.stack([dream_returns(cold, c, params[i : i + 1], 1, 30)[0] for i in range(4)])
+    assert torch.allclose(batched[:, 0], single, atol=1e-3) and torch.allclose(
+        batched[:, 0], batched[:, 2], atol=1e-3
+    )
+
+
+def _quadratic(params, g):
+    return -((params - 0.5) ** 2).sum(axis=1)
+
+
+def test_cmaes_improves_and_resumes_exactly(tmp_path):
+    kw = {"popsize": 8, "sigma0": 0.1, "eval_every": 2, "seed": 3, "progress": False}
+    ev = lambda p: _quadratic(p[None], 0)  # noqa: E731
+    full = evolve(tmp_path / "a", 5, _quadratic, ev, generations=6, **kw)
+    evolve(tmp_path / "b", 5, _quadratic, ev, generations=3, **kw)
+    resumed = evolve(tmp_path / "b", 5, _quadratic, ev, generations=6, **kw)
+    assert np.array_equal(full["es"].mean, resumed["es"].mean)
+    assert resumed["best_eval"] > _quadratic(np.zeros((1, 5)), 0)[0]
+    assert len((tmp_path / "b" / "log.csv").read_text().strip().splitlines()) == 1 + 6
+    (tmp_path / "b" / "es.pkl").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="es.pkl"):
+        load_state(tmp_path / "b")
+
+
+KILL_SCRIPT = """
+import sys, time
+import numpy as np
+from dynaworld.agents.cmaes import evolve
+def f(p, g):
+    time.sleep(0.3)
+    return -((p - 0.5) ** 2).sum(axis=1)
+evolve(sys.argv[1], 5, f, lambda p: f(p[None], 0), generations=int(sys.argv[2]), popsize=8,
+       eval_every=2, seed=3, progress=False)
+"""
+
+
+def test_killed_cmaes_run_resumes(tmp_path):
+    script = tmp_path / "es.py"
+    script.write_text(KILL_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "k"), "10"])
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        s = load_state(tmp_path / "k") if (tmp_path / "k" / "es.pkl").exists() else None
+        if s and s["generation"] >= 3:
+            break
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = load_state(tmp_path / "k")["generation"]
+    assert 3 <= killed_at < 10
+    subprocess.run([sys.executable, str(script), str(tmp_path / "k"), "10"], check=True)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "u"), "10"], check=True)
+    assert load_state(tmp_path / "k")["generation"] == 10
+    assert np.array_equal(
+        load_state(tmp_path / "k")["es"].mean, load_state(tmp_path / "u")["es"].mean
+    )
+
+
+def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
+    assert (run_dir / "vae_recon.png").stat().st_size > 0
+    r = cli("worldmodels", "run", "--run-dir", str(run_dir), timeout=300)  # earlier stages skipped
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-2])
+    assert out["collect"] == {"skipped": True} and out["train_v"] == {"skipped": True}
+    assert out["train_c"]["generations"] == 2 and out["evaluate"]["episodes"] == 2
+    e = json.loads((run_dir / "C_full" / "eval.json").read_text())
+    assert len(e["returns"]) == 2 and e["mean"] == pytest.approx(np.mean(e["returns"]), abs=0.01)
+    r = cli("worldmodels", "dream", str(run_dir), "--steps", "5", "--random")
+    assert r.returncode == 0 and (run_dir / "dream.gif").exists(), r.stderr
+    r = cli("worldmodels", "report", str(run_dir))
+    assert r.returncode == 0, r.stderr
+    text = (run_dir / "report.md").read_text()
+    assert (
+        "full World Model, z and h" in text
+        and "906 ± 21" in text
+        and (run_dir / "cmaes.png").exists()
+    )
+    # Other V/M settings in the same run directory are refused, naming them.
+    r = cli("worldmodels", "train-m", "mdn.hidden=64", "--run-dir", str(run_dir))
+    assert r.returncode == 2 and "mdn" in r.stderr
+
+
+def test_controller_evaluation_on_a_local_ray_instance(run_dir):
+    pytest.importorskip("ray")
+    import ray
+
+    cfg = load_config(
+        None, [*TINY, "controller.variant=v_only", "es.generations=1"], WorldModelsConfig
+    )
+    pipe = Pipeline(cfg, run_dir, ray_address="local", progress=False)
+    try:
+        out = pipe.run(["train_c", "evaluate"])
+    finally:
+        ray.shutdown()
+    assert out["train_c"]["generations"] == 1 and out["evaluate"]["variant"] == "v_only"
+    assert (run_dir / "C_v_only" / "params.npy").exists()
+
+
+def test_envpool_backend_gives_the_same_frames_interface(tmp_path):
+    pytest.importorskip("envpool")
+    from dynaworld.envs.worldmodels import make_wm_env
+
+    env = make_wm_env("CarRacing-v3", backend="envpool", max_episode_steps=5)
+    frame, _ = env.reset(seed=3)
+    assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8
+    assert env.action_space.shape == (3,)
+    for _ in range(5):
+        frame, r, term, trunc, info = env.step(env.action_space.sample())
+    assert trunc and "episode" in info
+    meta = wmdata.collect(
+        "CarRacing-v3", tmp_path, 2, max_steps=10, backend="envpool", workers=1, progress=False
+    )
+    assert meta["frames"] == 2 * 11
+
+
+def test_bad_config_is_refused_by_name():
+    with pytest.raises(ConfigError, match="did you mean 'es.popsize'"):
+        load_config(None, ["es.popsiz=3"], WorldModelsConfig)
+    with pytest.raises(ConfigError, match="reward_head or mdn.done_head"):
+        load_config(None, ["es.where=dream"], WorldModelsConfig)
