@@ -8,6 +8,8 @@ their (P, B, in) inputs, so a CMA-ES generation's rollouts (population x rollout
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 HEADS = {"car": 3, "discrete3": 1}
@@ -23,12 +25,12 @@ class Controller:
             self.shapes = [(hidden, in_dim), (hidden,), (self.out_dim, hidden), (self.out_dim,)]
         else:
             self.shapes = [(self.out_dim, in_dim), (self.out_dim,)]
-        self.n_params = sum(int(torch.tensor(s).prod()) for s in self.shapes)
+        self.sizes = [math.prod(s) for s in self.shapes]
+        self.n_params = sum(self.sizes)
 
     def _unpack(self, params: torch.Tensor) -> list[torch.Tensor]:
         out, i = [], 0
-        for s in self.shapes:
-            n = int(torch.tensor(s).prod())
+        for s, n in zip(self.shapes, self.sizes, strict=True):
             out.append(params[:, i : i + n].reshape(params.shape[0], *s))
             i += n
         return out

@@ -96,6 +96,12 @@ class MDNRNN(nn.Module):
         heads, state = self(z[:, None], a[:, None], state)
         return {k: v[:, 0] for k, v in heads.items()}, state
 
+    @torch.no_grad()
+    def advance(self, z: torch.Tensor, a: torch.Tensor, state: State) -> State:
+        """Only the recurrent state after (z, a): what C needs when acting in the real env."""
+        _, state = self.lstm(torch.cat([z, a], dim=-1)[:, None], state)
+        return state
+
     @staticmethod
     def sample(
         heads: dict[str, torch.Tensor], temperature: float, generator: torch.Generator | None = None

@@ -60,7 +60,7 @@ def real_episode(
         x = features(z, state, observe) if state is not None else z
         a = controller.act(p, x[None])[0, 0]
         if m is not None and state is not None:
-            _, state = m.step(z, controller.action_vector(a[None], m.action_dim), state)
+            state = m.advance(z, controller.action_vector(a[None], m.action_dim), state)
         action = a.numpy() if controller.head == "car" else int(a)
         frame, r, terminated, truncated, _ = env.step(action)
         total += float(r)
