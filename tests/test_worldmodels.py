@@ -24,6 +24,7 @@ from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 
 pytest.importorskip("Box2D")
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 TINY = [
     "env.max_episode_steps=30", "data.rollouts=3", "data.max_steps=40", "vae.epochs=1", "vae.batch_size=16",
     "mdn.seq_len=10", "mdn.batch_size=4", "mdn.steps=5", "mdn.hidden=32",
@@ -289,6 +290,38 @@ def test_envpool_backend_gives_the_same_frames_interface(tmp_path):
         "CarRacing-v3", tmp_path, 2, max_steps=10, backend="envpool", workers=1, progress=False
     )
     assert meta["frames"] == 2 * 11
+
+
+DOOM_TINY = [
+    "data.rollouts=3", "data.max_steps=60", "vae.epochs=1", "vae.batch_size=16", "vae.z_dim=8",
+    "mdn.seq_len=10", "mdn.batch_size=4", "mdn.steps=5", "mdn.hidden=16", "es.popsize=4",
+    "es.rollouts=2", "es.generations=2", "es.max_steps=40", "es.eval_every=2", "es.eval_rollouts=4",
+    "eval_episodes=2", "es.workers=1", "env.max_episode_steps=60",
+]  # fmt: skip
+
+
+def test_doom_controller_trained_only_in_the_dream_reports_virtual_and_actual(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("vizdoom")
+    from dynaworld.worldmodels.experiment import run_experiment
+
+    monkeypatch.chdir(tmp_path)
+    exp = tmp_path / "temps.yaml"
+    exp.write_text(
+        "name: t\nconfig: %s\ncontrollers:\n  - {es.temperature: 0.1}\n  - {es.temperature: 1.15}\n"
+        % (ROOT / "configs" / "worldmodels_doom_small.yaml")
+    )
+    out = run_experiment(exp, tmp_path / "run", DOOM_TINY, progress=False)
+    assert sorted(out["evals"]) == ["C_full_dream_tau0.1", "C_full_dream_tau1.15"]
+    e = json.loads((tmp_path / "run" / "C_full_dream_tau1.15" / "eval.json").read_text())
+    assert e["where"] == "dream" and e["episodes"] == 2 and 1 <= e["mean"] <= 60
+    assert e["exploitation_gap"] == pytest.approx(e["virtual_mean"] - e["mean"])
+    frames = wmdata.load_npz(wmdata.rollout_files(tmp_path / "run" / "data")[0])
+    assert frames["frames"].shape[1:] == (64, 64, 3) and frames["actions"].shape[1] == 3  # one-hot
+    text = (tmp_path / "run" / "report.md").read_text()
+    assert "1092 ± 556" in text and "random policy" in text
+    assert not list(tmp_path.glob("_vizdoom*"))  # vizdoom's files stay out of the cwd
 
 
 def test_bad_config_is_refused_by_name():

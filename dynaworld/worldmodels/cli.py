@@ -34,6 +34,13 @@ def add_parser(sub: Any) -> None:
         p.add_argument(
             "--ray", metavar="ADDR", help="evaluate on a Ray cluster ('local' starts one)"
         )
+    x = ws.add_parser(
+        "experiment", help="one V and M, several controllers (ablations, temperatures), one table"
+    )
+    x.add_argument("experiment", help="e.g. experiments/doom_temperature.yaml")
+    x.add_argument("overrides", nargs="*", help="key=value applied to the base config")
+    x.add_argument("--run-dir", required=True)
+    x.add_argument("--ray", metavar="ADDR")
     e = ws.add_parser("evaluate", help="a trained controller on real episodes -> C_*/eval.json")
     e.add_argument("run_dir")
     e.add_argument(
@@ -77,6 +84,10 @@ def handle(a: argparse.Namespace) -> int:
         out = pipe.run(stages) if stages else pipe.run()
         print(json.dumps(out, default=float))
         print(f"dynaworld: run directory {a.run_dir}")
+    elif c == "experiment":
+        from dynaworld.worldmodels.experiment import run_experiment
+
+        print(json.dumps(run_experiment(a.experiment, a.run_dir, a.overrides, a.ray)))
     elif c == "evaluate":
         out = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray).evaluate(
             a.episodes

@@ -122,6 +122,12 @@ class ESConfig:
     temperature: float = doc(
         1.0, "Dream temperature tau (mixture logits / tau, noise * sqrt(tau)).", positive
     )
+    dream_done: str = doc(
+        "threshold",
+        "In the dream an episode ends when M's p(done) > 0.5 ('threshold') or with probability "
+        "p(done) ('sample').",
+        one_of("threshold", "sample"),
+    )
     max_steps: int | None = doc(
         None, "Cap of training rollouts (None: the env's own episode length).", positive
     )

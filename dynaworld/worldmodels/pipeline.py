@@ -318,7 +318,7 @@ class Pipeline:
         return DreamEnv(
             m, start, num_envs, temperature=self.cfg.es.temperature, observe=self.observe,
             reward="head" if m.reward is not None else "survival",
-            done="threshold" if m.done is not None else "never",
+            done=self.cfg.es.dream_done if m.done is not None else "never",
             max_steps=self.cfg.es.max_steps or (2100 if self.doom else 1000),
             discrete_actions=self.doom, device=self.device, seed=seed,
         )  # fmt: skip
