@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="list every config key with its default and documentation")
     c.add_argument("config", nargs="?", help="show this file fully resolved instead")
     c.add_argument("overrides", nargs="*")
+    c.add_argument(
+        "--worldmodels", action="store_true", help="the World Models pipeline's keys instead"
+    )
     return p
 
 
@@ -222,13 +225,16 @@ def cmd_worldmodels(a: argparse.Namespace) -> int:
 
 def cmd_config(a: argparse.Namespace) -> int:
     from dynaworld.config import TrainConfig, describe, load_config, to_dict
+    from dynaworld.worldmodels.config import WorldModelsConfig
 
+    cls: type = WorldModelsConfig if a.worldmodels else TrainConfig
     if a.config:
         import yaml
 
-        print(yaml.safe_dump(to_dict(load_config(a.config, a.overrides)), sort_keys=False), end="")
+        cfg: object = load_config(a.config, a.overrides, cls)
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return 0
-    for key, default, help in describe(TrainConfig):
+    for key, default, help in describe(cls):
         print(f"{key:28s} {default:14s} {help}")
     return 0
 
