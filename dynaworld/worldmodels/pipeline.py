@@ -36,7 +36,8 @@ from dynaworld.worldmodels.config import WorldModelsConfig
 
 STAGES = ("collect", "train_v", "encode", "train_m", "train_c", "evaluate")
 EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED + i, never seen in training
-SHARED = ("env", "data", "vae", "mdn", "data_dir", "seed")
+# settings -> the artifact made with them: once it exists, they may not change in this run dir
+SHARED = {"env": "data", "data": "data", "data_dir": "data", "vae": "vae.pt", "mdn": "mdn.pt"}
 
 
 def _save(obj: dict[str, Any], path: Path) -> None:
@@ -77,11 +78,15 @@ class Pipeline:
         if not path.exists():
             return
         old, new = load_yaml(path), to_dict(self.cfg)
-        diff = [k for k in SHARED if old.get(k) != new.get(k)]
+        diff = [
+            k
+            for k, made in SHARED.items()
+            if old.get(k) != new.get(k) and (self.dir / made).exists()
+        ]
         if diff:
             raise ConfigError(
-                f"{self.dir} was made with other {', '.join(diff)} settings; "
-                "use a new --run-dir (controller and es settings may change freely)"
+                f"{self.dir} was made with other {', '.join(diff)} settings; use a new --run-dir "
+                "(controller and es settings may change freely, and settings of stages not run yet)"
             )
 
     # ------------------------------------------------------------------ names
