@@ -22,6 +22,8 @@ from dynaworld.errors import ConfigError
 
 T = TypeVar("T")
 Check = Callable[[Any], str | None]
+# planning.model names of the models on vector states (dynaworld/models/vector.py)
+VECTOR_MODELS = ("linear", "gp", "sparse_gp", "ensemble", "lstm")
 
 
 def doc(default: Any, help: str, check: Check | None = None) -> Any:
@@ -91,6 +93,11 @@ class EnvConfig:
     full_action_space: bool = doc(
         False, "Atari: use all 18 actions instead of the game's minimal set."
     )
+    hide_velocities: bool = doc(
+        False,
+        "CartPole / Acrobot / MountainCar: drop the velocities from the observation (a partially "
+        "observed variant; the state must be inferred from history).",
+    )
 
 
 @dataclass
@@ -149,8 +156,10 @@ class PlanningConfig:
         "none",
         "Model m for planning: 'none' (DQN), 'replay' (the planning budget spent on extra replay "
         "updates: 'DQN extra updates'), 'perfect' (the emulator), 'learned' (trained online), "
-        "'pretrained' (trained offline, frozen; see model_path).",
-        one_of("none", "replay", "perfect", "learned", "pretrained"),
+        "'pretrained' (trained offline, frozen; see model_path); on vector states (classic "
+        "control): 'linear' (least squares), 'gp' (exact GP), 'sparse_gp' (inducing points), "
+        "'ensemble' (probabilistic MLPs), 'lstm' (recurrent, for partially observed tasks).",
+        one_of("none", "replay", "perfect", "learned", "pretrained", *VECTOR_MODELS),
     )
     shape: str = doc(
         "100x1", "Planning shape NxK: N rollouts of K steps per phase (P = N*K transitions)."
@@ -193,15 +202,23 @@ class PlanningConfig:
 
 @dataclass
 class ModelConfig:
-    """The learned model m (planning.model = learned / pretrained): an action-conditional pixel model."""
+    """The learned model m: an action-conditional pixel model (planning.model = learned /
+    pretrained) or a vector-state model (linear / gp / sparse_gp / ensemble / lstm)."""
 
     hidden: int = doc(
         512, "Width of the action-conditional transformation (Oh et al. 2015).", positive
     )
-    lr: float = doc(1e-4, "Adam learning rate of the model.", positive)
-    batch_size: int = doc(32, "Real transitions per model update.", positive)
+    lr: float = doc(
+        1e-4, "Adam learning rate of the model (pixel, ensemble, lstm; GPs: gp_lr).", positive
+    )
+    batch_size: int = doc(
+        32, "Real transitions per model update (lstm: windows of history steps).", positive
+    )
     updates_per_step: float = doc(
-        0.25, "Model updates per real step (UPDATEMODEL's own ratio).", non_negative
+        0.25,
+        "Model updates per real step (UPDATEMODEL's own ratio; 'linear' and 'gp' refit every "
+        "refit_every steps instead).",
+        non_negative,
     )
     holdout_every: int = doc(
         10, "Hold out every N-th episode (by hash) from model training, for its error.", positive
@@ -212,6 +229,34 @@ class ModelConfig:
         non_negative,
     )
     error_k: int = doc(10, "Measure the prediction error at steps 1..k.", positive)
+    refit_every: int = doc(
+        500,
+        "Vector models: refresh the input/target normalisation every N real steps; 'linear' and "
+        "'gp' also refit on their data then.",
+        positive,
+    )
+    ridge: float = doc(1e-3, "linear: ridge (prior precision) of the least-squares fit.", positive)
+    gp_points: int = doc(
+        500, "gp: the exact GP conditions on the newest N training transitions.", positive
+    )
+    gp_iters: int = doc(
+        30, "gp: Adam steps on the kernel hyperparameters per refit (warm-started).", non_negative
+    )
+    gp_lr: float = doc(
+        0.05, "gp / sparse_gp: Adam learning rate of the GP (hyper)parameters.", positive
+    )
+    inducing_points: int = doc(
+        128, "sparse_gp: inducing points of the variational GP (trained on minibatches).", positive
+    )
+    ensemble_size: int = doc(5, "ensemble: members (each on its own minibatches).", positive)
+    mlp_hidden: list[int] = doc([200, 200], "ensemble: hidden layer sizes of each member.")
+    lstm_hidden: int = doc(64, "lstm: hidden state size.", positive)
+    history: int = doc(
+        8,
+        "lstm: training window, and the real steps of an episode that warm up its hidden state "
+        "before a rollout from a replay state.",
+        positive,
+    )
 
 
 @dataclass
@@ -255,6 +300,17 @@ class TrainConfig:
             raise ConfigError(
                 f"planning.model: 'perfect' needs an ALE or MinAtar game, not {self.env.id!r}"
             )
+        if self.planning.model in VECTOR_MODELS and (
+            self.env.id.startswith("ALE/") or self.env.id.startswith("MinAtar/")
+        ):
+            raise ConfigError(
+                f"planning.model: {self.planning.model!r} needs vector observations "
+                f"(e.g. CartPole-v1), not {self.env.id!r}"
+            )
+        if self.env.hide_velocities:
+            from dynaworld.envs.partial import visible_dims
+
+            visible_dims(self.env.id)  # raises for an unsupported game
 
     def warnings(self) -> list[str]:
         """Settings that are legal but probably not what the user wants."""

@@ -39,7 +39,9 @@ class RolloutSampler:
 
     Actions come from the current agent, epsilon-greedy with ``epsilon``. A rollout that reaches
     a terminal (or the time limit) restarts from a fresh start state, so every phase makes n·k
-    transitions.
+    transitions. A query's ``key`` holds the replay index of each fresh start state (−1 for a
+    state the model predicted; None when no row is fresh): models with memory (the LSTM) read the
+    start state's history from the buffer.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class RolloutSampler:
         self.j = 0  # step within the current rollouts
         self.obs: np.ndarray | None = None
         self.payload: Any = None
+        self.key: np.ndarray | None = None
         self.restart = np.ones(n, bool)
 
     def update(self, transition: Any) -> None:
@@ -65,12 +68,14 @@ class RolloutSampler:
     def _draw_starts(self) -> None:
         q = self.starts.sample()
         if self.obs is None or self.restart.all():
-            self.obs, self.payload = q.obs, q.payload
+            self.obs, self.payload, self.key = q.obs, q.payload, q.key
         else:
             r = self.restart
             self.obs = self.obs.copy()
             self.obs[r] = q.obs[r]
-            if self.payload is not None:
+            assert q.key is not None
+            self.key = np.where(r, q.key, -1)
+            if self.payload is not None and q.payload is not None:
                 self.payload = np.array(self.payload, dtype=object)
                 self.payload[r] = q.payload[r]
         self.restart[:] = False
@@ -83,10 +88,10 @@ class RolloutSampler:
         assert self.obs is not None
         eps = self.epsilon() if callable(self.epsilon) else self.epsilon
         actions = agent.policy(self.obs, eps, self.rng)
-        return Query(self.obs, actions, payload=self.payload)
+        return Query(self.obs, actions, key=self.key, payload=self.payload)
 
     def continue_from(self, query: Query, pred: Prediction) -> None:
-        self.obs, self.payload = pred.next_obs, pred.payload
+        self.obs, self.payload, self.key = pred.next_obs, pred.payload, None
         self.restart = pred.done.copy() if pred.ended is None else pred.done | pred.ended
         self.j = (self.j + 1) % self.k
 

@@ -19,7 +19,7 @@ import torch
 
 from dynaworld import checkpoint as ckpt
 from dynaworld.agents import DQNAgent, q_network
-from dynaworld.config import TrainConfig, load_config, save_config, to_dict
+from dynaworld.config import VECTOR_MODELS, TrainConfig, load_config, save_config, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.errors import DynaworldError
@@ -28,6 +28,7 @@ from dynaworld.loop import Loop, LoopState, Planning, every, ratio
 from dynaworld.models import ReplayModel
 from dynaworld.models.perfect import PerfectModel, replay_payload
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
+from dynaworld.models.vector import VectorModel, make_vector_model
 from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
 from dynaworld.plots import plot_run
 from dynaworld.replay import ReplayBuffer, UniformSampler
@@ -142,6 +143,15 @@ def make_model(
     if kind == "perfect":
         return PerfectModel(cfg.env, seed=seed)
     mc = cfg.model
+    if kind in VECTOR_MODELS:
+        obs_shape = tuple(env.observation_space.shape or ())
+        if len(obs_shape) != 1:
+            raise DynaworldError(
+                f"planning.model={kind} needs vector observations, not {obs_shape}"
+            )
+        n_actions = int(env.action_space.n)
+        start = cfg.replay.learning_starts
+        return make_vector_model(kind, mc, buffer, obs_shape[0], n_actions, seed, device, start)
     net = ActionConditionalNet(
         tuple(env.observation_space.shape), int(env.action_space.n), mc.hidden
     )
@@ -243,7 +253,7 @@ class Trainer:
             if self.returns:
                 row["train_return_100"] = float(np.mean(self.returns))
             model = self.c.stateful.get("planning_model")
-            if isinstance(model, LearnedModel) and not model.frozen:
+            if isinstance(model, LearnedModel | VectorModel) and not model.frozen:
                 row.update(model_loss=model.last_loss, model_updates=model.updates)
             self.log.log(n, row)
         if cfg.eval_every and n % cfg.eval_every == 0 and n < cfg.total_steps:
@@ -257,7 +267,7 @@ class Trainer:
     def model_error(self, st: LoopState) -> None:
         """k-step prediction error of a learned model on held-out real data → model_error.csv."""
         model = self.c.stateful.get("planning_model")
-        if not isinstance(model, LearnedModel):
+        if not isinstance(model, LearnedModel | VectorModel):
             return
         rng = np.random.Generator(np.random.PCG64(self.c.cfg.seed * 7919 + st.env_steps))
         err = model.k_step_error(self.c.cfg.model.error_k, rng=rng)

@@ -27,8 +27,8 @@ class Query:
 
     obs: np.ndarray
     action: np.ndarray
-    key: np.ndarray | None = None  # replay indices, for models that look transitions up
-    payload: Any = None  # per-state extras (e.g. emulator states for the perfect model)
+    key: np.ndarray | None = None  # replay indices (-1: a model's state), for lookups and history
+    payload: Any = None  # per-state extras (emulator states; an LSTM's hidden state)
 
 
 @dataclass

@@ -125,6 +125,10 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
         and env.observation_space.dtype != np.uint8
     ):
         env = Float32Observation(env)
+    if cfg.hide_velocities:
+        from dynaworld.envs.partial import HideVelocities
+
+        env = HideVelocities(env, cfg.id)
     return gym.wrappers.RecordEpisodeStatistics(env)
 
 

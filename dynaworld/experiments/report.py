@@ -72,6 +72,12 @@ FAMILY_COLORS = {
     "online": "#ff7f0e",
     "pretrained": "#1f77b4",
     "perfect": "#2ca02c",
+    # model kinds (experiments/model_kinds.yaml)
+    "linear": "#8c564b",
+    "GP": "#2ca02c",
+    "sparse GP": "#98df8a",
+    "ensemble": "#ff7f0e",
+    "LSTM": "#9467bd",
 }
 
 
@@ -176,41 +182,48 @@ def learning_curves(title: str, runs: dict[str, list[str]], path: Path) -> Path 
     return path
 
 
+def final_model_errors(dirs: list[str]) -> np.ndarray | None:
+    """Each run's last k-step error row set from model_error.csv: runs × k × (state, reward)."""
+    per_run = []
+    for d in dirs:
+        p = Path(d) / "model_error.csv"
+        if not p.is_file():
+            continue
+        with open(p, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows:
+            continue
+        last = max(int(r["env_steps"]) for r in rows)
+        per_run.append(
+            sorted(
+                (int(r["k"]), float(r["frame_error"]), float(r["reward_error"]))
+                for r in rows
+                if int(r["env_steps"]) == last
+            )
+        )
+    if not per_run:
+        return None
+    k = min(len(p) for p in per_run)
+    return np.array([[row[1:] for row in p[:k]] for p in per_run])
+
+
 def model_error_chart(title: str, runs: dict[str, list[str]], path: Path) -> Path | None:
-    """Final k-step prediction error (frames and rewards, steps 1..k) of each learned model."""
+    """Final k-step prediction error (frames or states, and rewards, steps 1..k) of each model."""
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=120)
     drawn = False
     for label, dirs in runs.items():
-        per_run = []
-        for d in dirs:
-            p = Path(d) / "model_error.csv"
-            if not p.is_file():
-                continue
-            with open(p, newline="") as f:
-                rows = list(csv.DictReader(f))
-            if not rows:
-                continue
-            last = max(int(r["env_steps"]) for r in rows)
-            per_run.append(
-                sorted(
-                    (int(r["k"]), float(r["frame_error"]), float(r["reward_error"]))
-                    for r in rows
-                    if int(r["env_steps"]) == last
-                )
-            )
-        if not per_run:
+        arr = final_model_errors(dirs)
+        if arr is None:
             continue
-        k = min(len(p) for p in per_run)
-        arr = np.array([[row[1:] for row in p[:k]] for p in per_run])  # runs × k × 2
-        ks = np.arange(1, k + 1)
-        a1.plot(ks, arr[:, :, 0].mean(0), marker="o", ms=3, label=f"{label} (n={len(per_run)})")
+        ks = np.arange(1, arr.shape[1] + 1)
+        a1.plot(ks, arr[:, :, 0].mean(0), marker="o", ms=3, label=f"{label} (n={len(arr)})")
         a2.plot(ks, arr[:, :, 1].mean(0), marker="o", ms=3, label=label)
         drawn = True
     if not drawn:
         plt.close(fig)
         return None
-    a1.set(xlabel="prediction step k", ylabel="frame error", title="frames")
+    a1.set(xlabel="prediction step k", ylabel="frame / state error", title="frames or states")
     a2.set(xlabel="prediction step k", ylabel="|reward error|", title="rewards")
     for a in (a1, a2):
         a.grid(alpha=0.3)
@@ -250,6 +263,7 @@ def report(out: str | Path) -> Path:
             "|---|" + "---|" * len(methods),
         ]
         norm: dict[str, list[float]] = defaultdict(list)
+        errors: list[str] = []  # model prediction error rows
         for g in games:
             cells = []
             for m in methods:
@@ -280,6 +294,15 @@ def report(out: str | Path) -> Path:
                 )
             )
             run_dirs = {labels[m]: [r["run_dir"] for r in groups[(suite, g)][m]] for m in present}
+            for label, dirs in run_dirs.items():
+                arr = final_model_errors(dirs)
+                if arr is not None:
+                    ends = [mean_ci(list(arr[:, j, 0])) for j in (0, arr.shape[1] - 1)]
+                    errors.append(
+                        f"| {g} | {label} | {arr.shape[1]} | "
+                        + " | ".join(f"{mu:.4f} ± {ci:.4f}" for mu, ci in ends)
+                        + f" | {len(arr)} |"
+                    )
             for draw, name, what in (
                 (learning_curves, "curves", "evaluation during training"),
                 (model_error_chart, "model_error", "model prediction error on held-out data"),
@@ -289,6 +312,17 @@ def report(out: str | Path) -> Path:
                 )
                 if chart:
                     charts.append(chart)
+        if errors:
+            lines += [
+                "",
+                "Model prediction error on held-out episodes at the end of training (open loop "
+                "with the recorded actions; frames: wrong cells / pixel error, vector states: "
+                "|error| / state std), mean ± 95% CI over seeds:",
+                "",
+                "| game | method | k | error at step 1 | error at step k | n |",
+                "|---|---|---|---|---|---|",
+                *errors,
+            ]
         if norm:
             lines += [
                 "",

@@ -80,6 +80,37 @@ def holdout_mask(buffer: ReplayBuffer, idx: np.ndarray, every: int) -> np.ndarra
     return (start * 2654435761 % 1000003) % every == 0 if every > 1 else np.zeros(len(idx), bool)
 
 
+def training_indices(
+    buffer: ReplayBuffer, n: int, rng: np.random.Generator, every: int
+) -> np.ndarray:
+    """``n`` replay indices drawn uniformly from the episodes that are not held out."""
+    idx = buffer.sample_indices(n, rng)
+    for _ in range(100):
+        bad = holdout_mask(buffer, idx, every)
+        if not bad.any():
+            break
+        idx[bad] = buffer.sample_indices(int(bad.sum()), rng)
+    return idx
+
+
+def heldout_starts(
+    buffer: ReplayBuffer, k: int, every: int, samples: int, rng: np.random.Generator
+) -> np.ndarray | None:
+    """Up to ``samples`` held-out indices followed by k real steps of the same episode (or None)."""
+    b = buffer
+    cand = np.arange(b.oldest, max(b.oldest, b.t - k - 1))
+    if len(cand) == 0:
+        return None
+    cand = cand[holdout_mask(b, cand, every) & b.valid(cand)]
+    ok = np.ones(len(cand), bool)
+    for j in range(k):
+        ok &= b.exists(cand + j) & ~(b.dones[(cand + j) % b.capacity] & (j < k - 1))
+    cand = cand[ok]
+    if len(cand) == 0:
+        return None
+    return rng.choice(cand, size=min(samples, len(cand)), replace=False)
+
+
 class LearnedModel:
     """m: an ActionConditionalNet trained online from the replay buffer (or pretrained and frozen)."""
 
@@ -124,13 +155,7 @@ class LearnedModel:
             self.last_loss = self.train_batch(self.training_indices(self.batch_size))
 
     def training_indices(self, n: int) -> np.ndarray:
-        idx = self.buffer.sample_indices(n, self.rng)
-        for _ in range(100):
-            bad = holdout_mask(self.buffer, idx, self.holdout_every)
-            if not bad.any():
-                break
-            idx[bad] = self.buffer.sample_indices(int(bad.sum()), self.rng)
-        return idx
+        return training_indices(self.buffer, n, self.rng, self.holdout_every)
 
     def _tensors(self, b: ReplayBuffer, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
         slots = idx % b.capacity
@@ -204,17 +229,9 @@ class LearnedModel:
         """
         b = self.buffer
         rng = rng or np.random.Generator(np.random.PCG64(0))
-        cand = np.arange(b.oldest, max(b.oldest, b.t - k - 1))
-        if len(cand) == 0:
+        idx = heldout_starts(b, k, self.holdout_every, samples, rng)
+        if idx is None:
             return None
-        cand = cand[holdout_mask(b, cand, self.holdout_every) & b.valid(cand)]
-        ok = np.ones(len(cand), bool)
-        for j in range(k):
-            ok &= b.exists(cand + j) & ~(b.dones[(cand + j) % b.capacity] & (j < k - 1))
-        cand = cand[ok]
-        if len(cand) == 0:
-            return None
-        idx = rng.choice(cand, size=min(samples, len(cand)), replace=False)
         obs = b.observations(idx)
         frame_err, reward_err = np.zeros(k), np.zeros(k)
         for j in range(k):

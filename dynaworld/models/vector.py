@@ -1,0 +1,317 @@
+"""Models m on vector states (classic control): the base they share, and their factory.
+
+Every vector model learns (s, a) → (Δs, r, done) from the real transitions of the replay buffer,
+with the pixel model's contract (``LearnedModel``): ``update`` (UPDATEMODEL) trains at the model's
+own schedule, skipping held-out episodes; ``step`` answers a batch of (s̃, ã) at once;
+``k_step_error`` measures open-loop error on held-out episodes. The base holds what they share:
+
+* normalisation: inputs (s − μ_s)/σ_s and one-hot a; targets (Δs − μ_Δ)/σ_Δ, (r − μ_r)/σ_r and
+  done ∈ {0, 1}, refreshed from the training data every ``refit_every`` real steps;
+* the schedule: models that refit on their data (``minibatch = False``: linear, exact GP) do so
+  every ``refit_every`` steps; the others take ``updates_per_step`` minibatch steps per real step;
+* prediction: a subclass answers normalised means (and variances) of [Δs, r, P(done)]; the base
+  turns them into s̃', r̃ and done (P > 0.5).
+
+``frame_error`` in model_error.csv is, for vector states, the mean absolute state error in units
+of each dimension's standard deviation in the training data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dynaworld.config import VECTOR_MODELS, ModelConfig
+from dynaworld.errors import DynaworldError
+from dynaworld.models.pixel import heldout_starts, holdout_mask, training_indices
+from dynaworld.replay import ReplayBuffer
+from dynaworld.types import Prediction, Query, Transition
+
+_NORM = ("obs_mean", "obs_std", "delta_mean", "delta_std", "reward_mean", "reward_std")
+
+
+class VectorModel:
+    """The shared base of the vector-state models (see the module docstring)."""
+
+    minibatch = True  # False: refit on the training data every refit_every steps instead
+    frozen = False
+
+    def __init__(
+        self,
+        buffer: ReplayBuffer,
+        obs_dim: int,
+        n_actions: int,
+        seed: int,
+        device: torch.device | str = "cpu",
+        batch_size: int = 32,
+        updates_per_step: float = 0.25,
+        start: int = 1000,
+        holdout_every: int = 10,
+        refit_every: int = 500,
+    ) -> None:
+        self.buffer, self.obs_dim, self.n_actions = buffer, obs_dim, n_actions
+        self.device = torch.device(device)
+        self.batch_size, self.ratio, self.start = batch_size, updates_per_step, start
+        self.holdout_every, self.refit_every = holdout_every, refit_every
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.steps = self.updates = self.n_train = 0
+        self.credit = 0.0
+        self.last_loss = math.nan
+        one, zero = np.ones(obs_dim, np.float32), np.zeros(obs_dim, np.float32)
+        self.norm = {
+            "obs_mean": zero,
+            "obs_std": one,
+            "delta_mean": zero,
+            "delta_std": one,
+            "reward_mean": np.zeros(1, np.float32),
+            "reward_std": np.ones(1, np.float32),
+        }
+
+    @property
+    def n_in(self) -> int:
+        return self.obs_dim + self.n_actions
+
+    @property
+    def n_out(self) -> int:  # Δs, r, done
+        return self.obs_dim + 2
+
+    # ------------------------------------------------------------------ UPDATEMODEL
+    def update(self, transition: Transition) -> None:
+        self.steps += 1
+        if self.frozen or self.steps <= self.start:
+            return
+        if (self.steps - self.start - 1) % self.refit_every == 0 or self.n_train == 0:
+            self.refit()
+        if not self.minibatch or self.n_train == 0:
+            return
+        self.credit += self.ratio
+        n = math.floor(self.credit + 1e-9)
+        self.credit -= n
+        for _ in range(n):
+            self.last_loss = self.train_batch(self.training_indices(self.batch_size))
+            self.updates += 1
+
+    def training_indices(self, n: int) -> np.ndarray:
+        return training_indices(self.buffer, n, self.rng, self.holdout_every)
+
+    def training_pool(self) -> np.ndarray:
+        """Every stored transition of the episodes that are not held out, oldest first."""
+        b = self.buffer
+        idx = np.arange(b.oldest, max(b.oldest, b.t - 1))
+        return idx[b.valid(idx) & ~holdout_mask(b, idx, self.holdout_every)]
+
+    def refit(self) -> None:
+        pool = self.training_pool()
+        if len(pool) == 0:
+            return
+        obs, _, rew, nxt, _ = self.arrays(pool)
+        delta = nxt - obs
+        floor = np.float32(1e-6)
+        self.norm = {
+            "obs_mean": obs.mean(0),
+            "obs_std": np.maximum(obs.std(0), np.float32(1e-3)),
+            "delta_mean": delta.mean(0),
+            "delta_std": np.maximum(delta.std(0), floor),
+            "reward_mean": rew.mean(keepdims=True),
+            "reward_std": np.maximum(rew.std(keepdims=True), floor),
+        }
+        self.n_train = len(pool)
+        self.fit(pool)
+        if not self.minibatch:
+            self.updates += 1
+
+    # ------------------------------------------------------------------ subclass hooks
+    def fit(self, pool: np.ndarray) -> None:
+        """Called at every refit, after the normalisation, with the training transitions
+        ``pool``: linear and exact GP refit here, the sparse GP places its inducing points."""
+
+    def train_batch(self, idx: np.ndarray) -> float:
+        """One minibatch step on the transitions ``idx``; returns the loss."""
+        raise NotImplementedError
+
+    def forward(
+        self, x: torch.Tensor, var: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Normalised inputs (B, n_in) → means of [Δs, r, P(done)] (B, n_out) and, if ``var``,
+        the variances of [Δs, r] (B, obs_dim + 1), normalised."""
+        raise NotImplementedError
+
+    def predict_normalised(
+        self, obs: np.ndarray, action: np.ndarray, key: np.ndarray | None, payload: Any
+    ) -> tuple[torch.Tensor, Any]:
+        """Means of [Δs, r, P(done)] and the payload of s̃' (memoryless models: none)."""
+        return self.forward(self.inputs(obs, action))[0], None
+
+    # ------------------------------------------------------------------ data
+    def arrays(self, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        """s, a, r, s', done of the transitions ``idx`` (float32 states)."""
+        b, slots = self.buffer, idx % self.buffer.capacity
+        obs = b.observations(idx).astype(np.float32)
+        nxt = b.observations(idx + 1).astype(np.float32)
+        return obs, b.actions[slots], b.rewards[slots], nxt, b.dones[slots].astype(np.float32)
+
+    def tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(self.device)
+
+    def inputs(self, obs: np.ndarray, action: np.ndarray) -> torch.Tensor:
+        n = self.norm
+        s = self.tensor((np.asarray(obs, np.float32) - n["obs_mean"]) / n["obs_std"])
+        a = F.one_hot(
+            torch.as_tensor(np.asarray(action), device=self.device).long(), self.n_actions
+        )
+        return torch.cat([s, a.float()], -1)
+
+    def targets(
+        self, obs: np.ndarray, rew: np.ndarray, nxt: np.ndarray, done: np.ndarray
+    ) -> torch.Tensor:
+        n = self.norm
+        d = (nxt - obs - n["delta_mean"]) / n["delta_std"]
+        r = (rew[..., None] - n["reward_mean"]) / n["reward_std"]
+        return self.tensor(np.concatenate([d, r, done[..., None]], -1))
+
+    def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised inputs and targets of the transitions ``idx``."""
+        obs, act, rew, nxt, done = self.arrays(idx)
+        return self.inputs(obs, act), self.targets(obs, rew, nxt, done)
+
+    def decode(
+        self, obs: np.ndarray, mean: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised means → s̃', r̃ and P(done)."""
+        n, m = self.norm, mean.detach().float().cpu().numpy()
+        d = self.obs_dim
+        nxt = np.asarray(obs, np.float32) + m[:, :d] * n["delta_std"] + n["delta_mean"]
+        r = m[:, d] * n["reward_std"][0] + n["reward_mean"][0]
+        return nxt, r.astype(np.float32), np.clip(m[:, d + 1], 0.0, 1.0)
+
+    # ------------------------------------------------------------------ m(s̃, ã)
+    @torch.no_grad()
+    def predict(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        key: np.ndarray | None = None,
+        payload: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+        """s̃', r̃, done and the payload of s̃' for a batch."""
+        mean, payload = self.predict_normalised(obs, action, key, payload)
+        nxt, r, p_done = self.decode(obs, mean)
+        return nxt.astype(np.asarray(obs).dtype), r, p_done > 0.5, payload
+
+    @torch.no_grad()
+    def predictive(self, obs: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean and variance of s' (memoryless models with a variance)."""
+        mean, var = self.forward(self.inputs(obs, action), var=True)
+        if var is None:
+            raise NotImplementedError(f"{type(self).__name__} has no predictive variance")
+        nxt, _, _ = self.decode(obs, mean)
+        v = var[:, : self.obs_dim].float().cpu().numpy() * self.norm["delta_std"] ** 2
+        return nxt, v
+
+    def step(self, query: Query) -> Prediction:
+        nxt, r, done, payload = self.predict(query.obs, query.action, query.key, query.payload)
+        return Prediction(r, nxt, done, np.ones(len(query.action), np.int64), payload)
+
+    def rollout(
+        self, obs: np.ndarray, actions: np.ndarray, key: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k-step open-loop prediction: states (B, k, d), rewards and dones (B, k) for the
+        action sequences ``actions`` (B, k) from ``obs`` (replay indices ``key``, if any)."""
+        states, rewards, dones, payload = [], [], [], None
+        for j in range(actions.shape[1]):
+            obs, r, d, payload = self.predict(obs, actions[:, j], key if j == 0 else None, payload)
+            states.append(obs)
+            rewards.append(r)
+            dones.append(d)
+        return np.stack(states, 1), np.stack(rewards, 1), np.stack(dones, 1)
+
+    # ------------------------------------------------------------------ evaluation
+    def k_step_error(
+        self, k: int, samples: int = 128, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Open-loop error at steps 1..k from held-out real states with the recorded actions:
+        state error (mean |ŝ − s| / σ_s) and mean absolute reward error. None without data."""
+        b = self.buffer
+        rng = rng or np.random.Generator(np.random.PCG64(0))
+        idx = heldout_starts(b, k, self.holdout_every, samples, rng)
+        if idx is None:
+            return None
+        steps = idx[:, None] + np.arange(k)
+        states, rewards, _ = self.rollout(b.observations(idx), b.actions[steps % b.capacity], idx)
+        truth = b.observations((steps + 1).ravel()).reshape(states.shape)
+        state_err = (np.abs(states - truth) / self.norm["obs_std"]).mean((0, 2))
+        reward_err = np.abs(rewards - b.rewards[steps % b.capacity]).mean(0)
+        return state_err, reward_err
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "rng": self.rng.bit_generator.state,
+            "steps": self.steps,
+            "updates": self.updates,
+            "credit": self.credit,
+            "n_train": self.n_train,
+            "norm": {k: torch.from_numpy(v.copy()) for k, v in self.norm.items()},
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = d["rng"]
+        self.steps, self.updates, self.n_train = (
+            int(d["steps"]),
+            int(d["updates"]),
+            int(d["n_train"]),
+        )
+        self.credit = float(d["credit"])
+        self.norm = {k: d["norm"][k].numpy() for k in _NORM}
+
+
+def make_vector_model(
+    kind: str,
+    mc: ModelConfig,
+    buffer: ReplayBuffer,
+    obs_dim: int,
+    n_actions: int,
+    seed: int,
+    device: torch.device | str,
+    start: int,
+) -> VectorModel:
+    """The vector model ``kind`` ('linear', 'gp', 'sparse_gp', 'ensemble', 'lstm') from ``mc``."""
+    common: dict[str, Any] = dict(
+        buffer=buffer,
+        obs_dim=obs_dim,
+        n_actions=n_actions,
+        seed=seed,
+        device=device,
+        batch_size=mc.batch_size,
+        updates_per_step=mc.updates_per_step,
+        start=start,
+        holdout_every=mc.holdout_every,
+        refit_every=mc.refit_every,
+    )
+    if kind == "linear":
+        from dynaworld.models.linear import LinearModel
+
+        return LinearModel(**common, ridge=mc.ridge)
+    if kind in ("gp", "sparse_gp"):
+        try:
+            from dynaworld.models.gp import ExactGPModel, SparseGPModel
+        except ImportError as e:
+            raise DynaworldError(
+                f"planning.model={kind} needs GPyTorch: pip install -e '.[gp]' ({e})"
+            ) from None
+        if kind == "gp":
+            return ExactGPModel(**common, points=mc.gp_points, iters=mc.gp_iters, lr=mc.gp_lr)
+        return SparseGPModel(**common, inducing=mc.inducing_points, lr=mc.gp_lr)
+    if kind == "ensemble":
+        from dynaworld.models.ensemble import EnsembleModel
+
+        return EnsembleModel(**common, members=mc.ensemble_size, hidden=mc.mlp_hidden, lr=mc.lr)
+    if kind == "lstm":
+        from dynaworld.models.lstm import LSTMModel
+
+        return LSTMModel(**common, hidden=mc.lstm_hidden, history=mc.history, lr=mc.lr)
+    raise ValueError(f"not a vector model: {kind!r} (one of {', '.join(VECTOR_MODELS)})")
