@@ -90,7 +90,13 @@ def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = N
         line = ax.plot(
             g, [float(r["fitness_mean"]) for r in rows], label=f"{label} (population mean)"
         )[0]
-        ax.plot(g, [float(r["fitness_best"]) for r in rows], ls=":", color=line.get_color())
+        ax.plot(
+            g,
+            [float(r["fitness_best"]) for r in rows],
+            ls=":",
+            color=line.get_color(),
+            label=f"{label} (best candidate)",
+        )
         ev = [(int(r["generation"]), float(r["eval_mean"])) for r in rows if r["eval_mean"]]
         if ev:
             ax.plot(
