@@ -65,8 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--game", action="append", help="only this game (repeatable), e.g. Breakout")
     s.add_argument("--method", action="append", help="only this method (repeatable)")
 
-    r = sub.add_parser("report", help="tables (mean ± 95%% CI), bar charts and curves of a sweep")
-    r.add_argument("out", help="sweep directory")
+    r = sub.add_parser(
+        "report",
+        help="tables (mean ± 95%% CI), bar charts and curves of a sweep or a World Models run",
+    )
+    r.add_argument("out", help="sweep directory, or a World Models run directory")
 
     d = sub.add_parser(
         "demo", help="the main job: DQN vs extra updates vs Dyna 100x1 vs Rollout-Dyna 10x10"
@@ -184,8 +187,15 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from dynaworld.experiments import report
 
+    if list(Path(a.out).glob("C_*/eval.json")):  # a World Models run directory
+        from dynaworld.worldmodels.report import report as wm_report
+
+        print(f"dynaworld: report {wm_report([a.out])}")
+        return 0
     path = report(a.out)
     print(f"dynaworld: report {path}")
     return 0
