@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynaworld.models.vector import VectorModel
+from dynaworld.models.vector import NetworkModel
 
 BETA = 0.5  # β-NLL exponent (0: the Gaussian NLL, 1: about the squared error)
 
@@ -59,7 +59,9 @@ class EnsembleNet(nn.Module):
         return out[..., :g], logvar, out[..., 2 * g]
 
 
-class EnsembleModel(VectorModel):
+class EnsembleModel(NetworkModel):
+    net: EnsembleNet
+
     def __init__(
         self,
         *args: Any,
@@ -108,15 +110,3 @@ class EnsembleModel(VectorModel):
         """Variance of the members' predicted s' (normalised units), averaged over dimensions."""
         mean = self.members_forward(self.inputs(obs, action))[0][..., : self.obs_dim]
         return mean.var(0, unbiased=False).mean(1).cpu().numpy()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "net": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-        }
-
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        super().load_state_dict(d)
-        self.net.load_state_dict(d["net"])
-        self.optimizer.load_state_dict(d["optimizer"])

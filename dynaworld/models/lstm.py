@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynaworld.models.vector import VectorModel
+from dynaworld.models.vector import NetworkModel
 
 
 class LSTMNet(nn.Module):
@@ -39,7 +39,7 @@ class LSTMNet(nn.Module):
         return self.head(h), hc
 
 
-class LSTMModel(VectorModel):
+class LSTMModel(NetworkModel):
     def __init__(
         self, *args: Any, hidden: int = 64, history: int = 8, lr: float = 1e-3, **kwargs: Any
     ) -> None:
@@ -124,15 +124,3 @@ class LSTMModel(VectorModel):
         out, _ = self.net(x[:, None])
         out = out[:, 0]
         return torch.cat([out[:, :-1], torch.sigmoid(out[:, -1:])], 1), None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "net": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-        }
-
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        super().load_state_dict(d)
-        self.net.load_state_dict(d["net"])
-        self.optimizer.load_state_dict(d["optimizer"])

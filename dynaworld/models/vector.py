@@ -269,6 +269,25 @@ class VectorModel:
         self.norm = {k: d["norm"][k].numpy() for k in _NORM}
 
 
+class NetworkModel(VectorModel):
+    """A vector model with one torch network ``net`` and its ``optimizer``, checkpointed too."""
+
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        super().load_state_dict(d)
+        self.net.load_state_dict(d["net"])
+        self.optimizer.load_state_dict(d["optimizer"])
+
+
 def make_vector_model(
     kind: str,
     mc: ModelConfig,
