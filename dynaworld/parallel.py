@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,9 +21,26 @@ class Pool(Protocol):
     def shutdown(self, wait: bool = True) -> None: ...
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when its parent is gone (killed, even by SIGKILL),
+    so an interrupted sweep or CMA-ES run never leaves orphans using the CPU."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def local_pool(workers: int) -> Pool:
     """``workers`` fresh ('spawn') processes: no state inherited from the parent's threads."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 class RayPool:
