@@ -23,6 +23,7 @@ from dynaworld import checkpoint as ckpt
 from dynaworld.config import TrainConfig, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
+from dynaworld.files import atomic_write
 from dynaworld.models import ReplayModel
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
 from dynaworld.replay import ReplayBuffer
@@ -195,8 +196,7 @@ def train_model(
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.save({"format": 1, "model": model.state_dict(), "info": info}, tmp)
-    os.replace(tmp, out)
+    with atomic_write(out) as f:
+        torch.save({"format": 1, "model": model.state_dict(), "info": info}, f)
     out.with_suffix(".json").write_text(json.dumps(info, indent=2))
     return out

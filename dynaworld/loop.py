@@ -71,6 +71,12 @@ class LoopState:
 Schedule = Callable[[LoopState], int]  # P: planning steps due after this iteration
 
 
+def due(per_step: float, before: int, now: int) -> int:
+    """How many events of a ``per_step`` ratio fall in steps (before, now]: stateless, so a resumed
+    run counts exactly like an uninterrupted one (planning steps here, model updates in models)."""
+    return math.floor(per_step * now + 1e-9) - math.floor(per_step * before + 1e-9)
+
+
 def ratio(per_step: float, start: int = 0) -> Schedule:
     """``per_step`` planning steps per real step once ``start`` real steps are done (0.25 → every 4th).
 
@@ -78,20 +84,20 @@ def ratio(per_step: float, start: int = 0) -> Schedule:
     t₀..t, so any M works and a resumed run schedules exactly like an uninterrupted one.
     """
 
-    def due(state: LoopState) -> int:
+    def scheduled(state: LoopState) -> int:
         now, prev = max(0, state.env_steps - start), max(0, state.iteration_start - start)
-        return math.floor(per_step * now + 1e-9) - math.floor(per_step * prev + 1e-9)
+        return due(per_step, prev, now)
 
-    return due
+    return scheduled
 
 
 def every(period: int, steps: int, start: int = 0) -> Schedule:
     """``steps`` planning steps every ``period`` real steps (after ``start``)."""
 
-    def due(state: LoopState) -> int:
+    def scheduled(state: LoopState) -> int:
         return steps if state.env_steps > start and state.env_steps % period == 0 else 0
 
-    return due
+    return scheduled
 
 
 @dataclass

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from dynaworld.files import atomic_write
 
 COLUMNS = (
     "env_steps",
@@ -44,12 +45,10 @@ class CsvLog:
         if resume_step is not None and path.exists():
             with open(path, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(float(r[step_key])) <= resume_step]
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_write(path, "w", newline="") as f:
             w = csv.DictWriter(f, self.columns)
             w.writeheader()
             w.writerows(rows)
-        os.replace(tmp, path)
         self._file = open(path, "a", newline="")
         self._csv = csv.DictWriter(self._file, self.columns)
 
@@ -122,10 +121,8 @@ class RunLogger:
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
-    p = Path(path)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, p)
+    with atomic_write(path, "w") as f:
+        f.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:

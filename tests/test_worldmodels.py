@@ -11,6 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from dynaworld.agents.cmaes import evolve, load_state
 from dynaworld.agents.controller import Controller
@@ -246,6 +247,10 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert len(e["returns"]) == 2 and e["mean"] == pytest.approx(np.mean(e["returns"]), abs=0.01)
     r = cli("worldmodels", "dream", str(run_dir), "--steps", "5", "--random")
     assert r.returncode == 0 and (run_dir / "dream.gif").exists(), r.stderr
+    r = cli("worldmodels", "dream", str(run_dir), "--steps", "5", "--beside-real", "3")
+    assert r.returncode == 0, r.stderr
+    with Image.open(run_dir / "dream_vs_real.gif") as gif:  # real | 2 px gap | dream, scaled 3x
+        assert gif.size == (3 * (64 + 2 + 64), 3 * 64) and gif.n_frames == 5
     r = cli("report", str(run_dir))  # the general report command knows World Models runs
     assert r.returncode == 0 and "report.md" in r.stdout, r.stderr
     text = (run_dir / "report.md").read_text()
@@ -321,6 +326,7 @@ def test_doom_controller_trained_only_in_the_dream_reports_virtual_and_actual(
     assert frames["frames"].shape[1:] == (64, 64, 3) and frames["actions"].shape[1] == 3  # one-hot
     text = (tmp_path / "run" / "report.md").read_text()
     assert "1092 ± 556" in text and "random policy" in text
+    assert "temperature.png" in text and (tmp_path / "run" / "temperature.png").stat().st_size > 0
     assert not list(tmp_path.glob("_vizdoom*"))  # vizdoom's files stay out of the cwd
 
 

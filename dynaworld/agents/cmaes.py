@@ -9,7 +9,6 @@ distribution's mean is scored on more rollouts (``evaluate``); the best such mea
 from __future__ import annotations
 
 import csv
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dynaworld.errors import CheckpointError
+from dynaworld.files import atomic_write
 
 LOG_COLUMNS = (
     "generation", "fitness_best", "fitness_mean", "fitness_std", "sigma",
@@ -31,12 +31,8 @@ Evaluate = Callable[[np.ndarray], np.ndarray]  # (n,) params -> returns of the e
 
 
 def _atomic_pickle(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         pickle.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_state(folder: Path) -> dict[str, Any] | None:

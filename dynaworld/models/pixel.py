@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dynaworld.agents.networks import nature_trunk
+from dynaworld.loop import due
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
 
@@ -140,7 +141,6 @@ class LearnedModel:
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.steps = 0
         self.updates = 0
-        self.credit = 0.0
         self.last_loss = math.nan
 
     # ------------------------------------------------------------------ UPDATEMODEL
@@ -148,10 +148,8 @@ class LearnedModel:
         self.steps += 1
         if self.frozen or self.steps <= self.start:
             return
-        self.credit += self.ratio
-        n = math.floor(self.credit + 1e-9)
-        self.credit -= n
-        for _ in range(n):
+        after = self.steps - self.start  # real steps since model training began
+        for _ in range(due(self.ratio, after - 1, after)):
             self.last_loss = self.train_batch(self.training_indices(self.batch_size))
 
     def training_indices(self, n: int) -> np.ndarray:
@@ -252,15 +250,10 @@ class LearnedModel:
             "rng": self.rng.bit_generator.state,
             "steps": self.steps,
             "updates": self.updates,
-            "credit": self.credit,
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.net.load_state_dict(d["net"])
         self.optimizer.load_state_dict(d["optimizer"])
         self.rng.bit_generator.state = d["rng"]
-        self.steps, self.updates, self.credit = (
-            int(d["steps"]),
-            int(d["updates"]),
-            float(d["credit"]),
-        )
+        self.steps, self.updates = int(d["steps"]), int(d["updates"])

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from dynaworld.config import VECTOR_MODELS, ModelConfig
 from dynaworld.errors import DynaworldError
+from dynaworld.loop import due
 from dynaworld.models.pixel import heldout_starts, holdout_mask, training_indices
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
@@ -59,7 +60,6 @@ class VectorModel:
         self.holdout_every, self.refit_every = holdout_every, refit_every
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.steps = self.updates = self.n_train = 0
-        self.credit = 0.0
         self.last_loss = math.nan
         one, zero = np.ones(obs_dim, np.float32), np.zeros(obs_dim, np.float32)
         self.norm = {
@@ -88,10 +88,8 @@ class VectorModel:
             self.refit()
         if not self.minibatch or self.n_train == 0:
             return
-        self.credit += self.ratio
-        n = math.floor(self.credit + 1e-9)
-        self.credit -= n
-        for _ in range(n):
+        after = self.steps - self.start  # real steps since model training began
+        for _ in range(due(self.ratio, after - 1, after)):
             self.last_loss = self.train_batch(self.training_indices(self.batch_size))
             self.updates += 1
 
@@ -253,7 +251,6 @@ class VectorModel:
             "rng": self.rng.bit_generator.state,
             "steps": self.steps,
             "updates": self.updates,
-            "credit": self.credit,
             "n_train": self.n_train,
             "norm": {k: torch.from_numpy(v.copy()) for k, v in self.norm.items()},
         }
@@ -265,7 +262,6 @@ class VectorModel:
             int(d["updates"]),
             int(d["n_train"]),
         )
-        self.credit = float(d["credit"])
         self.norm = {k: d["norm"][k].numpy() for k in _NORM}
 
 

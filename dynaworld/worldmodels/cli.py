@@ -57,6 +57,12 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--out", help="GIF path (default RUN_DIR/dream.gif)")
     d.add_argument("--steps", type=int, default=300)
     d.add_argument("--random", action="store_true", help="random actions instead of the controller")
+    d.add_argument(
+        "--beside-real",
+        type=int,
+        metavar="SEED",
+        help="also play C in the real game (this seed) and show it left of the dream",
+    )
     rep = ws.add_parser("report", help="the lecture's table from runs, beside the paper's numbers")
     rep.add_argument("run_dirs", nargs="+")
     rep.add_argument("--out", help="report.md path (default FIRST_RUN_DIR/report.md)")
@@ -101,19 +107,23 @@ def handle(a: argparse.Namespace) -> int:
         import numpy as np
 
         from dynaworld.worldmodels.figures import dream_gif
-        from dynaworld.worldmodels.rollout import load_v
 
         pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir)
         params_path = pipe.c_dir / "params.npy"
         params = None if a.random or not params_path.exists() else np.load(params_path)
-        v = load_v(Path(a.run_dir) / "vae.pt")
+        real = None
+        if a.beside_real is not None:
+            if params is None:
+                raise SystemExit("dynaworld: --beside-real needs a trained controller (params.npy)")
+            real = pipe.real_frames(params, a.beside_real, a.steps)
         gif = dream_gif(
-            v,
+            pipe.v(),
             pipe.dream_env(),
             params,
             pipe._controller(),
-            a.out or Path(a.run_dir) / "dream.gif",
+            a.out or Path(a.run_dir) / ("dream_vs_real.gif" if real else "dream.gif"),
             a.steps,
+            real,
         )
         print(f"dynaworld: dream {gif}")
     elif c == "report":

@@ -10,7 +10,6 @@ on 10k rollouts x 1,000 frames needs no more RAM than a few dozen rollouts.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from concurrent.futures import as_completed
 from pathlib import Path
@@ -22,6 +21,7 @@ from tqdm import tqdm
 
 from dynaworld.envs.worldmodels import action_dim, make_wm_env
 from dynaworld.errors import DynaworldError
+from dynaworld.files import atomic_write
 from dynaworld.parallel import make_pool
 
 PATTERN = "rollout_{:06d}.npz"
@@ -29,10 +29,8 @@ PATTERN = "rollout_{:06d}.npz"
 
 def write_npz(path: Path, **arrays: np.ndarray) -> None:
     """``np.savez_compressed`` to a temporary file, then an atomic rename."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -43,6 +41,12 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         raise DynaworldError(
             f"{path}: unreadable rollout file ({e}); delete it to re-create it"
         ) from None
+
+
+def rollout_steps(path: Path) -> int:
+    """A rollout's number of actions, reading only its small rewards array (closed after)."""
+    with np.load(path) as z:
+        return len(z["rewards"])
 
 
 def rollout_files(folder: str | Path) -> list[Path]:
@@ -170,7 +174,7 @@ def collect(
             bar.close()
         finally:
             pool.shutdown()
-    steps = [len(np.load(p)["rewards"]) for p in rollout_files(out)[:rollouts]]
+    steps = [rollout_steps(p) for p in rollout_files(out)[:rollouts]]
     meta = {
         "env_id": env_id,
         "rollouts": rollouts,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,15 +47,24 @@ def save_gif(frames: list[np.ndarray], path: str | Path, fps: int = 20, scale: i
     return Path(path)
 
 
+def beside(left: list[np.ndarray], right: list[np.ndarray], gap: int = 2) -> list[np.ndarray]:
+    """Two frame sequences side by side (the shorter one holds its last frame), white gap."""
+    n = max(len(left), len(right))
+    sep = np.full((left[0].shape[0], gap, 3), 255, np.uint8)
+    return [
+        np.concatenate([left[min(i, len(left) - 1)], sep, right[min(i, len(right) - 1)]], 1)
+        for i in range(n)
+    ]
+
+
 @torch.no_grad()
-def dream_gif(
+def dream_frames(
     v: ConvVAE,
     env: object,
     params: np.ndarray | None,
     controller: object,
-    path: str | Path,
     steps: int = 300,
-) -> Path:
+) -> list[np.ndarray]:
     """One dream rollout (C acting, or random actions without params), each z decoded by V."""
     from dynaworld.agents.controller import Controller
     from dynaworld.models.dream import DreamEnv
@@ -71,7 +82,21 @@ def dream_gif(
         z, state, _, done = env.advance(z, env.action_vector(a.to(env.device)), state)
         if bool(done[0]):
             break
-    return save_gif(frames, path)
+    return frames
+
+
+def dream_gif(
+    v: ConvVAE,
+    env: object,
+    params: np.ndarray | None,
+    controller: object,
+    path: str | Path,
+    steps: int = 300,
+    real: list[np.ndarray] | None = None,
+) -> Path:
+    """The dream rollout as a GIF; with ``real`` frames, the real episode on the left."""
+    frames = dream_frames(v, env, params, controller, steps)
+    return save_gif(beside(real, frames) if real else frames, path)
 
 
 def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = None) -> Path:
@@ -106,6 +131,48 @@ def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = N
     ax.set_ylabel("return")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def temperature_chart(
+    evals: list[dict[str, Any]],
+    path: str | Path,
+    paper: Mapping[float, tuple[float, float, float, float]] | None = None,
+) -> Path:
+    """Virtual (dream) vs actual (real game) score per temperature, mean ± std bars; the random
+    policy as a dashed line; the paper's actual scores as markers when given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dream = sorted((e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"])
+    x = np.arange(len(dream))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for dx, key, label in ((-0.2, "virtual_", "virtual (in the dream)"), (0.2, "", "actual")):
+        ax.bar(
+            x + dx,
+            [e[f"{key}mean"] for e in dream],
+            0.4,
+            yerr=[e[f"{key}std"] for e in dream],
+            capsize=3,
+            label=f"{label}, ours",
+        )
+    if paper:
+        pts = [(i, paper[round(e["temperature"], 2)][2]) for i, e in enumerate(dream)
+               if round(e["temperature"], 2) in paper]  # fmt: skip
+        if pts:
+            ax.plot(*zip(*[(i + 0.2, y) for i, y in pts], strict=True), "k^", label="actual, paper")
+    for e in evals:
+        if e.get("variant") == "random":
+            ax.axhline(e["mean"], color="gray", ls="--", label="random policy")
+    ax.set_xticks(x, [f"τ = {e['temperature']:g}" for e in dream])
+    ax.set_ylabel("steps survived")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -17,7 +17,6 @@ A stage whose output exists is skipped; V, M and CMA-ES also checkpoint inside t
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from tqdm import tqdm
 from dynaworld.config import from_dict, load_yaml, save_config, to_dict
 from dynaworld.envs.worldmodels import DOOM
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
+from dynaworld.files import atomic_write
 from dynaworld.parallel import Pool, make_pool
 from dynaworld.runlog import CsvLog, write_json
 from dynaworld.worldmodels import data as wmdata
@@ -41,9 +41,8 @@ SHARED = {"env": "data", "data": "data", "data_dir": "data", "vae": "vae.pt", "m
 
 
 def _save(obj: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        torch.save(obj, f)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -223,7 +222,7 @@ class Pipeline:
             return {"skipped": True}
         vc, files = self.cfg.vae, self._files()
         train_files = files[:-1] if len(files) > 1 else files  # the last rollout is held out
-        frames = sum(len(np.load(f)["rewards"]) + 1 for f in train_files)
+        frames = sum(wmdata.rollout_steps(f) + 1 for f in train_files)
         steps = max(1, math.ceil(vc.epochs * frames / vc.batch_size))
         v = ConvVAE(vc.z_dim)
 
@@ -247,16 +246,20 @@ class Pipeline:
         recon_grid(v, wmdata.load_npz(files[-1])["frames"], self.dir / "vae_recon.png")
         return {"updates": steps, **parts}
 
-    def encode(self) -> dict[str, Any]:
+    def v(self) -> Any:
+        """The trained V (ConvVAE) on the run's device."""
         from dynaworld.worldmodels.rollout import load_v
 
+        return load_v(self.dir / "vae.pt", str(self.device))
+
+    def encode(self) -> dict[str, Any]:
         out = self.dir / "encoded"
         out.mkdir(exist_ok=True)
         files = self._files()
         todo = [f for f in files if not (out / f.name).exists()]
         if not todo:
             return {"skipped": True}
-        v = load_v(self.dir / "vae.pt", str(self.device))
+        v = self.v()
         for f in tqdm(todo, desc="encode", unit="rollout", disable=not self.progress):
             r = wmdata.load_npz(f)
             mus, logvars = [], []
@@ -429,6 +432,25 @@ class Pipeline:
             "eval_every": es.eval_every, "l2": es.l2, "seed": self.cfg.seed,
             "diagonal": es.diagonal, "progress": self.progress,
         }  # fmt: skip
+
+    def real_frames(
+        self, params: np.ndarray, seed: int, max_steps: int | None = None
+    ) -> list[np.ndarray]:
+        """The frames of one real (Gymnasium) episode of C with ``params`` (for GIFs)."""
+        from dynaworld.envs.worldmodels import make_wm_env
+        from dynaworld.worldmodels.rollout import load_m, real_episode
+
+        m = load_m(self.dir / "mdn.pt") if self.spec["observe"] != "z" else None
+        env = make_wm_env(**self.env_kw(training=False))
+        frames: list[np.ndarray] = []
+        try:
+            real_episode(
+                env, self.v().cpu(), m, self._controller(), params, self.spec["observe"], seed,
+                max_steps, frames,
+            )  # fmt: skip
+        finally:
+            env.close()
+        return frames
 
     def evaluate(self, episodes: int | None = None) -> dict[str, Any]:
         """The controller's params on real episodes (and, if dream-trained, in the dream too)."""

@@ -90,6 +90,11 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
         {Path(e["path"]).parent for e in evals if (Path(e["path"]).parent / "log.csv").exists()}
     )
     target = Path(out) if out else dirs[0] / "report.md"
+    if doom:
+        from dynaworld.worldmodels.figures import temperature_chart
+
+        bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
+        lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
     if folders:
         chart = es_curve(folders, target.with_name("cmaes.png"))
         lines += ["", f"![CMA-ES]({chart.name})"]

@@ -49,13 +49,18 @@ def real_episode(
     observe: str,
     seed: int,
     max_steps: int | None = None,
+    frames: list[np.ndarray] | None = None,
 ) -> float:
-    """One real episode of C acting on V's z (and M's state); returns the raw score."""
+    """One real episode of C acting on V's z (and M's state); returns the raw score.
+
+    With ``frames``, every observed (64, 64, 3) uint8 frame is appended to it (for GIFs)."""
     p = torch.as_tensor(params, dtype=torch.float32)[None]
     frame, _ = env.reset(seed=seed)
     state = m.initial_state(1) if m is not None else None
     total, t = 0.0, 0
     while True:
+        if frames is not None:
+            frames.append(frame)
         z = v.encode(torch.from_numpy(frame)[None])[0]
         x = features(z, state, observe) if state is not None else z
         a = controller.act(p, x[None])[0, 0]

@@ -1,0 +1,32 @@
+"""Atomic file writes: a crash or kill mid-write never leaves a half-written file in place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+def tmp_name(path: Path) -> Path:
+    """The temporary sibling that ``atomic_write`` uses (``.tmp-*``: cleanup may glob for it)."""
+    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "wb", **open_kw: Any) -> Iterator[IO[Any]]:
+    """Write to a temporary file beside ``path``; on success fsync it and rename it over
+    ``path`` (atomic on POSIX); on any error remove it and leave ``path`` untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    try:
+        with open(tmp, mode, **open_kw) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
