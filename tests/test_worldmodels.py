@@ -102,6 +102,33 @@ def test_frame_stream_holds_only_a_few_rollouts_in_memory(tmp_path):
     )
 
 
+def test_m_sees_every_step_of_an_episode_deaths_included(tmp_path):
+    # Windows of L = 10 from 60-step episodes that end in a death: each step, the last included,
+    # is in a window with probability ~L/T (1/6), and what runs past the end is masked.
+    T, L = 60, 10
+    files = []
+    for i in range(3):
+        wmdata.write_npz(
+            tmp_path / f"r{i}.npz",
+            mu=np.arange(T + 1, dtype=np.float32)[:, None].repeat(2, 1),
+            logvar=np.zeros((T + 1, 2), np.float32),
+            actions=np.zeros((T, 3), np.float32),
+            rewards=np.ones(T, np.float32),
+            terminated=np.arange(T) == T - 1,
+        )
+        files.append(tmp_path / f"r{i}.npz")
+    batches = wmdata.sequence_batches(files, L, 200, 3, np.random.default_rng(0))
+    seen, deaths = np.zeros(T), 0
+    for _ in range(20):  # 4,000 windows
+        b = next(batches)
+        assert ((b["terminated"] == 1) <= (b["mask"] == 1)).all()
+        deaths += int(b["terminated"].sum())
+        for row, m in zip(b["mu"][:, :-1, 0], b["mask"], strict=True):
+            seen[row[m == 1].astype(int)] += 1
+    assert deaths / 4000 == pytest.approx(L / T, abs=0.03)
+    assert seen[L - 1 :].min() / 4000 == pytest.approx(L / T, abs=0.04)
+
+
 def test_vae_shapes_free_bits_and_learning():
     torch.manual_seed(0)
     v = ConvVAE(z_dim=8)
