@@ -345,14 +345,15 @@ def test_doom_controller_trained_only_in_the_dream_reports_virtual_and_actual(
         % (ROOT / "configs" / "worldmodels_doom_small.yaml")
     )
     out = run_experiment(exp, tmp_path / "run", DOOM_TINY, progress=False)
-    assert sorted(out["evals"]) == ["C_full_dream_tau0.1", "C_full_dream_tau1.15"]
-    e = json.loads((tmp_path / "run" / "C_full_dream_tau1.15" / "eval.json").read_text())
+    # the small config samples deaths in the dream; the folder names say so
+    assert sorted(out["evals"]) == ["C_full_dream_tau0.1_sampled", "C_full_dream_tau1.15_sampled"]
+    e = json.loads((tmp_path / "run" / "C_full_dream_tau1.15_sampled" / "eval.json").read_text())
     assert e["where"] == "dream" and e["episodes"] == 2 and 1 <= e["mean"] <= 60
     assert e["exploitation_gap"] == pytest.approx(e["virtual_mean"] - e["mean"])
     frames = wmdata.load_npz(wmdata.rollout_files(tmp_path / "run" / "data")[0])
     assert frames["frames"].shape[1:] == (64, 64, 3) and frames["actions"].shape[1] == 3  # one-hot
     text = (tmp_path / "run" / "report.md").read_text()
-    assert "1092 ± 556" in text and "random policy" in text
+    assert "1092 ± 556" in text and "random policy" in text and "1.15 (deaths sampled)" in text
     assert "temperature.png" in text and (tmp_path / "run" / "temperature.png").stat().st_size > 0
     assert not list(tmp_path.glob("_vizdoom*"))  # vizdoom's files stay out of the cwd
 

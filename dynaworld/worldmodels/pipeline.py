@@ -113,6 +113,7 @@ class Pipeline:
         name = f"C_{self.cfg.controller.variant}"
         if self.cfg.es.where == "dream":
             name += f"_dream_tau{self.cfg.es.temperature:g}"
+            name += "_sampled" if self.cfg.es.dream_done == "sample" else ""
         return self.dir / name
 
     # ------------------------------------------------------------------ stages
@@ -391,7 +392,9 @@ class Pipeline:
 
             def evaluate(mean: np.ndarray) -> np.ndarray:
                 p = torch.as_tensor(mean[None], dtype=torch.float32, device=self.device)
-                return dream_returns(env, c, p, es.eval_rollouts, steps).cpu().numpy()
+                return (
+                    dream_returns(env, c, p, es.eval_rollouts, steps, mean=False)[0].cpu().numpy()
+                )
 
             state = evolve(folder, c.n_params, fitness, evaluate, **self._es_args())
             return {"generations": state["generation"], "best_eval": state["best_eval"]}
@@ -481,7 +484,8 @@ class Pipeline:
             c = self._controller()
             virtual = dream_returns(env, c, p, n, env.max_steps, mean=False)[0].cpu().numpy()
             out.update(
-                temperature=self.cfg.es.temperature, virtual_mean=float(virtual.mean()),
+                temperature=self.cfg.es.temperature, dream_done=self.cfg.es.dream_done,
+                virtual_mean=float(virtual.mean()),
                 virtual_std=float(virtual.std()), exploitation_gap=float(virtual.mean() - returns.mean()),
             )  # fmt: skip
         write_json(folder / "eval.json", out)

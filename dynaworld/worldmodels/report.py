@@ -23,6 +23,7 @@ PAPER_DOOM = {  # tau: (virtual mean, std, actual mean, std)
     1.15: (918, 546, 1092, 556), 1.30: (732, 269, 753, 139),
 }  # fmt: skip
 PAPER_DOOM_RANDOM = (210, 108)
+DEATH = {"sample": " (deaths sampled)"}  # the dream's death rule, when not the paper's p > 0.5
 
 
 def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
@@ -59,7 +60,8 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
             p = PAPER_DOOM.get(round(e["temperature"], 2))
             paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
             lines.append(
-                f"| {e['temperature']:g} | {_ms(e['virtual_mean'], e['virtual_std'])} | "
+                f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')} | "
+                f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
                 f"{_ms(e['mean'], e['std'])} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
                 f"{paper[0]} | {paper[1]} |"
             )
