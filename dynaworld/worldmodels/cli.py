@@ -57,6 +57,8 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--out", help="GIF path (default RUN_DIR/dream.gif)")
     d.add_argument("--steps", type=int, default=300)
     d.add_argument("--random", action="store_true", help="random actions instead of the controller")
+    d.add_argument("--scale", type=int, default=3, help="pixels per frame pixel")
+    d.add_argument("--every", type=int, default=1, help="keep every n-th step (smaller GIF)")
     d.add_argument(
         "--beside-real",
         type=int,
@@ -124,6 +126,8 @@ def handle(a: argparse.Namespace) -> int:
             a.out or Path(a.run_dir) / ("dream_vs_real.gif" if real else "dream.gif"),
             a.steps,
             real,
+            a.scale,
+            a.every,
         )
         print(f"dynaworld: dream {gif}")
     elif c == "report":

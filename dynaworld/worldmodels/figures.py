@@ -93,10 +93,14 @@ def dream_gif(
     path: str | Path,
     steps: int = 300,
     real: list[np.ndarray] | None = None,
+    scale: int = 3,
+    every: int = 1,
 ) -> Path:
-    """The dream rollout as a GIF; with ``real`` frames, the real episode on the left."""
+    """The dream rollout as a GIF; with ``real`` frames, the real episode on the left.
+    ``every``: keep every n-th step (the GIF still plays at the game's 20 steps per second)."""
     frames = dream_frames(v, env, params, controller, steps)
-    return save_gif(beside(real, frames) if real else frames, path)
+    frames = beside(real, frames) if real else frames
+    return save_gif(frames[::every], path, fps=max(1, 20 // every), scale=scale)
 
 
 def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = None) -> Path:
