@@ -17,6 +17,7 @@ from typing import Any
 import gpytorch
 import numpy as np
 import torch
+from linear_operator.utils.errors import NotPSDError
 
 from dynaworld.models.vector import VectorModel
 
@@ -30,6 +31,10 @@ def _likelihood(n_out: int) -> gpytorch.likelihoods.GaussianLikelihood:
     return gpytorch.likelihoods.GaussianLikelihood(
         batch_shape=torch.Size([n_out]), noise_constraint=gpytorch.constraints.GreaterThan(1e-4)
     )
+
+
+# Jitter up to 1e-6 · 10^5 before a Cholesky gives up (gpytorch's default stops at 1e-4).
+CHOLESKY_TRIES = gpytorch.settings.cholesky_max_tries(6)
 
 
 class _ExactGP(gpytorch.models.ExactGP):
@@ -77,7 +82,7 @@ class _GPBase(VectorModel):
             return self._untrained(x, var)
         self.gp.eval()
         self.likelihood.eval()
-        with gpytorch.settings.fast_pred_var():
+        with gpytorch.settings.fast_pred_var(), CHOLESKY_TRIES:
             f = self.gp(x.expand(self.n_out, *x.shape))  # a batch of n_out GPs over the B inputs
             mean = f.mean.T
             if not var:
@@ -93,6 +98,7 @@ class ExactGPModel(_GPBase):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.points, self.iters, self.lr = points, iters, lr
+        self.failed_fits = 0  # refits cut short by a non-positive-definite kernel matrix
 
     def _build(self, x: torch.Tensor, y: torch.Tensor) -> None:
         X, Y = x.expand(self.n_out, *x.shape), y.T.contiguous()
@@ -111,12 +117,22 @@ class ExactGPModel(_GPBase):
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(gp.likelihood, gp)
         opt = torch.optim.Adam(gp.parameters(), lr=self.lr)
         X, Y = gp.train_inputs[0], gp.train_targets
+        good = {k: v.detach().clone() for k, v in gp.state_dict().items()}
         for _ in range(self.iters):
             opt.zero_grad(set_to_none=True)
-            loss = -mll(gp(X), Y).sum()
+            try:
+                with CHOLESKY_TRIES:
+                    loss = -mll(gp(X), Y).sum()
+            except NotPSDError:
+                # float32 Cholesky of a near-singular kernel (many near-duplicate states, tiny
+                # noise): go back to the last hyperparameters whose likelihood was computed.
+                gp.load_state_dict(good)
+                self.failed_fits += 1
+                break
+            good = {k: v.detach().clone() for k, v in gp.state_dict().items()}
             loss.backward()
             opt.step()
-        self.last_loss = float(loss.detach())
+            self.last_loss = float(loss.detach())
         gp.eval()
 
     def state_dict(self) -> dict[str, Any]:
