@@ -195,8 +195,7 @@ def train_model(
         "k_step_reward_error": err[1].tolist() if err else None,
     }
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as f:
+    with atomic_write(out) as f:  # creates the folder
         torch.save({"format": 1, "model": model.state_dict(), "info": info}, f)
     out.with_suffix(".json").write_text(json.dumps(info, indent=2))
     return out

@@ -440,19 +440,14 @@ class Pipeline:
         self, params: np.ndarray, seed: int, max_steps: int | None = None
     ) -> list[np.ndarray]:
         """The frames of one real (Gymnasium) episode of C with ``params`` (for GIFs)."""
-        from dynaworld.envs.worldmodels import make_wm_env
-        from dynaworld.worldmodels.rollout import load_m, real_episode
+        from dynaworld.worldmodels.rollout import load_run, play
 
-        m = load_m(self.dir / "mdn.pt") if self.spec["observe"] != "z" else None
-        env = make_wm_env(**self.env_kw(training=False))
+        run = load_run(self.dir, self.env_kw(training=False))
         frames: list[np.ndarray] = []
         try:
-            real_episode(
-                env, self.v().cpu(), m, self._controller(), params, self.spec["observe"], seed,
-                max_steps, frames,
-            )  # fmt: skip
+            play(run, self.spec, params, [seed], max_steps, frames)
         finally:
-            env.close()
+            run[2].close()
         return frames
 
     def evaluate(self, episodes: int | None = None) -> dict[str, Any]:

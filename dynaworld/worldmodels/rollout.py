@@ -74,6 +74,31 @@ def real_episode(
             return total
 
 
+def load_run(run_dir: str | Path, env_kw: dict[str, Any]) -> tuple[ConvVAE, MDNRNN | None, Any]:
+    """V, M (None before M is trained) and a real env (``make_wm_env(**env_kw)``) of a run."""
+    v = load_v(Path(run_dir) / "vae.pt")
+    m_path = Path(run_dir) / "mdn.pt"
+    return v, load_m(m_path) if m_path.exists() else None, make_wm_env(**env_kw)
+
+
+def play(
+    run: tuple[ConvVAE, MDNRNN | None, Any],
+    spec: dict[str, Any],
+    params: np.ndarray,
+    seeds: list[int],
+    max_steps: int | None,
+    frames: list[np.ndarray] | None = None,
+) -> list[float]:
+    """Real episodes of the controller ``spec`` with ``params`` on a loaded run, one per seed."""
+    v, m, env = run
+    c = controller_for(spec["observe"], v.z_dim, m.hidden if m else 0, spec["head"], spec["hidden"])
+    m_used = m if spec["observe"] != "z" else None
+    return [
+        real_episode(env, v, m_used, c, params, spec["observe"], s, max_steps, frames)
+        for s in seeds
+    ]
+
+
 def episodes_task(
     run_dir: str,
     env_kw: dict[str, Any],
@@ -89,18 +114,8 @@ def episodes_task(
     key = (run_dir, tuple(sorted(env_kw.items())))
     if key not in _cache:
         _cache.clear()
-        v = load_v(Path(run_dir) / "vae.pt")
-        m_path = Path(run_dir) / "mdn.pt"
-        m = load_m(m_path) if m_path.exists() else None
-        _cache[key] = (v, m, make_wm_env(**env_kw))
-    v, m, env = _cache[key]
-    c = controller_for(spec["observe"], v.z_dim, m.hidden if m else 0, spec["head"], spec["hidden"])
-    return [
-        real_episode(
-            env, v, m if spec["observe"] != "z" else None, c, params, spec["observe"], s, max_steps
-        )
-        for s in seeds
-    ]
+        _cache[key] = load_run(run_dir, env_kw)
+    return play(_cache[key], spec, params, seeds, max_steps)
 
 
 def random_task(env_kw: dict[str, Any], seeds: list[int]) -> list[float]:
