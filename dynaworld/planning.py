@@ -12,7 +12,6 @@ calls). How those transitions reach the agent is the update rule:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dynaworld.errors import ConfigError
+from dynaworld.loop import due
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch, Prediction, Query
 
@@ -122,8 +122,7 @@ class ImaginedReplay:
         self.real, self.real_model = real, real_model
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.data: Batch | None = None
-        self.size = self.pos = 0
-        self.credit = 0.0
+        self.size = self.pos = self.stored = 0  # stored: model transitions ever received
 
     def _store(self, b: Batch) -> None:
         if self.data is None:
@@ -170,9 +169,8 @@ class ImaginedReplay:
 
     def update(self, batch: Batch) -> int:
         self._store(batch)
-        self.credit += self.ratio * len(batch)
-        n = math.floor(self.credit + 1e-9)
-        self.credit -= n
+        self.stored += len(batch)
+        n = due(self.ratio, self.stored - len(batch), self.stored)
         for _ in range(n):
             self.agent.update(self._minibatch())
         return n
@@ -183,7 +181,7 @@ class ImaginedReplay:
         out: dict[str, Any] = {
             "size": self.size,
             "pos": self.pos,
-            "credit": self.credit,
+            "stored": self.stored,
             "rng": self.rng.bit_generator.state,
         }
         if self.data is not None:
@@ -192,7 +190,11 @@ class ImaginedReplay:
         return out
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        self.size, self.pos, self.credit = int(d["size"]), int(d["pos"]), float(d["credit"])
+        self.size, self.pos = int(d["size"]), int(d["pos"])
+        if "stored" in d:
+            self.stored = int(d["stored"])
+        else:  # older checkpoints kept the fraction of an update owed: any count with that fraction
+            self.stored = round(float(d["credit"]) / self.ratio) if self.ratio > 0 else 0
         self.rng.bit_generator.state = d["rng"]
         if "obs" in d:
             arrays = [

@@ -139,16 +139,7 @@ def test_imagined_buffer_makes_the_same_number_of_updates_for_every_shape():
         learner = ImaginedReplay(agent, 1000, 32, 1 / 32, seed=0)
         for _phase in range(8):
             for _ in range(k):
-                learner.update(
-                    Batch(
-                        np.zeros((n, 2)),
-                        np.zeros(n, int),
-                        np.zeros(n, np.float32),
-                        np.zeros((n, 2)),
-                        np.zeros(n, bool),
-                        np.ones(n, int),
-                    )
-                )
+                learner.update(_zeros_batch(n))
         counts[shape] = len(agent.sizes)
         assert set(agent.sizes) == {32}
     assert counts == {
@@ -156,6 +147,41 @@ def test_imagined_buffer_makes_the_same_number_of_updates_for_every_shape():
         "33x3": 24,
         "10x10": 25,
     }  # floor(8 phases * P / 32), P = 100 or 99
+
+
+def _zeros_batch(n: int) -> Batch:
+    return Batch(
+        np.zeros((n, 2)),
+        np.zeros(n, int),
+        np.zeros(n, np.float32),
+        np.zeros((n, 2)),
+        np.zeros(n, bool),
+        np.ones(n, int),
+    )
+
+
+def test_imagined_buffer_resumed_counts_updates_like_an_uninterrupted_one():
+    whole, first, second = CountingAgent(), CountingAgent(), CountingAgent()
+    a = ImaginedReplay(whole, 1000, 32, 1 / 32, seed=0)
+    for _ in range(10):
+        a.update(_zeros_batch(33))
+    b = ImaginedReplay(first, 1000, 32, 1 / 32, seed=0)
+    for _ in range(5):
+        b.update(_zeros_batch(33))
+    state = b.state_dict()
+    c = ImaginedReplay(second, 1000, 32, 1 / 32, seed=0)
+    c.load_state_dict(state)
+    for _ in range(5):
+        c.update(_zeros_batch(33))
+    assert len(first.sizes) + len(second.sizes) == len(whole.sizes) == 10
+    # a checkpoint of the older format (a fractional "credit" instead of a count) resumes the same
+    old = {k: v for k, v in state.items() if k != "stored"} | {"credit": (5 * 33 / 32) % 1}
+    third = CountingAgent()
+    d = ImaginedReplay(third, 1000, 32, 1 / 32, seed=0)
+    d.load_state_dict(old)
+    for _ in range(5):
+        d.update(_zeros_batch(33))
+    assert len(third.sizes) == len(second.sizes)
 
 
 def test_dyna_and_dqn_extra_updates_make_the_same_number_of_updates():
