@@ -95,7 +95,8 @@ class RunLogger:
         self.csv.write({"env_steps": step, **values})
         if self.tb is not None:
             for k, v in values.items():
-                if k != "env_steps" and v is not None:
+                # NaN = "not measured yet" (e.g. a GP's loss before its first fit): CSV only
+                if k != "env_steps" and v is not None and v == v:
                     self.tb.add_scalar(k, v, step)
 
     def table(self, name: str, columns: Sequence[str], row: dict[str, Any]) -> None:

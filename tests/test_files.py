@@ -1,4 +1,4 @@
-"""Atomic writes: an error mid-write keeps the old file and leaves no temporary behind."""
+"""Atomic writes (an error mid-write keeps the old file, no temporary left) and the run log."""
 
 import pytest
 
@@ -19,3 +19,14 @@ def test_atomic_write_replaces_on_success_and_keeps_old_file_on_error(tmp_path):
     with atomic_write(path, "w") as f:
         f.write("new")
     assert path.read_text() == "new"
+
+
+def test_run_log_keeps_nan_in_the_csv_and_out_of_tensorboard(tmp_path, caplog):
+    from dynaworld.runlog import RunLogger
+
+    log = RunLogger(tmp_path, columns=["env_steps", "model_loss", "loss"])
+    log.log(10, {"model_loss": float("nan"), "loss": 0.5})  # a GP's loss before its first fit
+    log.close()
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "env_steps,model_loss,loss" and rows[1].startswith("10,nan,0.5")
+    assert "NaN or Inf" not in caplog.text
