@@ -237,7 +237,10 @@ class ModelConfig:
     )
     ridge: float = doc(1e-3, "linear: ridge (prior precision) of the least-squares fit.", positive)
     gp_points: int = doc(
-        500, "gp: the exact GP conditions on the newest N training transitions.", positive
+        500,
+        "gp: the exact GP conditions on N training transitions (the terminal ones, up to N/2, "
+        "and a uniform sample of the rest), redrawn at each refit.",
+        positive,
     )
     gp_iters: int = doc(
         30, "gp: Adam steps on the kernel hyperparameters per refit (warm-started).", non_negative

@@ -104,6 +104,35 @@ def test_linear_model_and_gps_recover_a_known_linear_system(kind):
         assert var_far.mean() > 5 * var.mean()
 
 
+def test_exact_gp_keeps_rare_terminal_transitions_in_its_conditioning_set():
+    """Early episodes end at a wall (x > 1); later ones keep away from it. An exact GP on the
+    newest transitions alone would forget that the wall exists."""
+    gp = pytest.importorskip("dynaworld.models.gp")
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(6000, (2,), np.float32)
+    replay = ReplayModel(buf)
+    for episode in range(60):
+        s = rng.uniform(-1, 1, 2).astype(np.float32)
+        for t in range(50):
+            a = int(rng.choice(3, p=[0.1, 0.2, 0.7])) if episode < 20 else 0  # later: away from it
+            s2 = (s + [0.1 * (a - 1), 0.0] + rng.normal(0, NOISE, 2)).astype(np.float32)
+            wall = bool(s2[0] > 1)
+            replay.update(Transition(s, a, 1.0, s2, wall, wall or t == 49))
+            if wall:
+                break
+            s = s2
+    model = gp.ExactGPModel(buf, **common(holdout_every=1000), points=300, iters=50)
+    model.refit()
+    pool = model.training_pool()
+    done = buf.dones[pool].astype(bool)
+    assert 5 <= done.sum() and not done[-300:].any()  # the newest 300 hold no terminal one
+    kept = model.gp.train_targets[-1]  # the GP's done targets
+    assert int(kept.sum()) == done.sum()
+    near = np.array([[0.95, 0.0], [0.98, 0.5], [0.97, -0.5]], np.float32)
+    assert model.predict(near, np.array([2, 2, 2]))[2].all()  # a step right crosses x = 1
+    assert not model.predict(-near, np.array([2, 2, 2]))[2].any()
+
+
 def test_ensemble_disagreement_grows_off_distribution():
     def system(s, a, hidden, rng):
         return np.sin(2 * s) + 0.1 * (a - 1) + rng.normal(0, NOISE, 2), float(s[0] * s[1]), hidden

@@ -3,8 +3,9 @@
 Each output has its own constant mean and ARD RBF kernel (scaled) and Gaussian noise; an input
 is [normalised s, onehot(a)]. Both give a predictive mean and variance (``predictive``).
 
-* ``ExactGPModel`` (``gp``): an exact GP on the newest ``points`` training transitions, refit every
-  ``refit_every`` real steps (``iters`` Adam steps on the marginal likelihood, warm-started).
+* ``ExactGPModel`` (``gp``): an exact GP on ``points`` training transitions (the terminal ones and
+  a uniform sample of the rest), refit every ``refit_every`` real steps (``iters`` Adam steps on
+  the marginal likelihood, warm-started).
 * ``SparseGPModel`` (``sparse_gp``): a variational GP with ``inducing`` learned inducing points
   (Hensman et al. 2013), trained on minibatches of all the training data at ``updates_per_step``;
   a step costs O(B·M² + M³) whatever the amount of data.
@@ -108,8 +109,19 @@ class ExactGPModel(_GPBase):
         else:
             self.gp.set_train_data(X, Y, strict=False)
 
+    def conditioning_set(self, pool: np.ndarray) -> np.ndarray:
+        """The ≤ ``points`` transitions the GP conditions on: the terminal ones (newest, up to
+        half) and a uniform sample of the rest. The newest N alone forget rare events: a good
+        CartPole agent's last 500 steps hold no failure, and the GP then predicts none."""
+        if len(pool) <= self.points:
+            return pool
+        done = self.buffer.dones[pool % self.buffer.capacity].astype(bool)
+        term = pool[done][-(self.points // 2) :]
+        rest = self.rng.choice(pool[~done], self.points - len(term), replace=False)
+        return np.sort(np.concatenate([term, rest]))
+
     def fit(self, pool: np.ndarray) -> None:
-        self._build(*self.batch(pool[-self.points :]))
+        self._build(*self.batch(self.conditioning_set(pool)))
         if not self.iters:
             return
         gp = self.gp
