@@ -63,6 +63,7 @@ def test_tiny_planning_shape_sweep_has_every_method_and_resumes(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     md = (out / "report.md").read_text()
     assert "Rollout-Dyna-DQN 10×10" in md and "±" in md and "(1)" in md
+    assert "Sample efficiency" in md
     assert (out / "charts" / "minatar_Breakout.png").stat().st_size > 5000
     assert (out / "charts" / "curves_minatar_Breakout.png").exists()
 

@@ -182,6 +182,17 @@ def learning_curves(title: str, runs: dict[str, list[str]], path: Path) -> Path 
     return path
 
 
+def mean_eval_return(run_dir: str) -> float | None:
+    """Sample efficiency of one run: its mean evaluation return over every evaluation during
+    training (the area under the learning curve over the steps, for evenly spaced evaluations)."""
+    try:
+        rows = read_metrics(run_dir)
+    except FileNotFoundError:
+        return None
+    evals = [r["eval_return_mean"] for r in rows if "eval_return_mean" in r]
+    return float(np.mean(evals)) if evals else None
+
+
 def final_model_errors(dirs: list[str]) -> np.ndarray | None:
     """Each run's last k-step error row set from model_error.csv: runs × k × (state, reward)."""
     per_run = []
@@ -264,6 +275,7 @@ def report(out: str | Path) -> Path:
         ]
         norm: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []  # model prediction error rows
+        efficiency: list[str] = []  # mean evaluation return over training, per game
         for g in games:
             cells = []
             for m in methods:
@@ -275,6 +287,13 @@ def report(out: str | Path) -> Path:
                 if vals and all(x is not None for x in hn):
                     norm[m].append(float(np.mean(hn)))  # type: ignore[arg-type]
             lines.append(f"| {g} | " + " | ".join(cells) + " |")
+            auc = []
+            for m in methods:
+                got = [mean_eval_return(r["run_dir"]) for r in groups[(suite, g)].get(m, [])]
+                vals = [v for v in got if v is not None]
+                mu, ci = mean_ci(vals)
+                auc.append(f"{mu:.2f} ± {ci:.2f} ({len(vals)})" if vals else "–")
+            efficiency.append(f"| {g} | " + " | ".join(auc) + " |")
             present = [m for m in methods if groups[(suite, g)].get(m)]
             stats = [
                 mean_ci([float(r["eval_return_mean"]) for r in groups[(suite, g)][m]])
@@ -312,6 +331,15 @@ def report(out: str | Path) -> Path:
                 )
                 if chart:
                     charts.append(chart)
+        lines += [
+            "",
+            "Sample efficiency: mean evaluation return over all evaluations during training (the "
+            "area under the learning curve divided by its length), mean ± 95% CI over seeds:",
+            "",
+            "| game | " + " | ".join(labels[m] for m in methods) + " |",
+            "|---|" + "---|" * len(methods),
+            *efficiency,
+        ]
         if errors:
             lines += [
                 "",
