@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         help="tables (mean ± 95%% CI), bar charts and curves of a sweep or a World Models run",
     )
     r.add_argument("out", help="sweep directory, or a World Models run directory")
+    r.add_argument(
+        "--include",
+        action="append",
+        metavar="SWEEP_DIR",
+        help="add another sweep's runs of this experiment's methods (same planning model and "
+        "shape, suite, game and steps), e.g. planning_shape's perfect-model runs (repeatable)",
+    )
 
     d = sub.add_parser(
         "demo", help="the main job: DQN vs extra updates vs Dyna 100x1 vs Rollout-Dyna 10x10"
@@ -196,7 +203,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
         print(f"dynaworld: report {wm_report([a.out])}")
         return 0
-    path = report(a.out)
+    path = report(a.out, a.include)
     print(f"dynaworld: report {path}")
     return 0
 

@@ -80,6 +80,23 @@ def test_tiny_planning_shape_sweep_has_every_method_and_resumes(cli, tmp_path):
     assert after["eval_return_mean"] == before["eval_return_mean"]
     assert after["agent_updates"] == before["agent_updates"]
 
+    # a model_relaxation report takes this sweep's runs of its methods (DQN, perfect n×k)
+    relax = tmp_path / "relax"
+    r = cli(
+        "sweep",
+        str(ROOT / "experiments/model_relaxation.yaml"),
+        *TINY,
+        *("--out", str(relax), "--seeds", "1", "--suite", "minatar", "--game", "Breakout"),
+        *("--method", "learned_10x10", "--workers", "1"),
+    )
+    assert r.returncode == 0, r.stderr
+    r = cli("report", str(relax), "--include", str(out))
+    assert r.returncode == 0, r.stderr
+    header = [x for x in (relax / "report.md").read_text().splitlines() if x.startswith("| game")]
+    assert (
+        header[0] == "| game | DQN | perfect 100×1 | perfect 33×3 | online 10×10 | perfect 10×10 |"
+    )
+
 
 def test_sweep_on_a_local_ray_instance(cli, tmp_path):
     pytest.importorskip("ray")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from dynaworld.config import load_yaml
 from dynaworld.errors import DynaworldError
 from dynaworld.runlog import read_metrics
 
@@ -109,6 +110,53 @@ def read_results(out: Path) -> list[dict[str, Any]]:
     if not rows:
         raise DynaworldError(f"{path} holds no finished run")
     return rows
+
+
+def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(planning model, shape) → (method, label, family) of the experiment that made ``out``
+    (named in ``out/experiment.yaml``); empty if unknown. DQN's key is ('none', '')."""
+    from dynaworld.config import PlanningConfig, merge
+    from dynaworld.experiments.sweep import Experiment, _nested
+
+    info = out / "experiment.yaml"
+    path = load_yaml(info).get("experiment") if info.is_file() else None
+    if not path or not Path(path).is_file():
+        return {}
+    exp = Experiment.load(path)
+    keys = {}
+    for method, mdef in exp.methods.items():
+        mdef = dict(mdef)
+        label, family = mdef.pop("label", method), mdef.pop("family", method)
+        planning = merge(exp.base, _nested(mdef)).get("planning") or {}
+        model = str(planning.get("model", PlanningConfig.model))
+        shape = "" if model == "none" else str(planning.get("shape", PlanningConfig.shape))
+        keys[(model, shape)] = (method, label, family)
+    return keys
+
+
+def included_rows(out: Path, others: list[str | Path], own: list[dict[str, Any]]) -> list[dict]:
+    """Finished runs of other sweeps that count as methods of this one: a suite and game of this
+    sweep, the same number of real steps, planning model and shape (e.g. planning_shape's perfect-model and DQN
+    runs in model_relaxation's chart), renamed as this experiment's method. This sweep's own
+    runs of a method take precedence."""
+    keys = method_keys(out)
+    if not keys:
+        raise DynaworldError(
+            f"--include needs {out / 'experiment.yaml'} naming its experiment file, to match methods"
+        )
+    have = {(r["suite"], r["game"], r["method"]) for r in own}
+    steps = {(r["suite"], r["game"]): r["env_steps"] for r in own}
+    rows = []
+    for other in others:
+        for r in read_results(Path(other)):
+            match = keys.get((r["model"], r["shape"]))
+            where = (r["suite"], r["game"])
+            if match is None or steps.get(where) != r["env_steps"]:  # only this sweep's games
+                continue
+            if (*where, match[0]) not in have:
+                rows.append({**r, "method": match[0], "label": match[1], "family": match[2]})
+    order = {m: i for i, (m, _, _) in enumerate(keys.values())}
+    return sorted(own + rows, key=lambda r: order.get(r["method"], len(order)))
 
 
 def _plt() -> Any:
@@ -246,10 +294,13 @@ def model_error_chart(title: str, runs: dict[str, list[str]], path: Path) -> Pat
     return path
 
 
-def report(out: str | Path) -> Path:
-    """Write ``out/report.md`` and the charts; return the report's path."""
+def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
+    """Write ``out/report.md`` and the charts; return the report's path. ``include``: other sweep
+    directories whose runs of this experiment's methods join the tables and charts."""
     out = Path(out)
     rows = read_results(out)
+    if include:
+        rows = included_rows(out, include, rows)
     groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -258,7 +309,9 @@ def report(out: str | Path) -> Path:
     lines = [
         f"# Report: {out.name}",
         "",
-        f"{len(rows)} finished runs from `{out / 'results.csv'}`. "
+        f"{len(rows)} finished runs from `{out / 'results.csv'}`"
+        + "".join(f" and `{Path(o) / 'results.csv'}`" for o in include or [])
+        + ". "
         "Each cell: final evaluation return, mean ± 95% CI over seeds (Student t), n seeds.",
         "",
     ]
