@@ -114,20 +114,22 @@ def read_results(out: Path) -> list[dict[str, Any]]:
 
 def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(planning model, shape) → (method, label, family) of the experiment that made ``out``
-    (named in ``out/experiment.yaml``); empty if unknown. DQN's key is ('none', '')."""
+    (named in ``out/experiment.yaml``). DQN's key is ('none', '')."""
     from dynaworld.config import PlanningConfig, merge
-    from dynaworld.experiments.sweep import Experiment, _nested
+    from dynaworld.experiments.sweep import Experiment
 
     info = out / "experiment.yaml"
     path = load_yaml(info).get("experiment") if info.is_file() else None
     if not path or not Path(path).is_file():
-        return {}
+        raise DynaworldError(
+            f"--include matches runs to the methods of {out}'s experiment file, named in "
+            f"{info}: {'that file is missing' if not path else f'{path} not found'}"
+        )
     exp = Experiment.load(path)
     keys = {}
-    for method, mdef in exp.methods.items():
-        mdef = dict(mdef)
-        label, family = mdef.pop("label", method), mdef.pop("family", method)
-        planning = merge(exp.base, _nested(mdef)).get("planning") or {}
+    for method in exp.methods:
+        label, family, settings = exp.method(method)
+        planning = merge(exp.base, settings).get("planning") or {}
         model = str(planning.get("model", PlanningConfig.model))
         shape = "" if model == "none" else str(planning.get("shape", PlanningConfig.shape))
         keys[(model, shape)] = (method, label, family)
@@ -135,15 +137,11 @@ def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
 
 
 def included_rows(out: Path, others: list[str | Path], own: list[dict[str, Any]]) -> list[dict]:
-    """Finished runs of other sweeps that count as methods of this one: a suite and game of this
-    sweep, the same number of real steps, planning model and shape (e.g. planning_shape's perfect-model and DQN
-    runs in model_relaxation's chart), renamed as this experiment's method. This sweep's own
-    runs of a method take precedence."""
+    """Finished runs of other sweeps that count as methods of this one: a suite and game of
+    this sweep, the same number of real steps, planning model and shape (e.g. planning_shape's
+    perfect-model and DQN runs in model_relaxation's chart), renamed as this experiment's
+    method. This sweep's own runs of a method take precedence."""
     keys = method_keys(out)
-    if not keys:
-        raise DynaworldError(
-            f"--include needs {out / 'experiment.yaml'} naming its experiment file, to match methods"
-        )
     have = {(r["suite"], r["game"], r["method"]) for r in own}
     steps = {(r["suite"], r["game"]): r["env_steps"] for r in own}
     rows = []
@@ -157,6 +155,30 @@ def included_rows(out: Path, others: list[str | Path], own: list[dict[str, Any]]
                 rows.append({**r, "method": match[0], "label": match[1], "family": match[2]})
     order = {m: i for i, (m, _, _) in enumerate(keys.values())}
     return sorted(own + rows, key=lambda r: order.get(r["method"], len(order)))
+
+
+def eval_curve(run_dir: str) -> dict[float, float] | None:
+    """A run's evaluation returns during training, by env step (None without metrics.csv)."""
+    try:
+        rows = read_metrics(run_dir)
+    except FileNotFoundError:
+        return None
+    return {r["env_steps"]: r["eval_return_mean"] for r in rows if "eval_return_mean" in r}
+
+
+def mean_eval_return(run_dir: str) -> float | None:
+    """Sample efficiency of one run: its mean evaluation return over every evaluation during
+    training (the area under the learning curve over the steps, for evenly spaced evaluations)."""
+    curve = eval_curve(run_dir)
+    return float(np.mean(list(curve.values()))) if curve else None
+
+
+def cell(values: list[float]) -> str:
+    """A table cell: mean ± 95% CI (n), or '–' without values."""
+    if not values:
+        return "–"
+    mu, ci = mean_ci(values)
+    return f"{mu:.2f} ± {ci:.2f} ({len(values)})"
 
 
 def _plt() -> Any:
@@ -198,15 +220,7 @@ def learning_curves(title: str, runs: dict[str, list[str]], path: Path) -> Path 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     drawn = False
     for label, dirs in runs.items():
-        curves = []
-        for d in dirs:
-            try:
-                rows = read_metrics(d)
-            except FileNotFoundError:
-                continue
-            curves.append(
-                {r["env_steps"]: r["eval_return_mean"] for r in rows if "eval_return_mean" in r}
-            )
+        curves = [c for c in map(eval_curve, dirs) if c is not None]
         steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
         if not steps:
             continue
@@ -228,17 +242,6 @@ def learning_curves(title: str, runs: dict[str, list[str]], path: Path) -> Path 
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def mean_eval_return(run_dir: str) -> float | None:
-    """Sample efficiency of one run: its mean evaluation return over every evaluation during
-    training (the area under the learning curve over the steps, for evenly spaced evaluations)."""
-    try:
-        rows = read_metrics(run_dir)
-    except FileNotFoundError:
-        return None
-    evals = [r["eval_return_mean"] for r in rows if "eval_return_mean" in r]
-    return float(np.mean(evals)) if evals else None
 
 
 def final_model_errors(dirs: list[str]) -> np.ndarray | None:
@@ -330,22 +333,17 @@ def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
         errors: list[str] = []  # model prediction error rows
         efficiency: list[str] = []  # mean evaluation return over training, per game
         for g in games:
-            cells = []
+            cells, auc = [], []
             for m in methods:
                 rs = groups[(suite, g)].get(m, [])
                 vals = [float(r["eval_return_mean"]) for r in rs]
-                mu, ci = mean_ci(vals)
-                cells.append(f"{mu:.2f} ± {ci:.2f} ({len(vals)})" if vals else "–")
+                cells.append(cell(vals))
+                means = [mean_eval_return(r["run_dir"]) for r in rs]
+                auc.append(cell([x for x in means if x is not None]))
                 hn = [human_normalised(r["env_id"], v) for r, v in zip(rs, vals, strict=True)]
                 if vals and all(x is not None for x in hn):
                     norm[m].append(float(np.mean(hn)))  # type: ignore[arg-type]
             lines.append(f"| {g} | " + " | ".join(cells) + " |")
-            auc = []
-            for m in methods:
-                got = [mean_eval_return(r["run_dir"]) for r in groups[(suite, g)].get(m, [])]
-                vals = [v for v in got if v is not None]
-                mu, ci = mean_ci(vals)
-                auc.append(f"{mu:.2f} ± {ci:.2f} ({len(vals)})" if vals else "–")
             efficiency.append(f"| {g} | " + " | ".join(auc) + " |")
             present = [m for m in methods if groups[(suite, g)].get(m)]
             stats = [

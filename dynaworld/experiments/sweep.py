@@ -139,12 +139,11 @@ class Experiment:
             )
             base = merge(base, sdef.get("overrides") or {})
             for game in sdef["games"]:
-                for method, mdef in self.methods.items():
-                    mdef = dict(mdef)
-                    label, family = mdef.pop("label", method), mdef.pop("family", method)
+                for method in self.methods:
+                    label, family, settings = self.method(method)
                     for seed in range(seeds if seeds is not None else self.seeds):
                         data = merge(
-                            merge(merge(base, _nested(mdef)), extra),
+                            merge(merge(base, settings), extra),
                             {"seed": seed, "env": {"id": game}, "progress": False},
                         )
                         data["name"] = f"{method}-{_short(game)}-s{seed}"
@@ -160,6 +159,12 @@ class Experiment:
                             RunSpec(suite, _short(game), method, seed, cfg, label, family, d)
                         )
         return specs
+
+    def method(self, name: str) -> tuple[str, str, dict[str, Any]]:
+        """A method's label, family (its colour in charts) and nested config settings."""
+        mdef = dict(self.methods[name])
+        label, family = mdef.pop("label", name), mdef.pop("family", name)
+        return str(label), str(family), _nested(mdef)
 
     def _resolve(self, p: str) -> Path:
         q = Path(p)
