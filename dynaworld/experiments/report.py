@@ -346,6 +346,7 @@ def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
             lines.append(f"| {g} | " + " | ".join(cells) + " |")
             efficiency.append(f"| {g} | " + " | ".join(auc) + " |")
             present = [m for m in methods if groups[(suite, g)].get(m)]
+            most = max(len(groups[(suite, g)][m]) for m in present)
             stats = [
                 mean_ci([float(r["eval_return_mean"]) for r in groups[(suite, g)][m]])
                 for m in present
@@ -356,7 +357,12 @@ def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
             charts.append(
                 bar_chart(
                     f"{g} ({suite})",
-                    [labels[m] for m in present],
+                    # a bar from fewer seeds than the others says so under its name
+                    [
+                        labels[m] + (f"\n(n={len(rs)})" if len(rs) < most else "")
+                        for m in present
+                        for rs in [groups[(suite, g)][m]]
+                    ],
                     [s[0] for s in stats],
                     [s[1] for s in stats],
                     colors,
