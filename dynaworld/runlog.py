@@ -28,6 +28,9 @@ COLUMNS = (
     "model_updates",
 )
 MODEL_ERROR_COLUMNS = ("env_steps", "k", "frame_error", "reward_error")
+# one-step: held-out terminal transitions used, fraction predicted terminal, and the fraction of
+# as many held-out non-terminal ones predicted terminal
+TERMINATION_ERROR_COLUMNS = ("env_steps", "terminals", "recall", "false_alarm")
 
 
 class CsvLog:

@@ -32,7 +32,12 @@ from dynaworld.models.vector import VectorModel, make_vector_model
 from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
 from dynaworld.plots import plot_run
 from dynaworld.replay import ReplayBuffer, UniformSampler
-from dynaworld.runlog import MODEL_ERROR_COLUMNS, RunLogger, write_json
+from dynaworld.runlog import (
+    MODEL_ERROR_COLUMNS,
+    TERMINATION_ERROR_COLUMNS,
+    RunLogger,
+    write_json,
+)
 from dynaworld.types import Transition
 
 CHECKPOINT_FORMAT = 1
@@ -265,15 +270,14 @@ class Trainer:
             self.save(st)
 
     def model_error(self, st: LoopState) -> None:
-        """k-step prediction error of a learned model on held-out real data → model_error.csv."""
+        """k-step prediction error of a learned model on held-out real data → model_error.csv,
+        and its one-step termination error → termination_error.csv."""
         model = self.c.stateful.get("planning_model")
         if not isinstance(model, LearnedModel | VectorModel):
             return
         rng = np.random.Generator(np.random.PCG64(self.c.cfg.seed * 7919 + st.env_steps))
         err = model.k_step_error(self.c.cfg.model.error_k, rng=rng)
-        if err is None:
-            return
-        for k, (fe, re) in enumerate(zip(*err, strict=True), start=1):
+        for k, (fe, re) in enumerate(zip(*(err or ((), ())), strict=True), start=1):
             self.log.table(
                 "model_error.csv",
                 MODEL_ERROR_COLUMNS,
@@ -283,6 +287,13 @@ class Trainer:
                     "frame_error": float(fe),
                     "reward_error": float(re),
                 },
+            )
+        ends = model.termination_error(rng=rng)
+        if ends is not None:
+            self.log.table(
+                "termination_error.csv",
+                TERMINATION_ERROR_COLUMNS,
+                dict(zip(TERMINATION_ERROR_COLUMNS, (st.env_steps, *ends), strict=True)),
             )
 
     def evaluate(self, st: LoopState, episodes: int) -> np.ndarray:

@@ -104,23 +104,48 @@ def test_linear_model_and_gps_recover_a_known_linear_system(kind):
         assert var_far.mean() > 5 * var.mean()
 
 
-def test_exact_gp_keeps_rare_terminal_transitions_in_its_conditioning_set():
-    """Early episodes end at a wall (x > 1); later ones keep away from it. An exact GP on the
-    newest transitions alone would forget that the wall exists."""
-    gp = pytest.importorskip("dynaworld.models.gp")
+def wall_episodes(early: int = 20, late: int = 40) -> ReplayBuffer:
+    """Random-walk episodes that end when x crosses 1: ``early`` ones drift right into the wall,
+    the ``late`` ones after them keep away from it."""
     rng = np.random.default_rng(0)
     buf = ReplayBuffer(6000, (2,), np.float32)
     replay = ReplayModel(buf)
-    for episode in range(60):
+    for episode in range(early + late):
         s = rng.uniform(-1, 1, 2).astype(np.float32)
         for t in range(50):
-            a = int(rng.choice(3, p=[0.1, 0.2, 0.7])) if episode < 20 else 0  # later: away from it
+            a = int(rng.choice(3, p=[0.1, 0.2, 0.7])) if episode < early else 0
             s2 = (s + [0.1 * (a - 1), 0.0] + rng.normal(0, NOISE, 2)).astype(np.float32)
             wall = bool(s2[0] > 1)
             replay.update(Transition(s, a, 1.0, s2, wall, wall or t == 49))
             if wall:
                 break
             s = s2
+    return buf
+
+
+def test_termination_error_measures_recall_and_false_alarms_on_held_out_transitions():
+    gp = pytest.importorskip("dynaworld.models.gp")
+    buf = wall_episodes(early=60, late=0)
+    model = gp.ExactGPModel(buf, **common(holdout_every=3), points=400, iters=50)
+    model.refit()
+    idx = held_out(buf, every=3)
+    ends = idx[buf.dones[idx]]
+    assert len(ends) >= 10
+    terminals, recall, false_alarm = model.termination_error(samples=10_000)
+    assert terminals == len(ends)  # all of them: the recall is theirs exactly
+    assert recall == model.predict(buf.observations(ends), buf.actions[ends], ends)[2].mean()
+    assert recall >= 0.7 and false_alarm <= 0.05  # the model learned where the wall is
+    # with the terminal transitions left out of its conditioning set it never predicts the wall
+    pool = model.training_pool()
+    model.fit(pool[~buf.dones[pool]])
+    assert model.termination_error(samples=10_000)[1] == 0.0
+
+
+def test_exact_gp_keeps_rare_terminal_transitions_in_its_conditioning_set():
+    """Early episodes end at a wall (x > 1); later ones keep away from it. An exact GP on the
+    newest transitions alone would forget that the wall exists."""
+    gp = pytest.importorskip("dynaworld.models.gp")
+    buf = wall_episodes()
     model = gp.ExactGPModel(buf, **common(holdout_every=1000), points=300, iters=50)
     model.refit()
     pool = model.training_pool()
@@ -295,6 +320,10 @@ def test_each_model_plans_in_a_short_dyna_cartpole_run(kind, tmp_path):
     # untrained at 400 real steps; trained at the end (errors grow with k)
     assert err[(1200, 1)] < 0.7 * err[(400, 1)]
     assert err[(1200, 1)] < err[(1200, 5)]
+    with open(tmp_path / "termination_error.csv", newline="") as f:
+        ends = list(csv.DictReader(f))
+    assert ends and int(ends[-1]["env_steps"]) == 1200 and int(ends[-1]["terminals"]) > 0
+    assert all(0 <= float(e[c]) <= 1 for e in ends for c in ("recall", "false_alarm"))
     with open(tmp_path / "metrics.csv", newline="") as f:
         losses = [r["model_loss"] for r in csv.DictReader(f) if r["model_loss"]]
     assert losses and np.isfinite(float(losses[-1]))  # nan before the model's first update

@@ -92,10 +92,14 @@ def test_tiny_planning_shape_sweep_has_every_method_and_resumes(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     r = cli("report", str(relax), "--include", str(out))
     assert r.returncode == 0, r.stderr
-    header = [x for x in (relax / "report.md").read_text().splitlines() if x.startswith("| game")]
+    lines = (relax / "report.md").read_text().splitlines()
+    header = [x for x in lines if x.startswith("| game")]
     assert (
         header[0] == "| game | DQN | perfect 100×1 | perfect 33×3 | online 10×10 | perfect 10×10 |"
     )
+    # the learned model's k-step and termination errors, all measured
+    errors = [x for x in lines if x.startswith("| Breakout | online 10×10 | 10 |")]
+    assert len(errors) == 1 and errors[0].count("±") == 4 and "–" not in errors[0]
 
 
 def test_sweep_on_a_local_ray_instance(cli, tmp_path):

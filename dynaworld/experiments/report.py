@@ -269,6 +269,20 @@ def final_model_errors(dirs: list[str]) -> np.ndarray | None:
     return np.array([[row[1:] for row in p[:k]] for p in per_run])
 
 
+def final_termination_errors(dirs: list[str]) -> np.ndarray | None:
+    """Each run's last row of termination_error.csv: runs × (recall, false alarm)."""
+    per_run = []
+    for d in dirs:
+        p = Path(d) / "termination_error.csv"
+        if p.is_file():
+            with open(p, newline="") as f:
+                rows = list(csv.DictReader(f))
+            if rows:
+                last = max(rows, key=lambda r: int(r["env_steps"]))
+                per_run.append((float(last["recall"]), float(last["false_alarm"])))
+    return np.array(per_run) if per_run else None
+
+
 def model_error_chart(title: str, runs: dict[str, list[str]], path: Path) -> Path | None:
     """Final k-step prediction error (frames or states, and rewards, steps 1..k) of each model."""
     plt = _plt()
@@ -374,9 +388,12 @@ def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
                 arr = final_model_errors(dirs)
                 if arr is not None:
                     ends = [mean_ci(list(arr[:, j, 0])) for j in (0, arr.shape[1] - 1)]
+                    term = final_termination_errors(dirs)
+                    ends += [mean_ci(list(term[:, j])) for j in (0, 1)] if term is not None else []
+                    cells = [f"{mu:.4f} ± {ci:.4f}" for mu, ci in ends] + ["–"] * (4 - len(ends))
                     errors.append(
                         f"| {g} | {label} | {arr.shape[1]} | "
-                        + " | ".join(f"{mu:.4f} ± {ci:.4f}" for mu, ci in ends)
+                        + " | ".join(cells)
                         + f" | {len(arr)} |"
                     )
             for draw, name, what in (
@@ -402,10 +419,13 @@ def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
                 "",
                 "Model prediction error on held-out episodes at the end of training (open loop "
                 "with the recorded actions; frames: wrong cells / pixel error, vector states: "
-                "|error| / state std), mean ± 95% CI over seeds:",
+                "|error| / state std), mean ± 95% CI over seeds. Termination (one step, from "
+                "held-out real transitions): recall = terminal transitions predicted terminal, "
+                "false alarm = non-terminal ones predicted terminal (– : not measured).",
                 "",
-                "| game | method | k | error at step 1 | error at step k | n |",
-                "|---|---|---|---|---|---|",
+                "| game | method | k | error at step 1 | error at step k | termination recall "
+                "| false termination | n |",
+                "|---|---|---|---|---|---|---|---|",
                 *errors,
             ]
         if norm:

@@ -13,6 +13,7 @@ one forward pass; ``k_step_error`` measures open-loop prediction error on held-o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -94,15 +95,18 @@ def training_indices(
     return idx
 
 
+def heldout(buffer: ReplayBuffer, every: int, stop: int) -> np.ndarray:
+    """Replay indices below ``stop`` of held-out episodes whose transition can be read."""
+    cand = np.arange(buffer.oldest, max(buffer.oldest, stop))
+    return cand[holdout_mask(buffer, cand, every) & buffer.valid(cand)]
+
+
 def heldout_starts(
     buffer: ReplayBuffer, k: int, every: int, samples: int, rng: np.random.Generator
 ) -> np.ndarray | None:
     """Up to ``samples`` held-out indices followed by k real steps of the same episode (or None)."""
     b = buffer
-    cand = np.arange(b.oldest, max(b.oldest, b.t - k - 1))
-    if len(cand) == 0:
-        return None
-    cand = cand[holdout_mask(b, cand, every) & b.valid(cand)]
+    cand = heldout(b, every, b.t - k - 1)
     ok = np.ones(len(cand), bool)
     for j in range(k):
         ok &= b.exists(cand + j) & ~(b.dones[(cand + j) % b.capacity] & (j < k - 1))
@@ -110,6 +114,28 @@ def heldout_starts(
     if len(cand) == 0:
         return None
     return rng.choice(cand, size=min(samples, len(cand)), replace=False)
+
+
+def termination_error(
+    buffer: ReplayBuffer,
+    every: int,
+    done_at: Callable[[np.ndarray], np.ndarray],
+    samples: int,
+    rng: np.random.Generator,
+) -> tuple[int, float, float] | None:
+    """One-step termination error on held-out real transitions: (terminal transitions used,
+    recall = fraction of them predicted terminal, false alarm = fraction of as many non-terminal
+    ones predicted terminal). ``done_at(idx)`` is the model's predicted done at replay indices.
+    None until a held-out episode has ended in a terminal transition."""
+    b = buffer
+    cand = heldout(b, every, b.t - 1)
+    done = b.dones[cand % b.capacity].astype(bool)
+    if not done.any() or done.all():
+        return None
+    ends, others = (
+        rng.choice(c, size=min(samples, len(c)), replace=False) for c in (cand[done], cand[~done])
+    )
+    return len(ends), float(done_at(ends).mean()), float(done_at(others).mean())
 
 
 class LearnedModel:
@@ -241,6 +267,19 @@ class LearnedModel:
                 frame_err[j] = (obs != truth).mean()
             reward_err[j] = np.abs(r - b.rewards[(idx + j) % b.capacity]).mean()
         return frame_err, reward_err
+
+    def termination_error(
+        self, samples: int = 256, rng: np.random.Generator | None = None
+    ) -> tuple[int, float, float] | None:
+        """Termination recall and false-alarm rate on held-out real transitions."""
+        b = self.buffer
+        return termination_error(
+            b,
+            self.holdout_every,
+            lambda i: self.predict(b.observations(i), b.actions[i % b.capacity])[2],
+            samples,
+            rng or np.random.Generator(np.random.PCG64(0)),
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

@@ -28,7 +28,12 @@ import torch.nn.functional as F
 from dynaworld.config import VECTOR_MODELS, ModelConfig
 from dynaworld.errors import DynaworldError
 from dynaworld.loop import due
-from dynaworld.models.pixel import heldout_starts, holdout_mask, training_indices
+from dynaworld.models.pixel import (
+    heldout_starts,
+    holdout_mask,
+    termination_error,
+    training_indices,
+)
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
 
@@ -244,6 +249,19 @@ class VectorModel:
         state_err = (np.abs(states - truth) / self.norm["obs_std"]).mean((0, 2))
         reward_err = np.abs(rewards - b.rewards[steps % b.capacity]).mean(0)
         return state_err, reward_err
+
+    def termination_error(
+        self, samples: int = 256, rng: np.random.Generator | None = None
+    ) -> tuple[int, float, float] | None:
+        """Termination recall and false-alarm rate on held-out real transitions."""
+        b = self.buffer
+        return termination_error(
+            b,
+            self.holdout_every,
+            lambda i: self.predict(b.observations(i), b.actions[i % b.capacity], i)[2],
+            samples,
+            rng or np.random.Generator(np.random.PCG64(0)),
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
