@@ -18,6 +18,7 @@ EPILOG = """examples:
   dynaworld report sweeps/ps
   dynaworld collect runs/breakout --steps 50000 --out data/breakout
   dynaworld model-train data/breakout configs/dqn_minatar_breakout.yaml --out models/breakout.pt
+  dynaworld model-error runs/breakout   # a learned model's k-step and termination errors
   dynaworld worldmodels run configs/worldmodels_carracing_small.yaml --run-dir runs/wm-car
   dynaworld worldmodels report runs/wm-car
   dynaworld config                      # every config key with its default and meaning
@@ -110,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     mt.add_argument("--updates", type=int, default=20_000)
     mt.add_argument("--seed", type=int, default=0)
+
+    me = sub.add_parser(
+        "model-error",
+        help="measure runs' learned models at their newest checkpoint (k-step and termination "
+        "errors on held-out episodes); adds missing termination_error.csv rows",
+    )
+    me.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
 
     from dynaworld.worldmodels.cli import add_parser
 
@@ -234,6 +242,14 @@ def cmd_model_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_error(a: argparse.Namespace) -> int:
+    from dynaworld.evaluate import measure_run_model
+
+    for d in a.run_dirs:
+        print(json.dumps(measure_run_model(d)), flush=True)
+    return 0
+
+
 def cmd_worldmodels(a: argparse.Namespace) -> int:
     from dynaworld.worldmodels.cli import handle
 
@@ -277,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "collect": cmd_collect,
         "model-train": cmd_model_train,
+        "model-error": cmd_model_error,
         "worldmodels": cmd_worldmodels,
     }
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
+from dynaworld.errors import DynaworldError
 
 
 def evaluate(
@@ -44,3 +46,41 @@ def evaluate(
     for env in envs:
         env.close()
     return np.array(returns[:episodes])
+
+
+def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
+    """A run's learned model measured at its newest checkpoint on the run's held-out episodes:
+    k-step frame/state and reward errors and the termination error, on the same samples as
+    training measured at that step. Adds that step's row to ``termination_error.csv`` if the run
+    has none (runs made before the termination error was logged); nothing else is written."""
+    from dynaworld import checkpoint as ckpt
+    from dynaworld.models.pixel import LearnedModel
+    from dynaworld.models.vector import VectorModel
+    from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
+    from dynaworld.train import build, measure_model, restore, resume_config
+
+    d = Path(run_dir)
+    cfg = resume_config(d)
+    latest = ckpt.latest_checkpoint(d)
+    if latest is None:
+        raise DynaworldError(f"{d} has no checkpoint to measure")
+    c = build(cfg)
+    restore(c, ckpt.load_checkpoint(latest))
+    model = c.stateful.get("planning_model")
+    if not isinstance(model, LearnedModel | VectorModel):
+        raise DynaworldError(
+            f"{d} plans with no learned model (planning.model={cfg.planning.model})"
+        )
+    step = c.loop.state.env_steps
+    err, ends = measure_model(model, cfg, step)
+    out: dict[str, Any] = {"run_dir": str(d), "checkpoint": str(latest), "env_steps": step}
+    if err is not None:
+        out.update(frame_error=err[0].round(6).tolist(), reward_error=err[1].round(6).tolist())
+    if ends is not None:
+        out.update(zip(TERMINATION_ERROR_COLUMNS[1:], ends, strict=True))
+        path = d / "termination_error.csv"
+        if not path.is_file() or all(int(r["env_steps"]) != step for r in read_csv(path)):
+            log = CsvLog(path, TERMINATION_ERROR_COLUMNS, resume_step=2**62)  # keeps every row
+            log.write(dict(zip(TERMINATION_ERROR_COLUMNS, (step, *ends), strict=True)))
+            log.close()
+    return out

@@ -129,9 +129,14 @@ def write_json(path: str | Path, data: dict[str, Any]) -> None:
         f.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def read_csv(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
     """metrics.csv as a list of rows (empty cells dropped)."""
-    with open(Path(run_dir) / "metrics.csv", newline="") as f:
-        return [
-            {k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)
-        ]
+    return [
+        {k: float(v) for k, v in r.items() if v not in ("", None)}
+        for r in read_csv(Path(run_dir) / "metrics.csv")
+    ]

@@ -275,8 +275,7 @@ class Trainer:
         model = self.c.stateful.get("planning_model")
         if not isinstance(model, LearnedModel | VectorModel):
             return
-        rng = np.random.Generator(np.random.PCG64(self.c.cfg.seed * 7919 + st.env_steps))
-        err = model.k_step_error(self.c.cfg.model.error_k, rng=rng)
+        err, ends = measure_model(model, self.c.cfg, st.env_steps)
         for k, (fe, re) in enumerate(zip(*(err or ((), ())), strict=True), start=1):
             self.log.table(
                 "model_error.csv",
@@ -288,7 +287,6 @@ class Trainer:
                     "reward_error": float(re),
                 },
             )
-        ends = model.termination_error(rng=rng)
         if ends is not None:
             self.log.table(
                 "termination_error.csv",
@@ -336,6 +334,15 @@ class Trainer:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def measure_model(
+    model: LearnedModel | VectorModel, cfg: TrainConfig, env_steps: int
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[int, float, float] | None]:
+    """A learned model's k-step and termination errors on held-out real data at ``env_steps``:
+    the same samples whether measured during training or later from its checkpoint."""
+    rng = np.random.Generator(np.random.PCG64(cfg.seed * 7919 + env_steps))
+    return model.k_step_error(cfg.model.error_k, rng=rng), model.termination_error(rng=rng)
 
 
 def restore(c: Components, state: dict[str, Any]) -> None:
@@ -420,4 +427,4 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Tr
     return cfg
 
 
-__all__ = ["train", "build", "Components", "resume_config", "to_dict"]
+__all__ = ["train", "build", "Components", "measure_model", "restore", "resume_config", "to_dict"]

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from dynaworld.config import EnvConfig, load_config
+from dynaworld.errors import DynaworldError
+from dynaworld.evaluate import measure_run_model
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
 from dynaworld.types import Query
 from tests.conftest import CONFIGS
@@ -201,3 +203,15 @@ def test_interrupted_dyna_run_resumes_to_the_same_result(tmp_path, planning, mon
             written = (tmp_path / "full" / name).read_text()
             assert len(written.splitlines()) > 1  # measured, not only a header
             assert (tmp_path / "crashed" / name).read_text() == written
+        # measured again from the final checkpoint: the same numbers as training logged
+        ends = tmp_path / "full" / "termination_error.csv"
+        logged = ends.read_text()
+        ends.write_text("\n".join(logged.splitlines()[:-1]) + "\n")  # a run without that row
+        again = measure_run_model(tmp_path / "full")
+        assert ends.read_text() == logged
+        last = [r.split(",") for r in (tmp_path / "full" / "model_error.csv").read_text().split()]
+        assert again["env_steps"] == 1200
+        assert again["frame_error"] == [round(float(r[2]), 6) for r in last if r[0] == "1200"]
+    else:
+        with pytest.raises(DynaworldError, match="plans with no learned model"):
+            measure_run_model(tmp_path / "full")

@@ -18,7 +18,7 @@ import numpy as np
 
 from dynaworld.config import load_yaml
 from dynaworld.errors import DynaworldError
-from dynaworld.runlog import read_metrics
+from dynaworld.runlog import read_csv, read_metrics
 
 # Random and human reference scores (Atari-100k literature).
 ATARI_REFERENCE = {
@@ -251,8 +251,7 @@ def final_model_errors(dirs: list[str]) -> np.ndarray | None:
         p = Path(d) / "model_error.csv"
         if not p.is_file():
             continue
-        with open(p, newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = read_csv(p)
         if not rows:
             continue
         last = max(int(r["env_steps"]) for r in rows)
@@ -274,12 +273,9 @@ def final_termination_errors(dirs: list[str]) -> np.ndarray | None:
     per_run = []
     for d in dirs:
         p = Path(d) / "termination_error.csv"
-        if p.is_file():
-            with open(p, newline="") as f:
-                rows = list(csv.DictReader(f))
-            if rows:
-                last = max(rows, key=lambda r: int(r["env_steps"]))
-                per_run.append((float(last["recall"]), float(last["false_alarm"])))
+        if p.is_file() and (rows := read_csv(p)):
+            last = max(rows, key=lambda r: int(r["env_steps"]))
+            per_run.append((float(last["recall"]), float(last["false_alarm"])))
     return np.array(per_run) if per_run else None
 
 
