@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, help="model checkpoint to write, e.g. models/breakout.pt"
     )
     mt.add_argument("--updates", type=int, default=20_000)
+    mt.add_argument(
+        "--init",
+        help="start from this model checkpoint (fresh optimizer); with --updates 0 only measure it",
+    )
     mt.add_argument("--seed", type=int, default=0)
 
     me = sub.add_parser(
@@ -236,7 +240,7 @@ def cmd_model_train(a: argparse.Namespace) -> int:
     from dynaworld.datasets import train_model
 
     cfg = load_config(a.config, a.overrides)
-    out = train_model(a.dataset, cfg, a.out, a.updates, a.seed)
+    out = train_model(a.dataset, cfg, a.out, a.updates, a.seed, a.init)
     print(json.dumps(json.loads(out.with_suffix(".json").read_text())))
     print(f"dynaworld: model {out}")
     return 0

@@ -26,6 +26,7 @@ from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
 from dynaworld.models import ReplayModel
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
+from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Transition
 
@@ -33,9 +34,7 @@ ARRAYS = ("frames", "actions", "rewards", "dones", "has_next", "episode_start")
 
 
 def _progress(total: int, desc: str, unit: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, mininterval=1.0)
+    return progress_bar(total=total, desc=desc, unit=unit)
 
 
 def collect(
@@ -152,10 +151,17 @@ def load_dataset(path: str | Path) -> tuple[ReplayBuffer, dict[str, Any]]:
 
 
 def train_model(
-    dataset: str | Path, cfg: TrainConfig, out: str | Path, updates: int, seed: int = 0
+    dataset: str | Path,
+    cfg: TrainConfig,
+    out: str | Path,
+    updates: int,
+    seed: int = 0,
+    init: str | Path | None = None,
 ) -> Path:
-    """Fit the learned pixel model on ``dataset`` for ``updates`` minibatches; write its checkpoint."""
-    from dynaworld.train import resolve_device
+    """Fit the learned pixel model on ``dataset`` for ``updates`` minibatches; write its checkpoint
+    and its errors on the dataset's held-out episodes. ``init``: start from that model checkpoint's
+    weights (fresh optimizer); with ``updates=0`` this only measures it."""
+    from dynaworld.train import load_pretrained, resolve_device
 
     buffer, meta = load_dataset(dataset)
     if meta["env_id"] != cfg.env.id:
@@ -176,6 +182,8 @@ def train_model(
         batch_size=cfg.model.batch_size,
         holdout_every=cfg.model.holdout_every,
     )
+    if init is not None:
+        load_pretrained(model, str(init))
     t0 = time.time()
     bar = _progress(updates, f"model-train {cfg.env.id}", "update")
     for i in range(updates):
@@ -185,14 +193,19 @@ def train_model(
         bar.update(1)
     bar.close()
     err = model.k_step_error(cfg.model.error_k, samples=256)
+    ends = model.termination_error(samples=256)
     info = {
         "dataset": str(dataset),
+        "init": str(init) if init is not None else None,
         "env_id": cfg.env.id,
         "updates": updates,
         "seconds": round(time.time() - t0, 1),
-        "final_loss": model.last_loss if updates == 0 else loss,
+        "final_loss": loss if updates else None,  # no update: nothing measured
         "k_step_frame_error": err[0].tolist() if err else None,
         "k_step_reward_error": err[1].tolist() if err else None,
+        "termination": dict(zip(("terminals", "recall", "false_alarm"), ends, strict=True))
+        if ends
+        else None,
     }
     out = Path(out)
     with atomic_write(out) as f:  # creates the folder

@@ -31,6 +31,7 @@ from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
 from dynaworld.models.vector import VectorModel, make_vector_model
 from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
 from dynaworld.plots import plot_run
+from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.runlog import (
     MODEL_ERROR_COLUMNS,
@@ -212,14 +213,10 @@ class Trainer:
         self.steps0 = c.loop.state.env_steps
         self.bar = None
         if c.cfg.progress:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
+            self.bar = progress_bar(
                 total=c.cfg.total_steps,
                 initial=self.steps0,
                 unit="step",
-                dynamic_ncols=True,
-                mininterval=1.0,
                 desc=c.cfg.name,
             )
 

@@ -101,7 +101,23 @@ def test_collect_model_train_and_frozen_pretrained_model(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     info = json.loads(model.with_suffix(".json").read_text())
     assert info["updates"] == 60 and len(info["k_step_frame_error"]) == 10
+    assert 0 <= info["termination"]["recall"] <= 1 and info["termination"]["terminals"] > 0
     weights = torch.load(model, weights_only=True)["model"]["net"]
+    # --init with --updates 0 measures a model: the same weights, the same errors
+    again = tmp_path / "again.pt"
+    r = cli(
+        "model-train",
+        str(data),
+        str(CONFIGS / "dqn_minatar_breakout.yaml"),
+        "model.hidden=64",
+        *("--out", str(again), "--updates", "0", "--init", str(model)),
+    )
+    assert r.returncode == 0, r.stderr
+    measured = json.loads(again.with_suffix(".json").read_text())
+    for k, v in torch.load(again, weights_only=True)["model"]["net"].items():
+        assert torch.equal(v, weights[k])
+    assert measured["k_step_frame_error"] == info["k_step_frame_error"]
+    assert measured["termination"] == info["termination"]
 
     from dynaworld.train import build
 

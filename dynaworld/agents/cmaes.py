@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from dynaworld.errors import CheckpointError
 from dynaworld.files import atomic_write
+from dynaworld.progress import progress_bar
 
 LOG_COLUMNS = (
     "generation", "fitness_best", "fitness_mean", "fitness_std", "sigma",
@@ -91,7 +91,7 @@ def evolve(
         w.writeheader()
         w.writerows(rows)
     es = state["es"]
-    bar = tqdm(
+    bar = progress_bar(
         total=generations,
         initial=state["generation"],
         desc="CMA-ES",

@@ -33,6 +33,7 @@ from dynaworld.config import (
 )
 from dynaworld.errors import ConfigError
 from dynaworld.parallel import make_pool
+from dynaworld.progress import progress_bar
 
 SUMMARY_COLUMNS = (
     "eval_return_mean",
@@ -314,14 +315,11 @@ def run_sweep(
         f"{'ray ' + ray_address if ray_address else f'{workers} worker process(es)'}; output {out}",
         flush=True,
     )
-    from tqdm import tqdm
-
-    bar = tqdm(
+    bar = progress_bar(
         total=len(specs),
         initial=len(specs) - len(todo),
         unit="run",
         desc=exp.name,
-        dynamic_ncols=True,
     )
     t0 = time.time()
     failures: list[str] = []

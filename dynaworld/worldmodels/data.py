@@ -17,12 +17,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from tqdm import tqdm
 
 from dynaworld.envs.worldmodels import action_dim, make_wm_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
 from dynaworld.parallel import make_pool
+from dynaworld.progress import progress_bar
 
 PATTERN = "rollout_{:06d}.npz"
 
@@ -161,7 +161,7 @@ def collect(
                 )
                 for i in todo
             ]
-            bar = tqdm(
+            bar = progress_bar(
                 total=rollouts,
                 initial=rollouts - len(todo),
                 desc="collect",

@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from dynaworld.config import from_dict, load_yaml, save_config, to_dict
 from dynaworld.envs.worldmodels import DOOM
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
 from dynaworld.files import atomic_write
 from dynaworld.parallel import Pool, make_pool
+from dynaworld.progress import progress_bar
 from dynaworld.runlog import CsvLog, write_json
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
@@ -171,7 +171,7 @@ class Pipeline:
             step = int(state["step"])
         log = CsvLog(self.dir / f"{name}_log.csv", ("update",) + columns, step, step_key="update")
         tb = SummaryWriter(str(self.dir / "tensorboard" / name), purge_step=step)
-        bar = tqdm(
+        bar = progress_bar(
             total=steps, initial=step, desc=f"train {name}", unit="upd", disable=not self.progress
         )
         parts: dict[str, float] = {}
@@ -261,7 +261,9 @@ class Pipeline:
         if not todo:
             return {"skipped": True}
         v = self.v()
-        for f in tqdm(todo, desc="encode", unit="rollout", disable=not self.progress):
+        for f in progress_bar(
+            iterable=todo, desc="encode", unit="rollout", disable=not self.progress
+        ):
             r = wmdata.load_npz(f)
             mus, logvars = [], []
             with torch.no_grad():
