@@ -25,7 +25,7 @@ from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
 from dynaworld.models import ReplayModel
-from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
+from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, termination_error
 from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Transition
@@ -193,7 +193,7 @@ def train_model(
         bar.update(1)
     bar.close()
     err = model.k_step_error(cfg.model.error_k, samples=256)
-    ends = model.termination_error(samples=256)
+    ends = termination_error(model, samples=256)
     info = {
         "dataset": str(dataset),
         "init": str(init) if init is not None else None,

@@ -27,7 +27,7 @@ from dynaworld.evaluate import evaluate
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
 from dynaworld.models import ReplayModel
 from dynaworld.models.perfect import PerfectModel, replay_payload
-from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
+from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, termination_error
 from dynaworld.models.vector import VectorModel, make_vector_model
 from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
 from dynaworld.plots import plot_run
@@ -339,7 +339,7 @@ def measure_model(
     """A learned model's k-step and termination errors on held-out real data at ``env_steps``:
     the same samples whether measured during training or later from its checkpoint."""
     rng = np.random.Generator(np.random.PCG64(cfg.seed * 7919 + env_steps))
-    return model.k_step_error(cfg.model.error_k, rng=rng), model.termination_error(rng=rng)
+    return model.k_step_error(cfg.model.error_k, rng=rng), termination_error(model, rng=rng)
 
 
 def restore(c: Components, state: dict[str, Any]) -> None:

@@ -87,17 +87,12 @@ def test_collect_model_train_and_frozen_pretrained_model(cli, tmp_path):
     r = cli("collect", str(expert), "--steps", "10", "--out", str(data))
     assert r.returncode != 0 and "already exists" in r.stderr
 
+    def model_train(out, *args):
+        config = str(CONFIGS / "dqn_minatar_breakout.yaml")
+        return cli("model-train", str(data), config, "model.hidden=64", "--out", str(out), *args)
+
     model = tmp_path / "model.pt"
-    r = cli(
-        "model-train",
-        str(data),
-        str(CONFIGS / "dqn_minatar_breakout.yaml"),
-        "model.hidden=64",
-        "--out",
-        str(model),
-        "--updates",
-        "60",
-    )
+    r = model_train(model, "--updates", "60")
     assert r.returncode == 0, r.stderr
     info = json.loads(model.with_suffix(".json").read_text())
     assert info["updates"] == 60 and len(info["k_step_frame_error"]) == 10
@@ -105,13 +100,7 @@ def test_collect_model_train_and_frozen_pretrained_model(cli, tmp_path):
     weights = torch.load(model, weights_only=True)["model"]["net"]
     # --init with --updates 0 measures a model: the same weights, the same errors
     again = tmp_path / "again.pt"
-    r = cli(
-        "model-train",
-        str(data),
-        str(CONFIGS / "dqn_minatar_breakout.yaml"),
-        "model.hidden=64",
-        *("--out", str(again), "--updates", "0", "--init", str(model)),
-    )
+    r = model_train(again, "--updates", "0", "--init", str(model))
     assert r.returncode == 0, r.stderr
     measured = json.loads(again.with_suffix(".json").read_text())
     for k, v in torch.load(again, weights_only=True)["model"]["net"].items():
@@ -151,13 +140,7 @@ def test_collect_model_train_and_frozen_pretrained_model(cli, tmp_path):
         build(bad)
     chunk = sorted(data.glob("chunk_*.npz"))[0]
     chunk.write_bytes(chunk.read_bytes()[:100])
-    r = cli(
-        "model-train",
-        str(data),
-        str(CONFIGS / "dqn_minatar_breakout.yaml"),
-        "--out",
-        str(tmp_path / "m2.pt"),
-    )
+    r = model_train(tmp_path / "m2.pt")
     assert r.returncode != 0 and "truncated or corrupt" in r.stderr and str(chunk) in r.stderr
 
 

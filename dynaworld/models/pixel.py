@@ -13,8 +13,7 @@ one forward pass; ``k_step_error`` measures open-loop prediction error on held-o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -116,26 +115,29 @@ def heldout_starts(
     return rng.choice(cand, size=min(samples, len(cand)), replace=False)
 
 
+class HeldOutModel(Protocol):
+    buffer: ReplayBuffer
+    holdout_every: int
+
+    def done_at(self, idx: np.ndarray) -> np.ndarray: ...
+
+
 def termination_error(
-    buffer: ReplayBuffer,
-    every: int,
-    done_at: Callable[[np.ndarray], np.ndarray],
-    samples: int,
-    rng: np.random.Generator,
+    model: HeldOutModel, samples: int = 256, rng: np.random.Generator | None = None
 ) -> tuple[int, float, float] | None:
-    """One-step termination error on held-out real transitions: (terminal transitions used,
-    recall = fraction of them predicted terminal, false alarm = fraction of as many non-terminal
-    ones predicted terminal). ``done_at(idx)`` is the model's predicted done at replay indices.
-    None until a held-out episode has ended in a terminal transition."""
-    b = buffer
-    cand = heldout(b, every, b.t - 1)
+    """One-step termination error of ``model`` on held-out real transitions: (terminal transitions
+    used, recall = fraction of them predicted terminal, false alarm = fraction of as many
+    non-terminal ones predicted terminal). None until a held-out episode has ended in a terminal
+    transition. ``model.done_at(idx)``: its predicted done for the replay transitions ``idx``."""
+    b, rng = model.buffer, rng or np.random.Generator(np.random.PCG64(0))
+    cand = heldout(b, model.holdout_every, b.t - 1)
     done = b.dones[cand % b.capacity].astype(bool)
     if not done.any() or done.all():
         return None
     ends, others = (
         rng.choice(c, size=min(samples, len(c)), replace=False) for c in (cand[done], cand[~done])
     )
-    return len(ends), float(done_at(ends).mean()), float(done_at(others).mean())
+    return len(ends), float(model.done_at(ends).mean()), float(model.done_at(others).mean())
 
 
 class LearnedModel:
@@ -268,18 +270,11 @@ class LearnedModel:
             reward_err[j] = np.abs(r - b.rewards[(idx + j) % b.capacity]).mean()
         return frame_err, reward_err
 
-    def termination_error(
-        self, samples: int = 256, rng: np.random.Generator | None = None
-    ) -> tuple[int, float, float] | None:
-        """Termination recall and false-alarm rate on held-out real transitions."""
-        b = self.buffer
-        return termination_error(
-            b,
-            self.holdout_every,
-            lambda i: self.predict(b.observations(i), b.actions[i % b.capacity])[2],
-            samples,
-            rng or np.random.Generator(np.random.PCG64(0)),
-        )
+    def done_at(self, idx: np.ndarray) -> np.ndarray:
+        """Predicted termination of the replay transitions ``idx`` (for ``termination_error``)."""
+        return self.predict(
+            self.buffer.observations(idx), self.buffer.actions[idx % self.buffer.capacity]
+        )[2]
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from dynaworld.loop import due
 from dynaworld.models.pixel import (
     heldout_starts,
     holdout_mask,
-    termination_error,
     training_indices,
 )
 from dynaworld.replay import ReplayBuffer
@@ -250,18 +249,10 @@ class VectorModel:
         reward_err = np.abs(rewards - b.rewards[steps % b.capacity]).mean(0)
         return state_err, reward_err
 
-    def termination_error(
-        self, samples: int = 256, rng: np.random.Generator | None = None
-    ) -> tuple[int, float, float] | None:
-        """Termination recall and false-alarm rate on held-out real transitions."""
+    def done_at(self, idx: np.ndarray) -> np.ndarray:
+        """Predicted termination of the replay transitions ``idx`` (for ``termination_error``)."""
         b = self.buffer
-        return termination_error(
-            b,
-            self.holdout_every,
-            lambda i: self.predict(b.observations(i), b.actions[i % b.capacity], i)[2],
-            samples,
-            rng or np.random.Generator(np.random.PCG64(0)),
-        )
+        return self.predict(b.observations(idx), b.actions[idx % b.capacity], idx)[2]
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
