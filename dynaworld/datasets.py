@@ -33,10 +33,6 @@ from dynaworld.types import Transition
 ARRAYS = ("frames", "actions", "rewards", "dones", "has_next", "episode_start")
 
 
-def _progress(total: int, desc: str, unit: str) -> Any:
-    return progress_bar(total=total, desc=desc, unit=unit)
-
-
 def collect(
     run_dir: str | Path,
     steps: int,
@@ -69,7 +65,7 @@ def collect(
     rng = np.random.Generator(np.random.PCG64(seed))
     obs, _ = env.reset(seed=seed)
     returns: list[float] = []
-    bar = _progress(steps, f"collect {cfg.env.id}", "step")
+    bar = progress_bar(total=steps, desc=f"collect {cfg.env.id}", unit="step")
     for _ in range(steps):
         a = int(c.agent.policy(obs[None], epsilon, rng)[0])
         nxt, r, term, trunc, info = env.step(a)
@@ -185,7 +181,7 @@ def train_model(
     if init is not None:
         load_pretrained(model, str(init))
     t0 = time.time()
-    bar = _progress(updates, f"model-train {cfg.env.id}", "update")
+    bar = progress_bar(total=updates, desc=f"model-train {cfg.env.id}", unit="update")
     for i in range(updates):
         loss = model.train_batch(model.training_indices(cfg.model.batch_size))
         if i % 100 == 0:
