@@ -8,7 +8,6 @@ Atari games also get human-normalised scores, (score − random) / (human − ra
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -105,8 +104,7 @@ def read_results(out: Path) -> list[dict[str, Any]]:
         raise DynaworldError(
             f"{path} not found: run 'dynaworld sweep EXPERIMENT --out {out}' first"
         )
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows: list[dict[str, Any]] = list(read_csv(path))
     if not rows:
         raise DynaworldError(f"{path} holds no finished run")
     return rows
