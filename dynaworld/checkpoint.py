@@ -1,33 +1,23 @@
 """Atomic checkpoints that load with ``torch.load(weights_only=True)``.
 
 A checkpoint is a directory ``checkpoints/step_<N>/state.pt``, written under a temporary name and
-renamed into place, so a crash never leaves a half-written checkpoint under a real name. Python
-objects that are not tensors (an emulator snapshot, RNG states of pickled environments) travel as
-uint8 tensors of pickled bytes.
+renamed into place, so a crash never leaves a half-written checkpoint under a real name. What is
+not a tensor (an env's state, emulator snapshots) travels as ``plain`` data: loading a checkpoint
+from an untrusted source cannot run code.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from dynaworld.errors import CheckpointError
 
 PREFIX = "step_"
-
-
-def pack_objects(obj: Any) -> torch.Tensor:
-    return torch.from_numpy(np.frombuffer(pickle.dumps(obj, protocol=5), np.uint8).copy())
-
-
-def unpack_objects(t: torch.Tensor) -> Any:
-    return pickle.loads(t.numpy().tobytes())  # noqa: S301 - our own checkpoint
 
 
 def checkpoint_dirs(run_dir: str | Path) -> list[Path]:

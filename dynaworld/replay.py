@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from dynaworld import plain
+from dynaworld.errors import CheckpointError
 from dynaworld.types import Query
 
 
@@ -173,9 +175,7 @@ class ReplayBuffer:
         for name in ("frames", "actions", "rewards", "dones", "has_next", "episode_start"):
             out[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name)[:n]))
         if self.payload is not None:
-            from dynaworld.checkpoint import pack_objects
-
-            out["payload"] = pack_objects(list(self.payload[:n]))
+            out["payload"] = plain.encode(list(self.payload[:n]))
         return out
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -185,9 +185,9 @@ class ReplayBuffer:
         for name in ("frames", "actions", "rewards", "dones", "has_next", "episode_start"):
             getattr(self, name)[:n] = d[name].numpy()
         if self.payload is not None and "payload" in d:
-            from dynaworld.checkpoint import unpack_objects
-
-            self.payload[:n] = unpack_objects(d["payload"])
+            if not isinstance(d["payload"], list) or len(d["payload"]) != n:
+                raise CheckpointError("the replay payload in this checkpoint is not a list of n")
+            self.payload[:n] = plain.decode(d["payload"])
         self.t = int(d["t"])
 
 

@@ -22,6 +22,7 @@ from dynaworld.agents import DQNAgent, q_network
 from dynaworld.config import VECTOR_MODELS, TrainConfig, load_config, save_config, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
+from dynaworld.envs.state import env_state, load_env_state
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
@@ -212,6 +213,8 @@ class Trainer:
         self.t0 = time.perf_counter()
         self.steps0 = c.loop.state.env_steps
         self.bar = None
+        self.missed: set[str] = set()
+        self.env_state()  # say at the start what a checkpoint will not hold
         if c.cfg.progress:
             self.bar = progress_bar(
                 total=c.cfg.total_steps,
@@ -219,6 +222,20 @@ class Trainer:
                 unit="step",
                 desc=c.cfg.name,
             )
+
+    def env_state(self) -> dict[str, Any]:
+        """E's state for a checkpoint; names once what it cannot hold (see ``envs.state``)."""
+        state, missed = env_state(self.c.env)
+        new = [m for m in missed if m not in self.missed]
+        if new:
+            self.missed.update(new)
+            print(
+                "dynaworld: warning: this environment's state is not fully checkpointed: "
+                f"{'; '.join(new)}. A resumed run rebuilds these from the config, so it continues "
+                "but not bit-identically.",
+                flush=True,
+            )
+        return state
 
     def wall_time(self) -> float:
         return self.wall_before + time.perf_counter() - self.t0
@@ -321,7 +338,7 @@ class Trainer:
             "components": {
                 k: v.state_dict() for k, v in c.stateful.items() if hasattr(v, "state_dict")
             },
-            "env": ckpt.pack_objects(c.env),
+            "env": self.env_state(),
             "torch_rng": torch.get_rng_state(),
             "returns": list(self.returns),
             "wall_time_s": self.wall_time(),
@@ -348,7 +365,7 @@ def restore(c: Components, state: dict[str, Any]) -> None:
     c.loop.state.obs = state["obs"].numpy()
     for k, v in state["components"].items():
         c.stateful[k].load_state_dict(v)
-    c.env = c.loop.environment = ckpt.unpack_objects(state["env"])
+    load_env_state(c.env, state["env"])
     torch.set_rng_state(state["torch_rng"])
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dynaworld.agents.cmaes import evolve, load_state
+from dynaworld.agents.cmaes import evolve, load_state, new_es
 from dynaworld.agents.controller import Controller
 from dynaworld.config import load_config
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
@@ -158,9 +158,10 @@ def test_mdn_temperature_and_learning():
     z = torch.cumsum(torch.full((8, 11, 4), 0.1), 1)
     batch = {"mu": z, "logvar": torch.full_like(z, -10.0), "actions": torch.full((8, 10, 2), 0.1),
              "rewards": torch.ones(8, 10), "terminated": torch.zeros(8, 10), "mask": torch.ones(8, 10)}  # fmt: skip
-    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    # lr 3e-3: at 1e-2 the NLL spikes now and then, so the last step's value was seed luck
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
     first = m.loss(batch)[1]
-    for _ in range(150):
+    for _ in range(300):
         loss, parts = m.loss(batch)
         opt.zero_grad()
         loss.backward()
@@ -224,9 +225,13 @@ def test_cmaes_improves_and_resumes_exactly(tmp_path):
     assert np.array_equal(full["es"].mean, resumed["es"].mean)
     assert resumed["best_eval"] > _quadratic(np.zeros((1, 5)), 0)[0]
     assert len((tmp_path / "b" / "log.csv").read_text().strip().splitlines()) == 1 + 6
-    (tmp_path / "b" / "es.pkl").write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="es.pkl"):
-        load_state(tmp_path / "b")
+    (tmp_path / "b" / "es.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="es.pt"):
+        load_state(tmp_path / "b", _es())
+
+
+def _es():
+    return new_es(5, 0.1, 8, 3, False)
 
 
 KILL_SCRIPT = """
@@ -247,19 +252,19 @@ def test_killed_cmaes_run_resumes(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "k"), "10"])
     deadline = time.time() + 60
     while time.time() < deadline:
-        s = load_state(tmp_path / "k") if (tmp_path / "k" / "es.pkl").exists() else None
+        s = load_state(tmp_path / "k", _es()) if (tmp_path / "k" / "es.pt").exists() else None
         if s and s["generation"] >= 3:
             break
         time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = load_state(tmp_path / "k")["generation"]
+    killed_at = load_state(tmp_path / "k", _es())["generation"]
     assert 3 <= killed_at < 10
     subprocess.run([sys.executable, str(script), str(tmp_path / "k"), "10"], check=True)
     subprocess.run([sys.executable, str(script), str(tmp_path / "u"), "10"], check=True)
-    assert load_state(tmp_path / "k")["generation"] == 10
+    assert load_state(tmp_path / "k", _es())["generation"] == 10
     assert np.array_equal(
-        load_state(tmp_path / "k")["es"].mean, load_state(tmp_path / "u")["es"].mean
+        load_state(tmp_path / "k", _es())["es"].mean, load_state(tmp_path / "u", _es())["es"].mean
     )
 
 

@@ -1,22 +1,25 @@
 """CMA-ES (pycma) over a controller's flat parameters, checkpointed every generation.
 
 ``evolve`` asks for a population, has ``fitness`` score it (real rollouts on a process pool or
-Ray, or one batched dream program), tells pycma, logs ``log.csv`` and writes ``es.pkl`` atomically,
-so a killed run resumes at the generation it reached. Every ``eval_every`` generations the
+Ray, or one batched dream program), tells pycma, logs ``log.csv`` and writes ``es.pt`` atomically,
+so a killed run resumes at the generation it reached. ``es.pt`` is plain data (``dynaworld.plain``):
+pycma's arrays and counters and the RNG, written back into a pycma object built afresh from the
+run's settings, so a crafted file cannot run code (pycma ``eval``s option strings: none are read). Every ``eval_every`` generations the
 distribution's mean is scored on more rollouts (``evaluate``); the best such mean is kept.
 """
 
 from __future__ import annotations
 
 import csv
-import pickle
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from dynaworld import plain
 from dynaworld.errors import CheckpointError
 from dynaworld.files import atomic_write
 from dynaworld.progress import progress_bar
@@ -30,22 +33,66 @@ Fitness = Callable[[np.ndarray, int], np.ndarray]  # (P, n) params, generation -
 Evaluate = Callable[[np.ndarray], np.ndarray]  # (n,) params -> returns of the eval rollouts
 
 
-def _atomic_pickle(obj: Any, path: Path) -> None:
-    with atomic_write(path) as f:
-        pickle.dump(obj, f)
+STATE_FILE = "es.pt"
+# rebuilt from the settings, never read (and pycma's data logger and wall-clock timer, unused)
+_OPTIONS = ("opts", "inopts", "inputargs", "_es_opts", "logger", "timer")
 
 
-def load_state(folder: Path) -> dict[str, Any] | None:
-    path = folder / "es.pkl"
+def new_es(n_params: int, sigma0: float, popsize: int, seed: int, diagonal: bool) -> Any:
+    """pycma's CMA-ES from zero weights (the reference's start), seeded."""
+    import cma
+
+    opts: dict[str, Any] = {"popsize": popsize, "seed": seed + 1, "verbose": -9}
+    if diagonal:
+        opts["CMA_diagonal"] = True
+    return cma.CMAEvolutionStrategy(np.zeros(n_params), sigma0, opts)
+
+
+def save_state(state: dict[str, Any], folder: Path) -> None:
+    # What capture cannot encode in pycma is configuration the fresh object has (functions in
+    # option dicts); the resume tests pin that the restored strategy continues bit-identically.
+    es_state, _ = plain.capture(state["es"], skip=_OPTIONS)
+    out = {
+        "format": "dynaworld.cmaes/1",
+        "es": es_state,
+        "np_random": plain.encode(np.random.get_state()),  # pycma samples from numpy's global RNG
+        **{k: plain.encode(state[k]) for k in ("generation", "best_eval", "best_params")},
+        "wall_time_s": state["wall_time_s"],
+    }
+    with atomic_write(folder / STATE_FILE) as f:
+        torch.save(out, f)
+
+
+def load_state(folder: Path, es: Any) -> dict[str, Any] | None:
+    """The state saved in ``folder``, written into ``es`` (a fresh ``new_es``); None if none."""
+    path = folder / STATE_FILE
     if not path.exists():
+        if (folder / "es.pkl").exists():
+            raise CheckpointError(
+                f"{folder / 'es.pkl'} is a pickled CMA-ES state from dynaworld < 0.2, which is "
+                f"not loaded (a pickle can run code): delete {folder} to start this stage again"
+            )
         return None
     try:
-        with open(path, "rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own file
-    except Exception as e:  # noqa: BLE001
+        d = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(d, dict) or d.get("format") != "dynaworld.cmaes/1":
+            raise ValueError("not a dynaworld CMA-ES state")
+        plain.restore(es, d["es"])
+        if not hasattr(es, "timer"):  # pycma makes its wall-clock timer at the first ask
+            from cma.utilities.utils import ElapsedWCTime
+
+            es.timer = ElapsedWCTime()
+        np.random.set_state(plain.decode(d["np_random"]))
+        state = {k: plain.decode(d[k]) for k in ("generation", "best_eval", "best_params")}
+        if len(state["best_params"]) != len(es.mean):
+            raise ValueError(f"{len(state['best_params'])} parameters, this C has {len(es.mean)}")
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - truncated zip, wrong shapes, refused content
         raise CheckpointError(
-            f"{path}: corrupt CMA-ES checkpoint ({e}); nothing was deleted"
+            f"{path}: corrupt CMA-ES checkpoint ({type(e).__name__}: {e}); nothing was deleted"
         ) from None
+    return {**state, "es": es, "wall_time_s": float(d["wall_time_s"])}
 
 
 def evolve(
@@ -64,16 +111,11 @@ def evolve(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run CMA-ES to ``generations`` (resuming from ``folder/es.pkl``); returns the final state."""
-    import cma
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    state = load_state(out)
+    es = new_es(n_params, sigma0, popsize, seed, diagonal)
+    state = load_state(out, es)
     if state is None:
-        opts = {"popsize": popsize, "seed": seed + 1, "verbose": -9}
-        if diagonal:
-            opts["CMA_diagonal"] = True
-        es = cma.CMAEvolutionStrategy(np.zeros(n_params), sigma0, opts)
         state = {
             "es": es,
             "generation": 0,
@@ -121,7 +163,7 @@ def evolve(
         state["generation"] = g
         state["wall_time_s"] += time.time() - start
         row["wall_time_s"] = round(state["wall_time_s"], 1)
-        _atomic_pickle(state, out / "es.pkl")
+        save_state(state, out)
         np.save(out / "params.npy", state["best_params"])
         with open(log_path, "a", newline="") as f:
             csv.DictWriter(f, LOG_COLUMNS).writerow(row)

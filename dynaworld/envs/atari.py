@@ -3,8 +3,8 @@
 84x84 grayscale, frame skip 4 with a max-pool over the last two frames, a 4-frame stack, up to 30
 no-op frames at reset, sticky actions as configured, optional reward clipping and life-loss
 terminals (for learning only: the game goes on), and an episode cap in agent steps. The whole
-state (emulator, RNGs, stack, counters) pickles, so checkpoints resume mid-episode exactly and the
-perfect model can step copies of it.
+state (emulator, RNGs, stack, counters) is plain data (``clone_state``), so checkpoints resume
+mid-episode exactly and the perfect model can step copies of it.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
         """Everything needed to continue this episode exactly (emulator incl. its RNG)."""
         return {
             "ale": self.ale.cloneState(include_rng=True),
-            "last_action": self._last_action,
+            "last_action": self._last_action.value,
             "np_random": self.np_random.bit_generator.state,
             "stack": self._stack.copy(),
             "pool": self._pool.copy(),
@@ -183,7 +183,7 @@ class AtariEnv(gym.Env[np.ndarray, int]):
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.ale.restoreState(state["ale"])
-        self._last_action = state["last_action"]
+        self._last_action = ale_py.Action(int(state["last_action"]))
         self.np_random.bit_generator.state = state["np_random"]
         self._stack[:] = state["stack"]
         self._pool[:] = state["pool"]

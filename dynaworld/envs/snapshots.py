@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import ale_py
 import gymnasium as gym
 import numpy as np
 
@@ -61,7 +62,7 @@ def get_state(env: gym.Env) -> Any:
     u = env.unwrapped
     if isinstance(u, AtariEnv):
         rng = u.np_random.bit_generator.state if u.sticky > 0 else None
-        return (u.ale.cloneState(include_rng=True), u._lives, u._steps, u._last_action, rng)
+        return (u.ale.cloneState(include_rng=True), u._lives, u._steps, u._last_action.value, rng)
     if hasattr(u, "game"):
         game = _minatar_game(env)
         inner = {k: _copy(v) for k, v in vars(game.env).items() if k not in _SKIP}
@@ -77,7 +78,7 @@ def set_state(env: gym.Env, state: Any, obs: np.ndarray) -> None:
     if isinstance(u, AtariEnv):
         ale_state, lives, steps, last_action, rng = state
         u.ale.restoreState(ale_state)
-        u._lives, u._steps, u._last_action = lives, steps, last_action
+        u._lives, u._steps, u._last_action = lives, steps, ale_py.Action(last_action)
         if rng is not None:
             u.np_random.bit_generator.state = rng
         u._stack[:] = obs

@@ -7,7 +7,7 @@ Everything lives in one run directory::
     vae.pt, vae_log.csv, vae_recon.png         V, its training log and reconstructions
     encoded/             mu, logvar of every frame + actions, rewards, terminations
     mdn.pt, mdn_log.csv                        M
-    C_<variant>[_dream_tau<t>]/                a controller: es.pkl, log.csv, params.npy, eval.json
+    C_<variant>[_dream_tau<t>]/                a controller: es.pt, log.csv, params.npy, eval.json
     random_eval.json     the random policy on the same evaluation episodes
     tensorboard/         V and M losses
 
