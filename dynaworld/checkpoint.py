@@ -57,22 +57,37 @@ def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep:
     return final / "state.pt"
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_file(path: str | Path, what: str = "file") -> Any:
+    """A file dynaworld wrote with ``torch.save``, read with ``weights_only=True``: tensors and
+    plain data only, so a crafted file cannot run code. Errors name the file."""
     p = Path(path)
     if not p.is_file():
-        raise CheckpointError(f"checkpoint not found: {p}")
+        raise CheckpointError(f"{what} not found: {p}")
     try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, bad pickle, ...
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, a pickle that names a class, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        refused = "weights only load failed" in str(e).lower()
+        why = (
+            "holds something other than tensors and plain data: refused, it could run code"
+            if refused
+            else f"is truncated or corrupt ({type(e).__name__}: {first})"
+        )
+        raise CheckpointError(f"{what} {p} {why}") from None
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        state = load_file(p, "checkpoint")
+    except CheckpointError as e:
         older = [d for d in checkpoint_dirs(p.parent.parent.parent) if d != p.parent]
         hint = (
             f"; the previous one is {older[-1]}: delete {p.parent} to resume from it"
-            if older
+            if older and p.is_file()
             else ""
         )
-        raise CheckpointError(
-            f"checkpoint {p} is truncated or corrupt ({type(e).__name__}: {e}){hint}"
-        ) from None
+        raise CheckpointError(f"{e}{hint}") from None
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{p} is not a dynaworld checkpoint")
     return state

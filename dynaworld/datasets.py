@@ -133,7 +133,7 @@ def load_dataset(path: str | Path) -> tuple[ReplayBuffer, dict[str, Any]]:
     lo = 0
     for f in sorted(p.glob("chunk_*.npz")):
         try:
-            with np.load(f) as z:
+            with np.load(f, allow_pickle=False) as z:
                 n = len(z["actions"])
                 for a in ARRAYS:
                     getattr(buf, a)[lo : lo + n] = z[a]

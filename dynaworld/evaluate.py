@@ -57,7 +57,7 @@ def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
     from dynaworld.models.pixel import LearnedModel
     from dynaworld.models.vector import VectorModel
     from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
-    from dynaworld.train import build, measure_model, restore, resume_config
+    from dynaworld.train import build, load_and_restore, measure_model, resume_config
 
     d = Path(run_dir)
     cfg = resume_config(d)
@@ -65,7 +65,7 @@ def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
     if latest is None:
         raise DynaworldError(f"{d} has no checkpoint to measure")
     c = build(cfg)
-    restore(c, ckpt.load_checkpoint(latest))
+    load_and_restore(c, latest)
     model = c.stateful.get("planning_model")
     if not isinstance(model, LearnedModel | VectorModel):
         raise DynaworldError(

@@ -23,7 +23,7 @@ from dynaworld.config import VECTOR_MODELS, TrainConfig, load_config, save_confi
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import env_state, load_env_state
-from dynaworld.errors import DynaworldError
+from dynaworld.errors import CheckpointError, DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
 from dynaworld.models import ReplayModel
@@ -369,6 +369,18 @@ def restore(c: Components, state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch_rng"])
 
 
+def load_and_restore(c: Components, path: Path) -> dict[str, Any]:
+    """Load checkpoint ``path`` into freshly built components; every failure names the file."""
+    state = ckpt.load_checkpoint(path)
+    try:
+        restore(c, state)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+        raise CheckpointError(f"{path} does not fit this run ({type(e).__name__}: {e})") from None
+    return state
+
+
 # ------------------------------------------------------------------------------ entry points
 
 
@@ -400,8 +412,7 @@ def train(
     latest = ckpt.latest_checkpoint(d) if resume else None
     trainer_kwargs: dict[str, Any] = {}
     if latest is not None:
-        state = ckpt.load_checkpoint(latest)
-        restore(c, state)
+        state = load_and_restore(c, latest)
         trainer_kwargs = {"wall_time": state["wall_time_s"], "returns": state["returns"]}
         print(f"dynaworld: resumed from {latest} at step {c.loop.state.env_steps:,}", flush=True)
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)
@@ -441,4 +452,7 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Tr
     return cfg
 
 
-__all__ = ["train", "build", "Components", "measure_model", "restore", "resume_config", "to_dict"]
+__all__ = [
+    "train", "build", "Components", "measure_model", "restore", "load_and_restore",
+    "resume_config", "to_dict",
+]  # fmt: skip

@@ -55,7 +55,7 @@ def save_state(state: dict[str, Any], folder: Path) -> None:
     out = {
         "format": "dynaworld.cmaes/1",
         "es": es_state,
-        "np_random": plain.encode(np.random.get_state()),  # pycma samples from numpy's global RNG
+        "np_random": plain.encode(np.random.get_state()),  # noqa: NPY002 - pycma uses it
         **{k: plain.encode(state[k]) for k in ("generation", "best_eval", "best_params")},
         "wall_time_s": state["wall_time_s"],
     }
@@ -82,7 +82,7 @@ def load_state(folder: Path, es: Any) -> dict[str, Any] | None:
             from cma.utilities.utils import ElapsedWCTime
 
             es.timer = ElapsedWCTime()
-        np.random.set_state(plain.decode(d["np_random"]))
+        np.random.set_state(plain.decode(d["np_random"]))  # noqa: NPY002
         state = {k: plain.decode(d[k]) for k in ("generation", "best_eval", "best_params")}
         if len(state["best_params"]) != len(es.mean):
             raise ValueError(f"{len(state['best_params'])} parameters, this C has {len(es.mean)}")

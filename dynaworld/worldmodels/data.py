@@ -33,20 +33,20 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
         np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
+def load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a rollout file (``allow_pickle=False``: object arrays are refused)."""
     try:
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in (keys or z.files)}
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear error
         raise DynaworldError(
-            f"{path}: unreadable rollout file ({e}); delete it to re-create it"
+            f"{path}: unreadable rollout file ({type(e).__name__}: {e}); delete it to re-create it"
         ) from None
 
 
 def rollout_steps(path: Path) -> int:
     """A rollout's number of actions, reading only its small rewards array (closed after)."""
-    with np.load(path) as z:
-        return len(z["rewards"])
+    return len(load_npz(path, ("rewards",))["rewards"])
 
 
 def rollout_files(folder: str | Path) -> list[Path]:

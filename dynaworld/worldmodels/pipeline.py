@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from dynaworld.checkpoint import load_file
 from dynaworld.config import from_dict, load_yaml, save_config, to_dict
 from dynaworld.envs.worldmodels import DOOM
-from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
+from dynaworld.errors import ConfigError, DynaworldError
 from dynaworld.files import atomic_write
 from dynaworld.parallel import Pool, make_pool
 from dynaworld.progress import progress_bar
@@ -46,10 +47,7 @@ def _save(obj: dict[str, Any], path: Path) -> None:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{path}: cannot load ({e}); nothing was deleted") from None
+    return load_file(path, "World Models checkpoint")
 
 
 class Pipeline:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from dynaworld.agents.controller import Controller
+from dynaworld.checkpoint import load_file
 from dynaworld.envs.worldmodels import make_wm_env
 from dynaworld.models.mdnrnn import MDNRNN, features
 from dynaworld.models.vae import ConvVAE
@@ -21,14 +22,14 @@ _cache: dict[Any, Any] = {}
 
 
 def load_v(path: str | Path, device: str = "cpu") -> ConvVAE:
-    state = torch.load(path, map_location=device, weights_only=True)
+    state = load_file(path, "V (VAE) file")
     v = ConvVAE(state["z_dim"])
     v.load_state_dict(state["weights"])
     return v.to(device).eval()
 
 
 def load_m(path: str | Path, device: str = "cpu") -> MDNRNN:
-    state = torch.load(path, map_location=device, weights_only=True)
+    state = load_file(path, "M (MDN-RNN) file")
     m = MDNRNN(**state["shape"])
     m.load_state_dict(state["weights"])
     return m.to(device).eval()
