@@ -144,7 +144,6 @@ def cmd_train(a: argparse.Namespace) -> int:
         overrides = ([a.config] if a.config else []) + list(a.overrides)
         cfg = resume_config(a.resume, overrides)
         summary = train(cfg, a.resume, resume=True)
-        run_dir = a.resume
     else:
         if not a.config:
             raise DynaworldError("train needs a CONFIG file (or --resume RUN_DIR)")
@@ -155,18 +154,17 @@ def cmd_train(a: argparse.Namespace) -> int:
         for w in cfg.warnings():
             print(f"dynaworld: warning: {w}", file=sys.stderr)
         summary = train(cfg, a.run_dir)
-        run_dir = a.run_dir or "runs/"
     print(json.dumps(summary))
-    print(f"dynaworld: run directory {run_dir}")
+    print(f"dynaworld: run directory {summary.get('run_dir', a.resume or a.run_dir)}")
     return 0
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from dynaworld import checkpoint as ckpt
     from dynaworld.evaluate import evaluate
-    from dynaworld.train import build, resume_config
+    from dynaworld.train import build, read_run_config
 
-    cfg = resume_config(a.run_dir)
+    cfg = read_run_config(a.run_dir)
     latest = ckpt.latest_checkpoint(a.run_dir)
     if latest is None:
         raise DynaworldError(f"{a.run_dir} has no checkpoint to evaluate")

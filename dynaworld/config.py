@@ -326,6 +326,20 @@ class TrainConfig:
         return out
 
 
+# Settings a resumed run may change: none of them changes what the run computes. total_steps only
+# extends the run; torch_threads may change float rounding (not the algorithm). Everything else
+# is what the checkpoint was trained with and is refused on --resume.
+RESUME_SAFE: dict[str, str] = {
+    "total_steps": "extends the run (it must not go below the step the run reached)",
+    "progress": "the progress bar",
+    "log_every": "how often metrics are written",
+    "checkpoint_every": "how often checkpoints are written",
+    "keep_checkpoints": "how many checkpoints stay on disk",
+    "final_eval_episodes": "episodes of the final evaluation (after training)",
+    "torch_threads": "CPU threads (may change float rounding, not the algorithm)",
+}
+
+
 # --------------------------------------------------------------------------- building
 
 

@@ -42,14 +42,14 @@ def collect(
     chunk: int = 10_000,
 ) -> Path:
     """Play the newest checkpoint of ``run_dir`` for ``steps`` real steps; write the dataset."""
-    from dynaworld.train import build, resume_config
+    from dynaworld.train import build, read_run_config
 
     out = Path(out)
     if out.exists():
         raise DynaworldError(
             f"{out} already exists: choose another --out (nothing was overwritten)"
         )
-    cfg = resume_config(run_dir)
+    cfg = read_run_config(run_dir)
     cfg.planning.model = "none"
     latest = ckpt.latest_checkpoint(run_dir)
     if latest is None:

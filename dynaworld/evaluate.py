@@ -57,10 +57,10 @@ def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
     from dynaworld.models.pixel import LearnedModel
     from dynaworld.models.vector import VectorModel
     from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
-    from dynaworld.train import build, load_and_restore, measure_model, resume_config
+    from dynaworld.train import build, load_and_restore, measure_model, read_run_config
 
     d = Path(run_dir)
-    cfg = resume_config(d)
+    cfg = read_run_config(d)
     latest = ckpt.latest_checkpoint(d)
     if latest is None:
         raise DynaworldError(f"{d} has no checkpoint to measure")

@@ -7,6 +7,7 @@ the newest checkpoint and ends with the same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import deque
@@ -18,12 +19,20 @@ import numpy as np
 import torch
 
 from dynaworld import checkpoint as ckpt
+from dynaworld import rundir
 from dynaworld.agents import DQNAgent, q_network
-from dynaworld.config import VECTOR_MODELS, TrainConfig, load_config, save_config, to_dict
+from dynaworld.config import (
+    RESUME_SAFE,
+    VECTOR_MODELS,
+    TrainConfig,
+    load_config,
+    save_config,
+    to_dict,
+)
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import env_state, load_env_state
-from dynaworld.errors import CheckpointError, DynaworldError
+from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
 from dynaworld.models import ReplayModel
@@ -384,26 +393,42 @@ def load_and_restore(c: Components, path: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ entry points
 
 
-def prepare_run_dir(cfg: TrainConfig, run_dir: str | Path | None) -> Path:
-    d = Path(run_dir) if run_dir else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if d.exists() and any(d.iterdir()):
+def default_run_dir(cfg: TrainConfig) -> Path:
+    return Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_new_run_dir(d: Path) -> None:
+    """Raise unless ``d`` can hold a new run; writes nothing."""
+    rundir.check_kind(d, "train", "dynaworld train")
+    if d.is_dir() and any(p.name != rundir.KIND_FILE for p in d.iterdir()):
         raise DynaworldError(
             f"run directory {d} already holds a run: resume it with 'dynaworld train --resume {d}' "
             "or choose another --run-dir"
         )
-    d.mkdir(parents=True, exist_ok=True)
+
+
+def prepare_run_dir(cfg: TrainConfig, d: Path) -> Path:
+    rundir.claim(d, "train", "dynaworld train")
     save_config(cfg, d / "config.yaml")
+    rundir.record(d, "created", config="config.yaml")
     return d
 
 
 def train(
     cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False
 ) -> dict[str, Any]:
-    """Run (or resume) one training run; returns the summary written to ``summary.json``."""
+    """Run (or resume) one training run; returns the summary written to ``summary.json``.
+
+    A new run checks its directory and builds every component before it writes anything; a
+    resumed run loads its checkpoint before it records what the resume changed.
+    """
+    d = Path(run_dir) if run_dir else default_run_dir(cfg)
     if resume:
-        d = Path(run_dir)  # type: ignore[arg-type]
+        changes = resume_changes(d, cfg)
+        if changes is None:
+            return finished_summary(d)
     else:
-        d = prepare_run_dir(cfg, run_dir)
+        check_new_run_dir(d)
     c = build(cfg)
     print(
         f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} | run dir {d}",
@@ -415,6 +440,12 @@ def train(
         state = load_and_restore(c, latest)
         trainer_kwargs = {"wall_time": state["wall_time_s"], "returns": state["returns"]}
         print(f"dynaworld: resumed from {latest} at step {c.loop.state.env_steps:,}", flush=True)
+    if resume:
+        if changes:
+            save_config(cfg, d / "config.yaml")
+        rundir.record(d, "resumed", from_step=c.loop.state.env_steps, overrides=changes)
+    else:
+        prepare_run_dir(cfg, d)
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)
     trainer = Trainer(c, d, logger, **trainer_kwargs)
     c.loop.callbacks = [trainer]
@@ -435,6 +466,7 @@ def train(
         "model_transitions": st.model_transitions,
         "episodes": st.episodes,
         "wall_time_s": round(trainer.wall_time(), 2),
+        "run_dir": str(d),
     }
     logger.close()
     write_json(d / "summary.json", summary)
@@ -442,17 +474,75 @@ def train(
     return summary
 
 
-def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+def reached_step(d: Path) -> int:
+    """The step a run directory's newest checkpoint (or finished summary) reached."""
+    latest = ckpt.latest_checkpoint(d)
+    step = int(latest.parent.name[len(ckpt.PREFIX) :]) if latest is not None else 0
+    if (d / "summary.json").is_file():
+        step = max(step, int(json.loads((d / "summary.json").read_text()).get("env_steps", 0)))
+    return step
+
+
+def finished_summary(d: Path) -> dict[str, Any]:
+    print(
+        f"dynaworld: {d} already finished at step {reached_step(d):,}; nothing was changed "
+        "(extend it with a larger total_steps=N)",
+        flush=True,
+    )
+    return dict(json.loads((d / "summary.json").read_text()))
+
+
+def resume_changes(d: Path, cfg: TrainConfig) -> dict[str, Any] | None:
+    """The overrides ``cfg`` makes to the run in ``d`` (checked: only ``RESUME_SAFE`` keys, and
+    ``total_steps`` not below the step reached), or None when the run is finished and ``cfg``
+    does not extend it. Writes nothing."""
+    old = flatten(to_dict(read_run_config(d)))
+    changes = {k: v for k, v in flatten(to_dict(cfg)).items() if old.get(k) != v}
+    refused = [k for k in changes if k not in RESUME_SAFE]
+    if refused:
+        k = refused[0]
+        raise ConfigError(
+            f"{k}: a resumed run keeps the settings it was trained with ({k}={old.get(k)!r}); "
+            f"only {', '.join(RESUME_SAFE)} may change on --resume. Start a new run for "
+            f"{k}={changes[k]!r}"
+        )
+    step = reached_step(d)
+    if cfg.total_steps < step:
+        raise ConfigError(
+            f"total_steps={cfg.total_steps} is below the step this run reached ({step:,})"
+        )
+    if (d / "summary.json").is_file() and cfg.total_steps <= step:
+        return None
+    return changes
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def read_run_config(run_dir: str | Path) -> TrainConfig:
+    """The config an agent run was made with (its config.yaml, unchanged)."""
     d = Path(run_dir)
+    rundir.check_kind(d, "train", "dynaworld train --resume / eval / collect / model-error")
     if not (d / "config.yaml").is_file():
         raise DynaworldError(f"{d} is not a run directory (no config.yaml)")
-    cfg = load_config(d / "config.yaml", overrides or [])
-    if overrides:
-        save_config(cfg, d / "config.yaml")
-    return cfg
+    return load_config(d / "config.yaml")
+
+
+def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """The run's config with ``overrides`` applied (checked by ``train(..., resume=True)``)."""
+    d = Path(run_dir)
+    read_run_config(d)
+    return load_config(d / "config.yaml", overrides or [])
 
 
 __all__ = [
     "train", "build", "Components", "measure_model", "restore", "load_and_restore",
-    "resume_config", "to_dict",
+    "resume_config", "read_run_config", "to_dict",
 ]  # fmt: skip

@@ -16,7 +16,6 @@ from dynaworld.checkpoint import latest_checkpoint, load_checkpoint, load_file
 from dynaworld.errors import CheckpointError, DynaworldError
 from dynaworld.replay import ReplayBuffer
 from dynaworld.worldmodels.data import load_npz
-from tests.conftest import CONFIGS
 
 
 class Payload:
@@ -37,24 +36,6 @@ def evil_tensor(marker):
     return torch.frombuffer(bytearray(evil_bytes(marker)), dtype=torch.uint8)
 
 
-@pytest.fixture(scope="module")
-def cartpole_run(tmp_path_factory):
-    """A real, finished 300-step CartPole run with a checkpoint."""
-    import subprocess
-    import sys
-
-    d = tmp_path_factory.mktemp("trust") / "run"
-    r = subprocess.run(
-        [sys.executable, "-m", "dynaworld.cli", "train", str(CONFIGS / "dqn_cartpole.yaml"),
-         "total_steps=300", "replay.learning_starts=100", "checkpoint_every=200",
-         "eval_every=300", "eval_episodes=1", "final_eval_episodes=1", "progress=false",
-         "--run-dir", str(d)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return d
-
-
 def _rewrite_latest(run_dir, edit):
     path = latest_checkpoint(run_dir)
     state = torch.load(path, weights_only=True)
@@ -64,12 +45,9 @@ def _rewrite_latest(run_dir, edit):
 
 
 def test_a_checkpoint_whose_env_payload_is_a_pickle_is_refused_on_resume(
-    cli, cartpole_run, tmp_path
+    cli, finished_run, tmp_path
 ):
-    import shutil
-
-    d = tmp_path / "copy"
-    shutil.copytree(cartpole_run, d)
+    d = finished_run
     marker = tmp_path / "pwned"
 
     def edit(state):
@@ -83,11 +61,8 @@ def test_a_checkpoint_whose_env_payload_is_a_pickle_is_refused_on_resume(
     assert not marker.exists()
 
 
-def test_a_checkpoint_that_is_itself_a_crafted_pickle_is_refused(cli, cartpole_run, tmp_path):
-    import shutil
-
-    d = tmp_path / "copy"
-    shutil.copytree(cartpole_run, d)
+def test_a_checkpoint_that_is_itself_a_crafted_pickle_is_refused(cli, finished_run, tmp_path):
+    d = finished_run
     marker = tmp_path / "pwned"
     path = latest_checkpoint(d)
     torch.save({"format": 1, "env": Payload(marker)}, path)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dynaworld import rundir
 from dynaworld.checkpoint import load_file
 from dynaworld.config import from_dict, load_yaml, save_config, to_dict
 from dynaworld.envs.worldmodels import DOOM
@@ -59,9 +60,14 @@ class Pipeline:
         progress: bool = True,
     ) -> None:
         self.cfg, self.dir, self.ray, self.progress = cfg, Path(run_dir), ray_address, progress
-        self.dir.mkdir(parents=True, exist_ok=True)
+        rundir.check_kind(self.dir, "worldmodels", "dynaworld worldmodels")
         self._check_same_run()
-        save_config(cfg, self.dir / "config.yaml")
+        rundir.claim(self.dir, "worldmodels", "dynaworld worldmodels")
+        path = self.dir / "config.yaml"
+        changed = not path.exists() or load_yaml(path) != to_dict(cfg)
+        if changed:  # controller / es settings, or stages not run yet: say when they changed
+            save_config(cfg, path)
+            rundir.record(self.dir, "config", config=to_dict(cfg))
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
         )
