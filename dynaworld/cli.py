@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--suite", action="append", help="only this suite (repeatable), e.g. minatar")
     s.add_argument("--game", action="append", help="only this game (repeatable), e.g. Breakout")
     s.add_argument("--method", action="append", help="only this method (repeatable)")
+    s.add_argument(
+        "--add-spec",
+        action="store_true",
+        help="OUT records another spec (experiment file or overrides): record this one beside "
+        "it (experiment.N.yaml) instead of refusing; each run's own config decides reuse",
+    )
 
     r = sub.add_parser(
         "report",
@@ -183,22 +189,18 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 def cmd_sweep(a: argparse.Namespace) -> int:
     from dynaworld.experiments import Experiment, run_sweep
-    from dynaworld.experiments.sweep import RunSpec
-
-    exp = Experiment.load(a.experiment)
-
-    def only(s: RunSpec) -> bool:
-        return (not a.game or s.game in a.game) and (not a.method or s.method in a.method)
 
     run_sweep(
-        exp,
+        Experiment.load(a.experiment),
         a.out,
         seeds=a.seeds,
         workers=a.workers,
         ray_address=a.ray,
         suites=a.suite,
         overrides=a.overrides,
-        only=only,
+        games=a.game,
+        methods=a.method,
+        add_spec=a.add_spec,
     )
     return 0
 

@@ -339,6 +339,28 @@ RESUME_SAFE: dict[str, str] = {
     "torch_threads": "CPU threads (may change float rounding, not the algorithm)",
 }
 
+# Settings that change how a run is carried out, never what it computes: two runs that differ
+# only in these are the same run (a sweep reuses it).
+RUNTIME_ONLY = ("progress", "log_every", "checkpoint_every", "keep_checkpoints", "torch_threads")
+
+
+def run_differences(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
+    """The settings (dotted keys) in which two configs make different runs."""
+    fa, fb = flatten(to_dict(a)), flatten(to_dict(b))
+    keys = (set(fa) | set(fb)) - set(RUNTIME_ONLY) - {"name"}
+    return {k: (fa.get(k), fb.get(k)) for k in sorted(keys) if fa.get(k) != fb.get(k)}
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'agent': {'lr': 1}} → {'agent.lr': 1}."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
 
 # --------------------------------------------------------------------------- building
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from dynaworld.errors import DynaworldError
 
 
 def tmp_name(path: Path) -> Path:
@@ -30,3 +33,17 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_kw: Any) -> Iterator
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_json(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """A JSON object dynaworld wrote; a corrupt or truncated file is an error naming it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DynaworldError(
+            f"{what} {path} is unreadable or corrupt ({type(e).__name__}: {e}); "
+            "delete it to make it again"
+        ) from None
+    if not isinstance(data, dict):
+        raise DynaworldError(f"{what} {path} is not a JSON object")
+    return data

@@ -7,7 +7,6 @@ the newest checkpoint and ends with the same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from dynaworld.config import (
     RESUME_SAFE,
     VECTOR_MODELS,
     TrainConfig,
+    flatten,
     load_config,
     save_config,
     to_dict,
@@ -34,6 +34,7 @@ from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import env_state, load_env_state
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
 from dynaworld.evaluate import evaluate
+from dynaworld.files import read_json
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
 from dynaworld.models import ReplayModel
 from dynaworld.models.perfect import PerfectModel, replay_payload
@@ -400,7 +401,7 @@ def default_run_dir(cfg: TrainConfig) -> Path:
 def check_new_run_dir(d: Path) -> None:
     """Raise unless ``d`` can hold a new run; writes nothing."""
     rundir.check_kind(d, "train", "dynaworld train")
-    if d.is_dir() and any(p.name != rundir.KIND_FILE for p in d.iterdir()):
+    if d.is_dir() and any(p.name not in (rundir.KIND_FILE, "log.txt") for p in d.iterdir()):
         raise DynaworldError(
             f"run directory {d} already holds a run: resume it with 'dynaworld train --resume {d}' "
             "or choose another --run-dir"
@@ -466,12 +467,11 @@ def train(
         "model_transitions": st.model_transitions,
         "episodes": st.episodes,
         "wall_time_s": round(trainer.wall_time(), 2),
-        "run_dir": str(d),
     }
     logger.close()
     write_json(d / "summary.json", summary)
     plot_run(d, title=f"{cfg.name}: {cfg.env.id}")
-    return summary
+    return {**summary, "run_dir": str(d)}
 
 
 def reached_step(d: Path) -> int:
@@ -479,7 +479,7 @@ def reached_step(d: Path) -> int:
     latest = ckpt.latest_checkpoint(d)
     step = int(latest.parent.name[len(ckpt.PREFIX) :]) if latest is not None else 0
     if (d / "summary.json").is_file():
-        step = max(step, int(json.loads((d / "summary.json").read_text()).get("env_steps", 0)))
+        step = max(step, int(read_json(d / "summary.json", "run summary").get("env_steps", 0)))
     return step
 
 
@@ -489,7 +489,7 @@ def finished_summary(d: Path) -> dict[str, Any]:
         "(extend it with a larger total_steps=N)",
         flush=True,
     )
-    return dict(json.loads((d / "summary.json").read_text()))
+    return {**read_json(d / "summary.json", "run summary"), "run_dir": str(d)}
 
 
 def resume_changes(d: Path, cfg: TrainConfig) -> dict[str, Any] | None:
@@ -514,16 +514,6 @@ def resume_changes(d: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     if (d / "summary.json").is_file() and cfg.total_steps <= step:
         return None
     return changes
-
-
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:

@@ -75,3 +75,68 @@ def test_commands_refuse_another_commands_directory(cli, finished_run, tmp_path)
     r = cli("train", str(CONFIGS / "dqn_cartpole.yaml"), "--run-dir", str(afile))
     assert r.returncode == 2 and "is a file, not a directory" in r.stderr
     assert afile.read_text() == "x"
+
+
+SWEEP_TINY = [
+    "total_steps=400", "replay.learning_starts=100", "eval_every=400", "eval_episodes=1",
+    "final_eval_episodes=1", "checkpoint_every=400",
+]  # fmt: skip
+
+
+def _sweep(cli, out, *extra):
+    return cli(
+        "sweep", str(CONFIGS.parent / "experiments/planning_shape.yaml"), *SWEEP_TINY,
+        "--out", str(out), "--seeds", "1", "--suite", "minatar", "--game", "Breakout",
+        "--workers", "1", *extra,
+    )  # fmt: skip
+
+
+def test_a_sweep_folder_refuses_another_spec_and_each_run_decides_reuse(cli, tmp_path):
+    out = tmp_path / "sweep"
+    r = _sweep(cli, out, "--method", "dqn")
+    assert r.returncode == 0, r.stderr
+    spec = (out / "experiment.yaml").read_text()
+    assert "experiment_file" in spec and "total_steps=400" in spec and "suites:" in spec
+    r = _sweep(cli, out, "--method", "dqn", "torch_threads=1")  # runtime only: the same runs
+    assert r.returncode == 0 and "1 already finished" in r.stdout, r.stderr
+    before = _files(out)
+    r = _sweep(cli, out, "--method", "dqn", "agent.lr=0.01")
+    assert r.returncode == 2 and "holds runs of another spec" in r.stderr
+    r = _sweep(cli, out, "--method", "dqn", "agent.lr=0.01", "--add-spec")
+    assert r.returncode == 2 and "was made with agent.lr=0.00025" in r.stderr, r.stderr
+    assert _files(out) == before  # refused before anything was written
+    r = _sweep(cli, out, "--method", "dqn_extra", "agent.lr=0.01", "--add-spec")
+    assert r.returncode == 0, r.stderr
+    assert "agent.lr=0.01" in (out / "experiment.2.yaml").read_text()
+    assert (out / "experiment.yaml").read_text() == spec
+    methods = [line.split(",")[3] for line in (out / "results.csv").read_text().splitlines()[1:]]
+    assert sorted(methods) == ["dqn", "dqn_extra"]  # each row under the spec that made it
+    assert [e["event"] for e in rundir.history(out)] == ["sweep", "sweep", "sweep"]
+
+
+def test_sweep_inputs_are_checked_before_any_work(cli, tmp_path):
+    out = tmp_path / "sweep"
+    r = _sweep(cli, out, "--game", "Breakuot")
+    assert (
+        r.returncode == 2
+        and "--game Breakuot" in r.stderr
+        and "did you mean 'Breakout'" in r.stderr
+    )
+    r = _sweep(cli, out, "--method", "dqm")
+    assert r.returncode == 2 and "did you mean 'dqn'" in r.stderr
+    r = _sweep(cli, out, "--workers", "0")
+    assert r.returncode == 2 and "--workers 0" in r.stderr
+    assert not out.exists()
+
+
+def test_a_corrupt_summary_and_a_legacy_record_in_a_sweep_folder(cli, tmp_path):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "experiment.yaml").write_text("experiment: x.yaml\nseeds: 5\noverrides: []\nruns: 1\n")
+    r = _sweep(cli, out, "--method", "dqn")
+    assert r.returncode == 0, r.stderr
+    assert "legacy_record" in (out / "experiment.yaml").read_text()  # kept, not overwritten
+    summary = out / "runs/minatar/Breakout/dqn/seed0/summary.json"
+    summary.write_text('{"eval_return_mean": 0.')
+    r = _sweep(cli, out, "--method", "dqn")
+    assert r.returncode == 2 and str(summary) in r.stderr and "Traceback" not in r.stderr

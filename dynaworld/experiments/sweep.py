@@ -3,18 +3,20 @@
 Runs execute in parallel worker processes (or as Ray tasks on a cluster: the same function), each
 in its own run directory ``OUT/runs/<suite>/<game>/<method>/seed<N>``. A finished run (with
 ``summary.json``) is skipped, an unfinished one resumes from its last checkpoint, so rerunning a
-sweep after a crash only does the missing work. ``OUT/results.csv`` gets one row per run.
+sweep after a crash only does the missing work; a run is reused only when its own config.yaml is
+the run asked for. ``OUT/experiment.yaml`` records the spec (the experiment file's contents and
+the overrides), ``OUT/history.jsonl`` every invocation; ``OUT/results.csv`` gets one row per run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import json
+import difflib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +24,20 @@ from typing import Any
 
 import yaml
 
+from dynaworld import rundir
 from dynaworld.config import (
+    RUNTIME_ONLY,
     TrainConfig,
     from_dict,
+    load_config,
     load_yaml,
     merge,
     parse_overrides,
-    save_config,
+    run_differences,
     to_dict,
 )
 from dynaworld.errors import ConfigError
+from dynaworld.files import atomic_write, read_json
 from dynaworld.parallel import make_pool
 from dynaworld.progress import progress_bar
 
@@ -89,6 +95,7 @@ class Experiment:
     pretrain: dict[str, Any] = field(
         default_factory=dict
     )  # how 'planning.model_path: auto' is made
+    data: dict[str, Any] = field(default_factory=dict)  # the experiment file's contents
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
@@ -115,6 +122,7 @@ class Experiment:
             data.get("base") or {},
             Path(path),
             data.get("pretrain") or {},
+            data,
         )
 
     def runs(
@@ -261,10 +269,10 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
     from dynaworld.train import train
 
     d = Path(run_dir)
-    summary_path = d / "summary.json"
-    if summary_path.exists():
-        return json.loads(summary_path.read_text())
     cfg = from_dict(TrainConfig, cfg_dict)
+    check_same_run(d, cfg)
+    if (d / "summary.json").exists():
+        return read_json(d / "summary.json", "run summary")
     if threads and not cfg.torch_threads:
         cfg.torch_threads = threads
     resume = (d / "config.yaml").exists()
@@ -274,10 +282,93 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
-        if resume:
-            return train(cfg, d, resume=True)
-        save_config(cfg, d / "config.yaml")
-        return train(cfg, d, resume=True)  # fresh dir: no checkpoint yet, starts from scratch
+        return train(cfg, d, resume=resume)
+
+
+def check_same_run(d: Path, cfg: TrainConfig) -> None:
+    """Raise unless the run in ``d`` (if any) is the run ``cfg`` makes: its own config decides."""
+    if not (d / "config.yaml").is_file():
+        return
+    diff = run_differences(load_config(d / "config.yaml"), cfg)
+    if diff:
+        k, (made, asked) = next(iter(diff.items()))
+        more = f" (and {len(diff) - 1} more settings)" if len(diff) > 1 else ""
+        raise ConfigError(
+            f"{d} was made with {k}={made!r}, this sweep asks for {k}={asked!r}{more}: "
+            "use another --out for other settings"
+        )
+
+
+# ------------------------------------------------------------------------------ the folder's record
+
+SPEC_FILE = "experiment.yaml"
+
+
+def sweep_spec(exp: Experiment, overrides: Iterable[str]) -> dict[str, Any]:
+    """What decides a sweep folder's runs: the experiment file's contents and the overrides
+    that change what runs compute (``RUNTIME_ONLY`` ones, like torch_threads, do not)."""
+    kept = [o for o in overrides if o.split("=", 1)[0].strip() not in RUNTIME_ONLY]
+    return {"experiment_file": str(exp.path), "experiment": exp.data, "overrides": kept}
+
+
+def check_spec(out: Path, spec: dict[str, Any], add_spec: bool) -> Path | None:
+    """The spec file to write (None: ``out`` already records this spec); raises when ``out``
+    records another one and ``add_spec`` is not set. Writes nothing."""
+    records = sorted(out.glob("experiment*.yaml"))
+    recorded = [load_yaml(p) for p in records]
+
+    def same(r: dict[str, Any]) -> bool:
+        return (r.get("experiment"), _parsed(r.get("overrides"))) == (
+            spec["experiment"],
+            _parsed(spec["overrides"]),
+        )
+
+    if any(same(r) for r in recorded):
+        return None
+    if not records:
+        return out / SPEC_FILE
+    legacy = [p for p, r in zip(records, recorded, strict=True) if "experiment_file" not in r]
+    if legacy and len(records) == 1:  # dynaworld <= 0.1 recorded the last invocation only
+        return out / SPEC_FILE
+    if not add_spec:
+        r = recorded[-1]
+        what = "experiment file" if r.get("experiment") != spec["experiment"] else "overrides"
+        raise ConfigError(
+            f"{out} holds runs of another spec ({records[-1].name}: other {what}, "
+            f"{r.get('overrides')} vs {spec['overrides']}): use another --out, or --add-spec to "
+            "record this spec beside it (each run's own config still decides which runs match)"
+        )
+    return out / f"experiment.{len(records) + 1}.yaml"
+
+
+def _parsed(overrides: Any) -> dict[str, Any]:
+    return parse_overrides(overrides or [])
+
+
+def select(
+    exp: Experiment,
+    specs: list[RunSpec],
+    games: Iterable[str] | None,
+    methods: Iterable[str] | None,
+) -> list[RunSpec]:
+    """The runs of the named games and methods; a name that selects nothing is an error."""
+    for flag, names, valid in (
+        ("--game", games, sorted({s.game for s in specs})),
+        ("--method", methods, list(exp.methods)),
+    ):
+        for n in names or ():
+            if n not in valid:
+                close = difflib.get_close_matches(n, valid, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(
+                    f"{flag} {n}: not in this sweep (valid: {', '.join(valid)}){hint}"
+                )
+    chosen = [
+        s for s in specs if (not games or s.game in games) and (not methods or s.method in methods)
+    ]
+    if not chosen:
+        raise ConfigError("the filters select no run of this experiment")
+    return chosen
 
 
 def run_sweep(
@@ -288,25 +379,37 @@ def run_sweep(
     ray_address: str | None = None,
     suites: Iterable[str] | None = None,
     overrides: Iterable[str] = (),
-    only: Callable[[RunSpec], bool] | None = None,
+    games: Iterable[str] | None = None,
+    methods: Iterable[str] | None = None,
+    add_spec: bool = False,
 ) -> Path:
-    """Run every missing run of ``exp``; write ``out/results.csv``; return its path."""
+    """Run every missing run of ``exp``; write ``out/results.csv``; return its path.
+
+    Everything is checked before anything is written: the filters, the folder's recorded spec
+    (``experiment.yaml``) and every existing run's own config against the run asked for.
+    """
     out = Path(out)
-    specs = exp.runs(out, seeds, suites, overrides)
-    if only is not None:
-        specs = [s for s in specs if only(s)]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "experiment.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "experiment": str(exp.path),
-                "seeds": seeds or exp.seeds,
-                "overrides": list(overrides),
-                "runs": len(specs),
-            },
-            sort_keys=False,
-        )
-    )
+    overrides = list(overrides)
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: must be at least 1")
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: must be at least 1")
+    rundir.check_kind(out, "sweep", "dynaworld sweep")
+    specs = select(exp, exp.runs(out, seeds, suites, overrides), games, methods)
+    spec = sweep_spec(exp, overrides)
+    spec_file = check_spec(out, spec, add_spec) if out.is_dir() else out / SPEC_FILE
+    for s in specs:
+        check_same_run(s.run_dir, s.cfg)
+    rundir.claim(out, "sweep", "dynaworld sweep")
+    if spec_file is not None:
+        if spec_file.exists():  # a dynaworld <= 0.1 record: kept inside the new one
+            spec = {**spec, "legacy_record": load_yaml(spec_file)}
+        with atomic_write(spec_file, "w") as f:
+            yaml.safe_dump(spec, f, sort_keys=False)
+    rundir.record(
+        out, "sweep", overrides=overrides, seeds=seeds or exp.seeds, runs=len(specs),
+        suites=list(suites or []), games=list(games or []), methods=list(methods or []),
+    )  # fmt: skip
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     pool = make_pool(workers, ray_address)
     todo = [s for s in specs if not (s.run_dir / "summary.json").exists()]
@@ -349,8 +452,15 @@ def run_sweep(
     finally:
         bar.close()
         pool.shutdown(wait=True)
-    # results.csv lists every finished run of the experiment in OUT, not only this invocation's
-    everything = exp.runs(out, max(seeds or 0, exp.seeds), None, overrides)
+    # results.csv lists every finished run of every spec OUT records (each row's run matches
+    # its spec), not only this invocation's
+    n = max(seeds or 0, exp.seeds)
+    everything = [
+        s
+        for r in [*(load_yaml(p) for p in sorted(out.glob("experiment*.yaml"))), spec]
+        if r.get("experiment") == exp.data
+        for s in exp.runs(out, n, None, r.get("overrides") or [])
+    ]
     path = write_results(everything, out)
     print(f"dynaworld sweep: done in {time.time() - t0:.0f} s; results in {path}", flush=True)
     if failures:
@@ -362,13 +472,18 @@ def run_sweep(
 
 
 def write_results(specs: list[RunSpec], out: Path) -> Path:
-    rows = []
+    """results.csv: a row per finished run, under the first of ``specs`` (the runs of every
+    recorded spec) whose config is the run's own config."""
+    rows, done = [], set()
     for s in specs:
         p = s.run_dir / "summary.json"
-        if p.exists():
-            rows.append(s.row(json.loads(p.read_text())))
+        if s.run_dir in done or not p.exists():
+            continue
+        if not run_differences(load_config(s.run_dir / "config.yaml"), s.cfg):
+            rows.append(s.row(read_json(p, "run summary")))
+            done.add(s.run_dir)
     path = out / "results.csv"
-    with open(path, "w", newline="") as f:
+    with atomic_write(path, "w", newline="") as f:
         w = csv.DictWriter(f, RESULT_COLUMNS)
         w.writeheader()
         w.writerows(rows)
