@@ -8,6 +8,7 @@ from an untrusted source cannot run code.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -37,24 +38,60 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return dirs[-1] / "state.pt" if dirs else None
 
 
+def remove_partial(run_dir: str | Path) -> list[Path]:
+    """Delete temporary checkpoint directories left by a crash (kill -9, a full disk)."""
+    root = Path(run_dir) / "checkpoints"
+    stale = sorted(root.glob(".tmp-*")) if root.is_dir() else []
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
+
+
 def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
+    """Write ``state`` as checkpoint ``step``; the previous ones stay intact until it is whole.
+
+    A full disk (or any write error) removes the partial checkpoint and raises CheckpointError
+    naming the directory and the space the checkpoint needs.
+    """
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{PREFIX}{step:010d}"
     tmp = root / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    path = tmp / "state.pt"
-    with open(path, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        tmp.mkdir()
+        with open(tmp / "state.pt", "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:  # torch wraps ENOSPC in a RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        need = _nbytes(state)
+        free = shutil.disk_usage(root).free
+        full = isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space" in str(e)
+        why = "the disk is full" if full or free < need else f"{type(e).__name__}: {e}"
+        raise CheckpointError(
+            f"cannot write checkpoint step {step:,} in {root}: {why} (it needs about "
+            f"{need / 2**20:,.0f} MiB, {free / 2**20:,.0f} MiB are free); the previous "
+            "checkpoint is intact: free space, then resume"
+        ) from None
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
     for old in checkpoint_dirs(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final / "state.pt"
+
+
+def _nbytes(v: Any) -> int:
+    """Roughly the bytes ``torch.save`` writes for ``v``."""
+    if isinstance(v, torch.Tensor):
+        return v.numel() * v.element_size()
+    if isinstance(v, dict):
+        return sum(_nbytes(x) for x in v.values())
+    if isinstance(v, list | tuple):
+        return sum(_nbytes(x) for x in v)
+    return len(v) if isinstance(v, bytes | str) else 8
 
 
 def load_file(path: str | Path, what: str = "file") -> Any:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from dynaworld.errors import DynaworldError
 
@@ -23,6 +24,33 @@ EPILOG = """examples:
   dynaworld worldmodels report runs/wm-car
   dynaworld config                      # every config key with its default and meaning
 """
+
+
+def _int_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        """argparse type: a usage error naming the option (exit 2) for a bad value."""
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {n}")
+        return n
+
+    return parse
+
+
+positive_int, non_negative_int = _int_at_least(1), _int_at_least(0)
+
+
+def probability(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {x}")
+    return x
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
     e.add_argument("run_dir")
-    e.add_argument("--episodes", type=int, default=30)
+    e.add_argument("--episodes", type=positive_int, default=30)
     e.add_argument("--seed", type=int, default=12345)
 
     s = sub.add_parser(
@@ -57,8 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("experiment", help="experiment YAML, e.g. experiments/planning_shape.yaml")
     s.add_argument("overrides", nargs="*", help="key=value overrides applied to every run")
     s.add_argument("--out", required=True, help="sweep directory (runs/, results.csv)")
-    s.add_argument("--seeds", type=int, help="seeds per setting (default: the experiment's)")
-    s.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    s.add_argument(
+        "--seeds", type=positive_int, help="seeds per setting (default: the experiment's)"
+    )
+    s.add_argument(
+        "--workers", type=positive_int, default=2, help="parallel worker processes (default 2)"
+    )
     s.add_argument(
         "--ray", metavar="ADDR", help="run on a Ray cluster at ADDR ('local' starts one here)"
     )
@@ -90,17 +122,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--game", default="MinAtar/Breakout-v1")
-    d.add_argument("--steps", type=int, default=40_000, help="real steps per run")
-    d.add_argument("--seeds", type=int, default=2)
-    d.add_argument("--workers", type=int, default=2)
+    d.add_argument("--steps", type=positive_int, default=40_000, help="real steps per run")
+    d.add_argument("--seeds", type=positive_int, default=2)
+    d.add_argument("--workers", type=positive_int, default=2)
 
     co = sub.add_parser(
         "collect", help="play a trained run's checkpoint and write an expert dataset"
     )
     co.add_argument("run_dir")
-    co.add_argument("--steps", type=int, required=True, help="real steps to record")
+    co.add_argument("--steps", type=positive_int, required=True, help="real steps to record")
     co.add_argument("--out", required=True, help="dataset directory to create")
-    co.add_argument("--epsilon", type=float, default=0.05, help="exploration while collecting")
+    co.add_argument(
+        "--epsilon", type=probability, default=0.05, help="exploration while collecting"
+    )
     co.add_argument("--seed", type=int, default=0)
 
     mt = sub.add_parser(
@@ -115,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     mt.add_argument(
         "--out", required=True, help="model checkpoint to write, e.g. models/breakout.pt"
     )
-    mt.add_argument("--updates", type=int, default=20_000)
+    mt.add_argument("--updates", type=non_negative_int, default=20_000)
     mt.add_argument(
         "--init",
         help="start from this model checkpoint (fresh optimizer); with --updates 0 only measure it",
@@ -144,12 +178,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from dynaworld.config import load_config
-    from dynaworld.train import resume_config, train
+    from dynaworld.train import default_run_dir, resume_config, train
 
     if a.resume:
         overrides = ([a.config] if a.config else []) + list(a.overrides)
         cfg = resume_config(a.resume, overrides)
-        summary = train(cfg, a.resume, resume=True)
+        run_dir = a.resume
+        summary = train(cfg, run_dir, resume=True)
     else:
         if not a.config:
             raise DynaworldError("train needs a CONFIG file (or --resume RUN_DIR)")
@@ -159,9 +194,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         check_env_id(cfg.env.id)
         for w in cfg.warnings():
             print(f"dynaworld: warning: {w}", file=sys.stderr)
-        summary = train(cfg, a.run_dir)
+        run_dir = a.run_dir or str(default_run_dir(cfg))
+        summary = train(cfg, run_dir)
     print(json.dumps(summary))
-    print(f"dynaworld: run directory {summary.get('run_dir', a.resume or a.run_dir)}")
+    print(f"dynaworld: run directory {run_dir}")
     return 0
 
 

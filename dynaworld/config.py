@@ -7,8 +7,10 @@ an unknown key fails with the closest valid key.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +46,44 @@ def non_negative(x: Any) -> str | None:
 
 def unit_interval(x: Any) -> str | None:
     return None if x is None or 0.0 <= x <= 1.0 else "must be in [0, 1]"
+
+
+def positive_items(x: Any) -> str | None:
+    return None if all(v > 0 for v in x) and len(x) > 0 else "must be a non-empty list of sizes > 0"
+
+
+def device_name(x: Any) -> str | None:
+    """'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', and only one this torch can use."""
+    import torch
+
+    if x in ("auto", "cpu"):
+        return None
+    kind, _, index = str(x).partition(":")
+    if kind not in ("cuda", "mps") or (index and not index.isdigit()):
+        return "must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    if kind == "cuda" and not torch.cuda.is_available():
+        return f"this torch ({torch.__version__}) has no CUDA device; use 'auto' or 'cpu'"
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+    if kind == "mps" and not torch.backends.mps.is_available():
+        return "this torch has no MPS device; use 'auto' or 'cpu'"
+    return None
+
+
+class RawOverride(str):
+    """A ``key=value`` override's text, with YAML's reading of it in ``parsed``: a str-typed key
+    takes the text (``planning.shape=0x10`` stays '0x10', not YAML's hex 16), others the value."""
+
+    parsed: Any
+
+    def __new__(cls, raw: str, parsed: Any) -> RawOverride:
+        obj = super().__new__(cls, raw)
+        obj.parsed = parsed
+        return obj
+
+
+def _takes_str(tp: Any) -> bool:
+    return tp is str or str in typing.get_args(tp)
 
 
 def one_of(*choices: str) -> Check:
@@ -109,7 +149,7 @@ class AgentConfig:
         "'auto' picks by observation: 'nature' CNN (Atari), 'minatar' CNN, 'mlp' (vectors).",
         one_of("auto", "nature", "minatar", "mlp"),
     )
-    hidden: list[int] = doc([120, 84], "MLP hidden layer sizes (network='mlp').")
+    hidden: list[int] = doc([120, 84], "MLP hidden layer sizes (network='mlp').", positive_items)
     lr: float = doc(1e-4, "Adam learning rate.", positive)
     adam_eps: float = doc(1.5e-4, "Adam epsilon.", positive)
     gamma: float = doc(0.99, "Discount factor.", unit_interval)
@@ -252,7 +292,9 @@ class ModelConfig:
         128, "sparse_gp: inducing points of the variational GP (trained on minibatches).", positive
     )
     ensemble_size: int = doc(5, "ensemble: members (each on its own minibatches).", positive)
-    mlp_hidden: list[int] = doc([200, 200], "ensemble: hidden layer sizes of each member.")
+    mlp_hidden: list[int] = doc(
+        [200, 200], "ensemble: hidden layer sizes of each member.", positive_items
+    )
     lstm_hidden: int = doc(64, "lstm: hidden state size.", positive)
     history: int = doc(
         8,
@@ -269,7 +311,9 @@ class TrainConfig:
     name: str = doc("run", "Run name (used for the default run directory).")
     seed: int = doc(0, "Seed for every random number generator of the run.")
     total_steps: int = doc(100_000, "Real environment steps (agent steps) to train for.", positive)
-    device: str = doc("auto", "'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1' ...")
+    device: str = doc(
+        "auto", "'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', 'mps'.", device_name
+    )
     torch_threads: int | None = doc(
         None, "torch intra-op threads (None: torch's default).", positive
     )
@@ -371,6 +415,8 @@ def _is_dataclass_type(tp: Any) -> bool:
 
 def _coerce(key: str, tp: Any, value: Any) -> Any:
     """Convert a YAML value to the annotated type ``tp`` or raise ConfigError naming ``key``."""
+    if isinstance(value, RawOverride):
+        value = str(value) if _takes_str(tp) else value.parsed
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
@@ -401,14 +447,17 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
             return int(value)
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
+        number: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads '1e-3' as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads '1e-3' as a string
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is None:
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(number):
+            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -482,6 +531,9 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError as e:
             raise ConfigError(f"{key}: cannot parse value {raw!r}: {e}") from None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if str(value) != raw.strip():  # 0x10, 1_000, 0.50: keep the text for str keys
+                value = RawOverride(raw.strip(), value)
         node = out
         parts = key.split(".")
         for p in parts[:-1]:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
+import socket
+import tempfile
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
+
+from dynaworld.errors import DynaworldError
 
 
 class Pool(Protocol):
@@ -44,21 +49,33 @@ def local_pool(workers: int) -> Pool:
 
 
 class RayPool:
-    """The ``submit`` interface backed by Ray tasks (``address='local'`` starts a cluster here)."""
+    """The ``submit`` interface backed by Ray tasks (``address='local'`` starts a cluster here).
+
+    A local cluster is a new one of this process's own (its own temp dir and ports), so two
+    sweeps on one machine never join or stop each other's. A cluster address is checked first:
+    one that does not answer is an error within ``CONNECT_TIMEOUT_S``, not an endless retry.
+    """
+
+    CONNECT_TIMEOUT_S = 20.0
 
     def __init__(self, address: str, workers: int) -> None:
         import ray
 
+        if address != "local" and not ray.is_initialized():
+            check_ray_address(address, self.CONNECT_TIMEOUT_S)
+        self.tmp: str | None = None
         if ray.is_initialized():
             pass
         elif address == "local":
+            root = Path(os.environ.get("DYNAWORLD_RAY_TMP", tempfile.gettempdir()))
+            root.mkdir(parents=True, exist_ok=True)
+            self.tmp = tempfile.mkdtemp(prefix="dwray-", dir=root)
             ray.init(
+                address="local",  # always a new cluster: never one another process started
                 num_cpus=workers,
                 include_dashboard=False,
                 log_to_driver=False,
-                _temp_dir=str(
-                    Path(os.environ.get("DYNAWORLD_RAY_TMP", "/tmp/dynaworld-ray")).resolve()
-                ),
+                _temp_dir=self.tmp,
             )
         else:
             ray.init(address=address, log_to_driver=False)
@@ -72,6 +89,34 @@ class RayPool:
 
     def shutdown(self, wait: bool = True) -> None:
         self.ray.shutdown()
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def check_ray_address(address: str, timeout: float) -> None:
+    """Raise (naming ``address``) unless a TCP connection to it opens within ``timeout``."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    if hostport == "auto":
+        return  # Ray finds the cluster this machine's 'ray start' made (and says if none)
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise DynaworldError(
+            f"--ray {address}: expected HOST:PORT of a cluster's head (e.g. 10.0.0.5:6379), "
+            "'auto', or 'local' to start one here"
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=2.0):
+                return
+        except OSError as e:
+            if time.monotonic() > deadline:
+                raise DynaworldError(
+                    f"--ray {address}: no Ray cluster answers there ({e}) after {timeout:.0f} s. "
+                    "Start one with 'ray start --head --port=PORT' on the head machine and pass "
+                    "HOST:PORT, or use --ray local to start one on this machine"
+                ) from None
+            time.sleep(1.0)
 
 
 def make_pool(workers: int, ray_address: str | None = None) -> Pool:

@@ -279,6 +279,11 @@ class Trainer:
         if n % cfg.log_every == 0:
             sps = (n - self.steps0) / max(1e-9, time.perf_counter() - self.t0)
             row = {**self.c.agent.pop_metrics(), **self.counters(st), "steps_per_s": round(sps, 1)}
+            if not np.isfinite(row.get("loss", 0.0)):
+                raise DynaworldError(
+                    f"training diverged: the agent's loss is {row['loss']} at step {n:,} "
+                    f"(agent.lr={cfg.agent.lr}); the last checkpoint before it is kept"
+                )
             if self.returns:
                 row["train_return_100"] = float(np.mean(self.returns))
             model = self.c.stateful.get("planning_model")
@@ -435,6 +440,8 @@ def train(
         f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} | run dir {d}",
         flush=True,
     )
+    for p in ckpt.remove_partial(d) if resume else ():
+        print(f"dynaworld: removed {p}, a checkpoint a crash left half-written", flush=True)
     latest = ckpt.latest_checkpoint(d) if resume else None
     trainer_kwargs: dict[str, Any] = {}
     if latest is not None:
@@ -471,7 +478,7 @@ def train(
     logger.close()
     write_json(d / "summary.json", summary)
     plot_run(d, title=f"{cfg.name}: {cfg.env.id}")
-    return {**summary, "run_dir": str(d)}
+    return summary
 
 
 def reached_step(d: Path) -> int:
@@ -489,7 +496,7 @@ def finished_summary(d: Path) -> dict[str, Any]:
         "(extend it with a larger total_steps=N)",
         flush=True,
     )
-    return {**read_json(d / "summary.json", "run summary"), "run_dir": str(d)}
+    return read_json(d / "summary.json", "run summary")
 
 
 def resume_changes(d: Path, cfg: TrainConfig) -> dict[str, Any] | None:

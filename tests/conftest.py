@@ -9,6 +9,30 @@ CONFIGS = ROOT / "configs"
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
+def run_isolated(fn, *args: str, timeout: float = 900) -> None:
+    """Run the module-level function ``fn(*args)`` (its asserts are the test) in a fresh
+    interpreter, so a native crash (Ray, VizDoom, envpool) fails the calling test only."""
+    import inspect
+    import subprocess
+
+    code = (
+        "import importlib.util as u, sys; s = u.spec_from_file_location('isolated', sys.argv[1]); "
+        "m = u.module_from_spec(s); s.loader.exec_module(m); getattr(m, sys.argv[2])(*sys.argv[3:])"
+    )
+    args = (inspect.getfile(fn), fn.__name__, *args)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
+    )  # fmt: skip
+    if r.returncode != 0:
+        how = f"signal {-r.returncode}" if r.returncode < 0 else f"exit {r.returncode}"
+        pytest.fail(
+            f"{fn.__name__} failed in its subprocess ({how}):\n{r.stdout[-4000:]}\n{r.stderr[-6000:]}",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def cli():
     """Run the real ``dynaworld`` command in a subprocess; returns CompletedProcess."""

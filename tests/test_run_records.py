@@ -125,7 +125,7 @@ def test_sweep_inputs_are_checked_before_any_work(cli, tmp_path):
     r = _sweep(cli, out, "--method", "dqm")
     assert r.returncode == 2 and "did you mean 'dqn'" in r.stderr
     r = _sweep(cli, out, "--workers", "0")
-    assert r.returncode == 2 and "--workers 0" in r.stderr
+    assert r.returncode == 2 and "--workers: must be at least 1, got 0" in r.stderr
     assert not out.exists()
 
 

@@ -23,6 +23,7 @@ from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
+from tests.conftest import run_isolated
 
 pytest.importorskip("Box2D")
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -296,24 +297,31 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert r.returncode == 2 and "mdn" in r.stderr
 
 
-def test_controller_evaluation_on_a_local_ray_instance(run_dir):
+def test_controller_evaluation_on_a_local_ray_instance(run_dir, cli):
     pytest.importorskip("ray")
-    import ray
-
-    cfg = load_config(
-        None, [*TINY, "controller.variant=v_only", "es.generations=1"], WorldModelsConfig
-    )
-    pipe = Pipeline(cfg, run_dir, ray_address="local", progress=False)
-    try:
-        out = pipe.run(["train_c", "evaluate"])
-    finally:
-        ray.shutdown()
+    r = cli(
+        "worldmodels",
+        "run",
+        *TINY,
+        "controller.variant=v_only",
+        "es.generations=1",
+        "--run-dir",
+        str(run_dir),
+        "--ray",
+        "local",
+    )  # fmt: skip  (a subprocess: a native crash in Ray fails this test only)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-2])
     assert out["train_c"]["generations"] == 1 and out["evaluate"]["variant"] == "v_only"
     assert (run_dir / "C_v_only" / "params.npy").exists()
 
 
 def test_envpool_backend_gives_the_same_frames_interface(tmp_path):
     pytest.importorskip("envpool")
+    run_isolated(envpool_frames_interface, str(tmp_path))
+
+
+def envpool_frames_interface(tmp: str) -> None:
     from dynaworld.envs.worldmodels import make_wm_env
 
     env = make_wm_env("CarRacing-v3", backend="envpool", max_episode_steps=5)
@@ -324,7 +332,7 @@ def test_envpool_backend_gives_the_same_frames_interface(tmp_path):
         frame, r, term, trunc, info = env.step(env.action_space.sample())
     assert trunc and "episode" in info
     meta = wmdata.collect(
-        "CarRacing-v3", tmp_path, 2, max_steps=10, backend="envpool", workers=1, progress=False
+        "CarRacing-v3", tmp, 2, max_steps=10, backend="envpool", workers=1, progress=False
     )
     assert meta["frames"] == 2 * 11
 
@@ -337,13 +345,19 @@ DOOM_TINY = [
 ]  # fmt: skip
 
 
-def test_doom_controller_trained_only_in_the_dream_reports_virtual_and_actual(
-    tmp_path, monkeypatch
-):
+def test_doom_controller_trained_only_in_the_dream_reports_virtual_and_actual(tmp_path):
     pytest.importorskip("vizdoom")
+    run_isolated(doom_dream_claims, str(tmp_path))
+
+
+def doom_dream_claims(tmp: str) -> None:
+    """Run by the test above in a subprocess: a native crash in VizDoom fails that test only."""
+    from pathlib import Path
+
     from dynaworld.worldmodels.experiment import run_experiment
 
-    monkeypatch.chdir(tmp_path)
+    tmp_path = Path(tmp)
+    os.chdir(tmp_path)
     exp = tmp_path / "temps.yaml"
     exp.write_text(
         "name: t\nconfig: %s\ncontrollers:\n  - {es.temperature: 0.1}\n  - {es.temperature: 1.15}\n"

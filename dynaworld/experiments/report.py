@@ -117,13 +117,17 @@ def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
     from dynaworld.experiments.sweep import Experiment
 
     info = out / "experiment.yaml"
-    path = load_yaml(info).get("experiment") if info.is_file() else None
-    if not path or not Path(path).is_file():
-        raise DynaworldError(
-            f"--include matches runs to the methods of {out}'s experiment file, named in "
-            f"{info}: {'that file is missing' if not path else f'{path} not found'}"
-        )
-    exp = Experiment.load(path)
+    record = load_yaml(info) if info.is_file() else {}
+    if isinstance(record.get("experiment"), dict):  # the spec holds the file's contents
+        exp = Experiment.from_data(record["experiment"], record.get("experiment_file", info))
+    else:  # a dynaworld <= 0.1 record names the file
+        path = record.get("experiment")
+        if not path or not Path(path).is_file():
+            raise DynaworldError(
+                f"--include matches runs to the methods of {out}'s experiment file, named in "
+                f"{info}: {'that file is missing' if not path else f'{path} not found'}"
+            )
+        exp = Experiment.load(path)
     keys = {}
     for method in exp.methods:
         label, family, settings = exp.method(method)

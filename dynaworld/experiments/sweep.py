@@ -99,7 +99,11 @@ class Experiment:
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
-        data = load_yaml(path)
+        return cls.from_data(load_yaml(path), path)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], path: str | Path) -> Experiment:
+        """An experiment from an experiment file's contents (``path``: where they came from)."""
         unknown = set(data) - {
             "name",
             "seeds",
@@ -400,6 +404,8 @@ def run_sweep(
     spec_file = check_spec(out, spec, add_spec) if out.is_dir() else out / SPEC_FILE
     for s in specs:
         check_same_run(s.run_dir, s.cfg)
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    pool = make_pool(workers, ray_address)  # a Ray address that does not answer fails here
     rundir.claim(out, "sweep", "dynaworld sweep")
     if spec_file is not None:
         if spec_file.exists():  # a dynaworld <= 0.1 record: kept inside the new one
@@ -410,8 +416,6 @@ def run_sweep(
         out, "sweep", overrides=overrides, seeds=seeds or exp.seeds, runs=len(specs),
         suites=list(suites or []), games=list(games or []), methods=list(methods or []),
     )  # fmt: skip
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    pool = make_pool(workers, ray_address)
     todo = [s for s in specs if not (s.run_dir / "summary.json").exists()]
     print(
         f"dynaworld sweep: {len(specs)} runs, {len(specs) - len(todo)} already finished, "

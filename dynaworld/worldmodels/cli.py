@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dynaworld import rundir
+from dynaworld.cli import positive_int
+
 STAGE_COMMANDS = {
     "collect": "random rollouts to disk (parallel, resumable)",
     "train-v": "train V (ConvVAE) on the rollouts",
@@ -46,19 +49,23 @@ def add_parser(sub: Any) -> None:
     e.add_argument(
         "overrides", nargs="*", help="select the controller, e.g. controller.variant=v_only"
     )
-    e.add_argument("--episodes", type=int, help="default: the config's eval_episodes (100)")
+    e.add_argument(
+        "--episodes", type=positive_int, help="default: the config's eval_episodes (100)"
+    )
     e.add_argument("--ray", metavar="ADDR")
     r = ws.add_parser("random", help="the random policy on the same episodes -> random_eval.json")
     r.add_argument("run_dir")
-    r.add_argument("--episodes", type=int)
+    r.add_argument("--episodes", type=positive_int)
     d = ws.add_parser("dream", help="a dream rollout decoded by V, as a GIF")
     d.add_argument("run_dir")
     d.add_argument("overrides", nargs="*", help="e.g. es.temperature=1.15")
     d.add_argument("--out", help="GIF path (default RUN_DIR/dream.gif)")
-    d.add_argument("--steps", type=int, default=300)
+    d.add_argument("--steps", type=positive_int, default=300)
     d.add_argument("--random", action="store_true", help="random actions instead of the controller")
-    d.add_argument("--scale", type=int, default=3, help="pixels per frame pixel")
-    d.add_argument("--every", type=int, default=1, help="keep every n-th step (smaller GIF)")
+    d.add_argument("--scale", type=positive_int, default=3, help="pixels per frame pixel")
+    d.add_argument(
+        "--every", type=positive_int, default=1, help="keep every n-th step (smaller GIF)"
+    )
     d.add_argument(
         "--beside-real",
         type=int,
@@ -86,6 +93,8 @@ def handle(a: argparse.Namespace) -> int:
     from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
 
     c = a.wm_command
+    if getattr(a, "run_dir", None):  # before any config is read or anything is written
+        rundir.check_kind(a.run_dir, "worldmodels", f"dynaworld worldmodels {c}")
     if c == "run" or c in STAGE_COMMANDS:
         pipe = Pipeline(_config(a), a.run_dir, a.ray)
         stages = None if c == "run" else [c.replace("-", "_")]
