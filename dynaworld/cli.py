@@ -73,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
+    t.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (it registers your env ids); recorded as env.imports",
+    )
 
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
     e.add_argument("run_dir")
@@ -189,7 +197,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not a.config:
             raise DynaworldError("train needs a CONFIG file (or --resume RUN_DIR)")
         cfg = load_config(a.config, a.overrides)
-        from dynaworld.envs import check_env_id
+        cfg.env.imports = [*cfg.env.imports, *(m for m in a.imports if m not in cfg.env.imports)]
+        from dynaworld.envs import check_env_id, import_env_modules
+
+        import_env_modules(cfg.env.imports)
 
         check_env_id(cfg.env.id)
         for w in cfg.warnings():

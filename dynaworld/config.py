@@ -138,6 +138,12 @@ class EnvConfig:
         "CartPole / Acrobot / MountainCar: drop the velocities from the observation (a partially "
         "observed variant; the state must be inferred from history).",
     )
+    imports: list[str] = doc(
+        [],
+        "Python modules imported before the env is made: the packages that register your own env "
+        "ids (also written 'env.id=mypkg.envs:MyEnv-v0'). Installed packages only: a module that "
+        "is a file inside the run directory being loaded is never imported.",
+    )
 
 
 @dataclass

@@ -29,7 +29,7 @@ from dynaworld.config import (
     save_config,
     to_dict,
 )
-from dynaworld.envs import is_atari, make_env
+from dynaworld.envs import import_env_modules, is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import env_state, load_env_state
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
@@ -529,7 +529,10 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
     rundir.check_kind(d, "train", "dynaworld train --resume / eval / collect / model-error")
     if not (d / "config.yaml").is_file():
         raise DynaworldError(f"{d} is not a run directory (no config.yaml)")
-    return load_config(d / "config.yaml")
+    cfg = load_config(d / "config.yaml")
+    modules = [*cfg.env.imports, *([cfg.env.id.split(":")[0]] if ":" in cfg.env.id else [])]
+    import_env_modules(modules, refuse_under=d)  # never code from the folder itself
+    return cfg
 
 
 def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> TrainConfig:

@@ -7,6 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from dynaworld.errors import ConfigError
+
+NATURE_MIN_SIZE = 36  # 8x8/4, 4x4/2, 3x3/1 need at least 36 pixels a side
+
 
 def nature_trunk(in_channels: int) -> nn.Sequential:
     """The Nature-DQN convolutions: 32x8x8/4, 64x4x4/2, 64x3x3/1 (84x84 → 64x7x7), flattened."""
@@ -24,11 +28,12 @@ def nature_trunk(in_channels: int) -> nn.Sequential:
 class NatureCNN(nn.Module):
     """Mnih et al. 2015: the Nature trunk and a dense layer of 512. Input uint8 frames."""
 
-    def __init__(self, in_channels: int, n_actions: int, size: int = 84) -> None:
+    def __init__(self, in_channels: int, n_actions: int, size: int | tuple[int, int] = 84) -> None:
         super().__init__()
         self.features = nature_trunk(in_channels)
+        h, w = (size, size) if isinstance(size, int) else size
         with torch.no_grad():
-            n = self.features(torch.zeros(1, in_channels, size, size)).shape[1]
+            n = self.features(torch.zeros(1, in_channels, h, w)).shape[1]
         self.head = nn.Sequential(nn.Linear(n, 512), nn.ReLU(), nn.Linear(512, n_actions))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,11 +75,25 @@ class MLP(nn.Module):
 def q_network(
     kind: str, obs_shape: tuple[int, ...], n_actions: int, hidden: Sequence[int] = (120, 84)
 ) -> nn.Module:
-    """``kind``: 'auto' (by observation shape), 'nature', 'minatar' or 'mlp'."""
+    """``kind``: 'auto' (by observation shape), 'nature', 'minatar' or 'mlp'.
+
+    'auto': an MLP on vectors, the MinAtar net on C×10×10 grids, the Nature CNN on C×H×W images
+    of at least 36×36 (the smallest its convolutions take), an MLP on the flattened image below.
+    """
     if kind == "auto":
-        kind = "mlp" if len(obs_shape) == 1 else ("minatar" if obs_shape[-1] == 10 else "nature")
+        if len(obs_shape) == 3 and obs_shape[1] == obs_shape[2] == 10:
+            kind = "minatar"
+        elif len(obs_shape) == 3 and min(obs_shape[1:]) >= NATURE_MIN_SIZE:
+            kind = "nature"
+        else:
+            kind = "mlp"
     if kind == "nature":
-        return NatureCNN(obs_shape[0], n_actions, obs_shape[-1])
+        if len(obs_shape) != 3 or min(obs_shape[1:]) < NATURE_MIN_SIZE:
+            raise ConfigError(
+                f"agent.network=nature needs C×H×W images of at least {NATURE_MIN_SIZE}×"
+                f"{NATURE_MIN_SIZE}, not observations of shape {obs_shape}: use 'auto' or 'mlp'"
+            )
+        return NatureCNN(obs_shape[0], n_actions, (obs_shape[1], obs_shape[2]))
     if kind == "minatar":
         return MinAtarNet(obs_shape[0], n_actions, obs_shape[-1])
     if kind == "mlp":

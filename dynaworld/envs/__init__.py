@@ -1,21 +1,36 @@
-"""One ``make_env`` for every environment: any Gymnasium id, Atari (ale-py) and MinAtar."""
+"""One ``make_env`` for every environment: any Gymnasium id, Atari (ale-py) and MinAtar.
+
+Observations become what DQN's networks take: float32 vectors (a ``Discrete`` observation one-hot
+encoded), channels-first uint8 images. ``Discrete(n, start=s)`` actions are presented as
+``Discrete(n)`` and shifted back. Spaces DQN cannot use (continuous actions, Tuple/Dict
+observations) are refused when the env is made, before any work. A user's own env works as
+``env.id=mypkg.envs:MyEnv-v0`` (Gymnasium's syntax: the module is imported first) or through
+``env.imports``. Every wrapper records its constructor arguments, so ``gym.make(env.spec)``
+rebuilds the env.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import RecordConstructorArgs
 
 from dynaworld.config import EnvConfig
-from dynaworld.errors import EnvironmentNotFound
+from dynaworld.errors import ConfigError, EnvironmentNotFound
 
 _registered = False
+ATARI_ID = "dynaworld/Atari-v0"  # dynaworld's Atari env, registered so env.spec rebuilds it
 
 
 def register_all() -> None:
-    """Register ale-py's ``ALE/...`` and MinAtar's ``MinAtar/...`` ids with Gymnasium."""
+    """Register ale-py's ``ALE/...``, MinAtar's ``MinAtar/...`` and dynaworld's Atari env."""
     global _registered
     if _registered:
         return
@@ -29,6 +44,13 @@ def register_all() -> None:
             minatar.gym.register_envs()
     except ImportError:  # pragma: no cover - minatar is a dependency
         pass
+    if ATARI_ID not in gym.registry:
+        gym.register(
+            ATARI_ID,
+            entry_point="dynaworld.envs.atari:AtariEnv",
+            order_enforce=False,
+            disable_env_checker=True,
+        )
     _registered = True
 
 
@@ -40,9 +62,47 @@ def is_minatar(env_id: str) -> bool:
     return env_id.startswith("MinAtar/")
 
 
+def import_env_modules(
+    modules: list[str] | tuple[str, ...], refuse_under: Path | None = None
+) -> None:
+    """Import the modules that register a user's env ids (``env.imports``, ``module:EnvId``).
+
+    ``refuse_under``: a run directory being loaded. A module whose package lies inside it is
+    refused before anything of it runs, so a shared folder cannot bring code of its own: only
+    packages installed here are imported.
+    """
+    for name in modules:
+        top = name.split(".")[0]
+        try:  # a top-level name is found without importing anything
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError) as e:
+            raise EnvironmentNotFound(f"env module '{name}' cannot be imported: {e}") from None
+        if spec is None:
+            raise EnvironmentNotFound(
+                f"env module '{name}' is not installed (env.imports / env.id 'module:EnvId')"
+            )
+        places = [*(spec.submodule_search_locations or []), *([spec.origin] if spec.origin else [])]
+        if refuse_under is not None:
+            root = Path(refuse_under).resolve()
+            inside = [p for p in places if Path(p).resolve().is_relative_to(root)]
+            if inside:
+                raise EnvironmentNotFound(
+                    f"env module '{name}' would come from {inside[0]}, inside {refuse_under}: code "
+                    "from a run directory is never imported; install the package that defines "
+                    "the env"
+                )
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise EnvironmentNotFound(f"env module '{name}' cannot be imported: {e}") from None
+
+
 def check_env_id(env_id: str) -> None:
     """Raise EnvironmentNotFound (with the closest ids) unless ``env_id`` can be made."""
     register_all()
+    if ":" in env_id:
+        module, env_id = env_id.split(":", 1)
+        import_env_modules([module])
     if env_id in gym.registry:
         if is_atari(env_id):
             import ale_py
@@ -57,11 +117,12 @@ def check_env_id(env_id: str) -> None:
     raise EnvironmentNotFound(f"unknown environment id '{env_id}'{hint}")
 
 
-class MinAtarObservation(gym.ObservationWrapper):
+class MinAtarObservation(gym.ObservationWrapper, RecordConstructorArgs):
     """MinAtar's (10, 10, C) bool grid → (C, 10, 10) uint8, channels first like every image here."""
 
     def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+        RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
         h, w, c = env.observation_space.shape  # type: ignore[misc]
         self.observation_space = gym.spaces.Box(0, 1, (c, h, w), np.uint8)
 
@@ -71,20 +132,96 @@ class MinAtarObservation(gym.ObservationWrapper):
             # so the perfect model saves and restores it in ~1 µs instead of ~30 µs (MT19937).
             game = self.env.unwrapped.game  # type: ignore[attr-defined]
             game.random = game.env.random = np.random.RandomState(np.random.PCG64(seed))
+            u = self.env.unwrapped  # MinAtar's env does not seed Gymnasium's np_random itself
+            u._np_random, u._np_random_seed = gym.utils.seeding.np_random(seed)
         return super().reset(seed=None, options=options)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(observation.transpose(2, 0, 1), dtype=np.uint8)
 
 
-class Float32Observation(gym.ObservationWrapper):
+class Float32Observation(gym.ObservationWrapper, RecordConstructorArgs):
+    """A vector observation as float32 (a ``Discrete`` one one-hot encoded, MultiBinary as 0/1)."""
+
     def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+        RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
         space = env.observation_space
-        self.observation_space = gym.spaces.Box(space.low, space.high, space.shape, np.float32)  # type: ignore[attr-defined]
+        if isinstance(space, gym.spaces.Discrete):
+            self.n, self.start = int(space.n), int(space.start)
+            self.observation_space = gym.spaces.Box(0.0, 1.0, (self.n,), np.float32)
+        elif isinstance(space, gym.spaces.MultiBinary):
+            self.n = 0
+            self.observation_space = gym.spaces.Box(
+                0.0, 1.0, (int(np.prod(space.shape)),), np.float32
+            )
+        else:
+            assert isinstance(space, gym.spaces.Box)
+            self.n = 0
+            self.observation_space = gym.spaces.Box(
+                space.low.astype(np.float32), space.high.astype(np.float32), space.shape, np.float32
+            )
+
+    def observation(self, observation: Any) -> np.ndarray:
+        if self.n:
+            v = np.zeros(self.n, np.float32)
+            v[int(observation) - self.start] = 1.0
+            return v
+        return np.asarray(observation, dtype=np.float32).reshape(self.observation_space.shape)
+
+
+class ChannelsFirst(gym.ObservationWrapper, RecordConstructorArgs):
+    """(H, W, C) uint8 images → (C, H, W), the layout of every image network here."""
+
+    def __init__(self, env: gym.Env) -> None:
+        RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
+        h, w, c = env.observation_space.shape  # type: ignore[misc]
+        self.observation_space = gym.spaces.Box(0, 255, (c, h, w), np.uint8)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
-        return np.asarray(observation, dtype=np.float32)
+        return np.ascontiguousarray(observation.transpose(2, 0, 1))
+
+
+class ZeroBasedActions(gym.ActionWrapper, RecordConstructorArgs):
+    """``Discrete(n, start=s)`` presented as ``Discrete(n)``: action a is sent as a + s."""
+
+    def __init__(self, env: gym.Env) -> None:
+        RecordConstructorArgs.__init__(self)
+        gym.ActionWrapper.__init__(self, env)
+        space = env.action_space
+        assert isinstance(space, gym.spaces.Discrete)
+        self.start = int(space.start)
+        self.action_space = gym.spaces.Discrete(int(space.n))
+
+    def action(self, action: Any) -> int:
+        return int(action) + self.start
+
+
+def check_spaces(env: gym.Env, env_id: str) -> None:
+    """Raise ConfigError unless DQN can use ``env``'s spaces, naming the space and what works."""
+    a, o = env.action_space, env.observation_space
+    if not isinstance(a, gym.spaces.Discrete):
+        raise ConfigError(
+            f"env.id={env_id}: its action space is {a}; dynaworld's agents (DQN) need Discrete "
+            "actions (continuous Box actions are not supported: discretise them in a wrapper)"
+        )
+    if not isinstance(o, gym.spaces.Box | gym.spaces.Discrete | gym.spaces.MultiBinary):
+        raise ConfigError(
+            f"env.id={env_id}: its observation space is {o}; dynaworld supports Box (vectors, "
+            "images), Discrete (one-hot encoded) and MultiBinary observations, not "
+            f"{type(o).__name__} (flatten it with gymnasium.wrappers.FlattenObservation)"
+        )
+
+
+def _is_hwc_image(space: gym.Space) -> bool:
+    shape = space.shape or ()
+    return (
+        isinstance(space, gym.spaces.Box)
+        and space.dtype == np.uint8
+        and len(shape) == 3
+        and shape[-1] <= 4 < min(shape[0], shape[1])
+    )
 
 
 def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> gym.Env:
@@ -98,12 +235,13 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
         cfg = EnvConfig(id=cfg)
     if overrides:
         cfg = EnvConfig(**{**cfg.__dict__, **overrides})
+    import_env_modules(cfg.imports)
     check_env_id(cfg.id)
     if is_atari(cfg.id):
-        from dynaworld.envs.atari import AtariEnv, rom_name
+        from dynaworld.envs.atari import rom_name
 
-        return AtariEnv(
-            rom_name(cfg.id),
+        settings = dict(
+            game=rom_name(cfg.id),
             frame_skip=cfg.frame_skip,
             frame_stack=cfg.frame_stack,
             screen_size=cfg.screen_size,
@@ -114,29 +252,24 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
             clip_rewards=cfg.clip_rewards and train,
             terminal_on_life_loss=cfg.terminal_on_life_loss and train,
         )
+        # through the spec's kwargs: gym.make's own max_episode_steps would add a TimeLimit
+        return gym.make(dataclasses.replace(gym.spec(ATARI_ID), kwargs=settings))
     kwargs: dict[str, Any] = {}
     if is_minatar(cfg.id) and cfg.sticky_actions is not None:
         kwargs["sticky_action_prob"] = cfg.sticky_actions
     env = gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps, **kwargs)
+    check_spaces(env, cfg.id)
+    if int(env.action_space.start) != 0:  # type: ignore[attr-defined]
+        env = ZeroBasedActions(env)
+    space = env.observation_space
     if is_minatar(cfg.id):
         env = MinAtarObservation(env)
-    elif (
-        isinstance(env.observation_space, gym.spaces.Box)
-        and env.observation_space.dtype != np.uint8
-    ):
+    elif _is_hwc_image(space):
+        env = ChannelsFirst(env)
+    elif not (isinstance(space, gym.spaces.Box) and space.dtype == np.uint8):
         env = Float32Observation(env)
     if cfg.hide_velocities:
         from dynaworld.envs.partial import HideVelocities
 
         env = HideVelocities(env, cfg.id)
     return gym.wrappers.RecordEpisodeStatistics(env)
-
-
-def observation_kind(env: gym.Env) -> str:
-    """'atari' (stacked 84x84 frames), 'minatar' (C x 10 x 10 grid) or 'vector'."""
-    shape = env.observation_space.shape or ()
-    if len(shape) == 3 and shape[1] == shape[2] == 10:
-        return "minatar"
-    if len(shape) == 3:
-        return "atari"
-    return "vector"

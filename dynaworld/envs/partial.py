@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import RecordConstructorArgs
 
 from dynaworld.errors import ConfigError
 
@@ -24,11 +25,12 @@ def visible_dims(env_id: str) -> tuple[int, ...]:
     return VISIBLE[game]
 
 
-class HideVelocities(gym.ObservationWrapper):
+class HideVelocities(gym.ObservationWrapper, RecordConstructorArgs):
     """Keep only the position/angle dimensions of a classic-control observation."""
 
     def __init__(self, env: gym.Env, env_id: str) -> None:
-        super().__init__(env)
+        RecordConstructorArgs.__init__(self, env_id=env_id)
+        gym.ObservationWrapper.__init__(self, env)
         self.keep = np.array(visible_dims(env_id))
         space = env.observation_space
         assert isinstance(space, gym.spaces.Box)
