@@ -22,6 +22,11 @@ from dynaworld.errors import EnvironmentNotFound
 CARRACING = "CarRacing-v3"
 DOOM = "VizdoomTakeCover-v1"
 HUD_ROWS = 84  # CarRacing rows 0:84 are the road; 84:96 the HUD bar
+# The real envs' action spaces (the dream's are the same): steer, gas, brake; no-op, right, left
+ACTION_SPACES: dict[str, gym.Space] = {
+    CARRACING: gym.spaces.Box(np.array([-1, 0, 0]), np.array([1, 1, 1]), dtype=np.float32),
+    DOOM: gym.spaces.Discrete(3),
+}
 
 
 def process_frame(frame: np.ndarray, size: int = 64, crop_rows: int | None = None) -> np.ndarray:

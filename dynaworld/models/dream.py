@@ -1,8 +1,10 @@
 """The dream: M as a batched environment (a learned model *is* an environment).
 
-``DreamEnv`` is a Gymnasium ``VectorEnv``: ``num_envs`` dreams advance together, each starting
-from the encoded first frame of a real rollout, with M's temperature. Its observation is what C
-sees ([z, h], [z, c, h] or z). ``dream_returns`` is the fast path CMA-ES uses: a whole generation
+``DreamEnv`` is a Gymnasium ``VectorEnv`` (1.x conventions): ``num_envs`` dreams advance together,
+each starting from the encoded first frame of a real rollout, with M's temperature. Its observation
+is what C sees ([z, h], [z, c, h] or z); its action space is the real env's (CarRacing's
+Box([-1, 0, 0], [1, 1, 1]), Doom's Discrete(3)); a finished dream restarts in the same step, with
+``final_obs`` and ``final_info`` (its ``episode`` return and length) in ``info``. ``dream_returns`` is the fast path CMA-ES uses: a whole generation
 (population x rollouts) as one tensor program on the chosen device, no numpy in the loop.
 """
 
@@ -32,13 +34,15 @@ class DreamEnv(gym.vector.VectorEnv):
         reward: str = "head",
         done: str = "threshold",
         max_steps: int = 1000,
-        discrete_actions: bool = False,
+        action_space: gym.Space[Any] | None = None,
         device: str | torch.device = "cpu",
         seed: int = 0,
     ) -> None:
         """``starts``: (S, 2, Z) mu and logvar of real first frames. ``reward``: 'head' (M's reward
         head) or 'survival' (+1 per step alive, Doom's score). ``done``: 'threshold' (p > 0.5),
-        'sample' (Bernoulli p) or 'never'."""
+        'sample' (Bernoulli p) or 'never'. ``action_space``: the real env's (one env's); default
+        Box(-1, 1) of M's action width. Box actions outside it are clipped to it, as the real
+        envs' dynamics saturate; a Discrete action outside it is an error."""
         self.m = m.to(device).eval()
         self.device = torch.device(device)
         self.starts = torch.as_tensor(np.asarray(starts), dtype=torch.float32, device=self.device)
@@ -51,17 +55,26 @@ class DreamEnv(gym.vector.VectorEnv):
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         width = {"z": m.z_dim, "zh": m.z_dim + m.hidden, "zch": m.z_dim + 2 * m.hidden}[observe]
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (width,), np.float32)
-        self.single_action_space: gym.Space[Any] = (
-            gym.spaces.Discrete(m.action_dim)
-            if discrete_actions
-            else gym.spaces.Box(-1.0, 1.0, (m.action_dim,), np.float32)
+        self.single_action_space: gym.Space[Any] = action_space or gym.spaces.Box(
+            -1.0, 1.0, (m.action_dim,), np.float32
         )
+        width = (
+            int(self.single_action_space.n)
+            if isinstance(self.single_action_space, gym.spaces.Discrete)
+            else int(np.prod(self.single_action_space.shape or (0,)))
+        )
+        if width != m.action_dim:
+            raise ValueError(f"action space {self.single_action_space} is not M's {m.action_dim}")
+        if isinstance(self.single_action_space, gym.spaces.Box):
+            self._low = torch.as_tensor(self.single_action_space.low, device=self.device)
+            self._high = torch.as_tensor(self.single_action_space.high, device=self.device)
         self.observation_space = gym.vector.utils.batch_space(
             self.single_observation_space, num_envs
         )
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
         self._z, self._state = self.start(num_envs)
         self._t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self._return = torch.zeros(num_envs, device=self.device)
 
     # -- the batched model step shared by every dream rollout ---------------------------------
     def start(self, n: int) -> tuple[torch.Tensor, State]:
@@ -97,18 +110,26 @@ class DreamEnv(gym.vector.VectorEnv):
         return features(z, state, self.observe)
 
     def action_vector(self, actions: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.single_action_space, gym.spaces.Discrete):
-            return torch.nn.functional.one_hot(actions.long(), self.m.action_dim).float()
-        return actions.float()
+        """What M is conditioned on: one-hot Discrete actions, Box actions clipped to the space."""
+        space = self.single_action_space
+        if isinstance(space, gym.spaces.Discrete):
+            a = actions.long() - int(space.start)
+            if bool(((a < 0) | (a >= space.n)).any()):
+                raise ValueError(f"actions {actions.tolist()} are not all in {space}")
+            return torch.nn.functional.one_hot(a, self.m.action_dim).float()
+        return torch.maximum(torch.minimum(actions.float(), self._high), self._low)
 
     # -- Gymnasium VectorEnv API -----------------------------------------------------------------
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        if isinstance(seed, int):
-            self.generator.manual_seed(seed)
+        if seed is not None:  # one generator drives every dream: a list of seeds seeds it once
+            seeds = [seed] if isinstance(seed, int) else [s for s in seed if s is not None]
+            if seeds:
+                self.generator.manual_seed(int(np.random.SeedSequence(seeds).generate_state(1)[0]))
         self._z, self._state = self.start(self.num_envs)
         self._t.zero_()
+        self._return.zero_()
         return self.observation(self._z, self._state).cpu().numpy(), {}
 
     def step(
@@ -117,13 +138,19 @@ class DreamEnv(gym.vector.VectorEnv):
         a = self.action_vector(torch.as_tensor(np.asarray(actions), device=self.device))
         self._z, self._state, reward, done = self.advance(self._z, a, self._state)
         self._t += 1
+        self._return += reward
         truncated = (self._t >= self.max_steps) & ~done
         obs = self.observation(self._z, self._state)
         info: dict[str, Any] = {}
         ended = done | truncated
         if ended.any():  # same-step autoreset: finished dreams restart from fresh real start states
+            mask = ended.cpu().numpy()
             info["final_obs"] = obs.cpu().numpy()
-            info["_final_obs"] = ended.cpu().numpy()
+            info["_final_obs"] = mask
+            episode = {"r": self._return.cpu().numpy().copy(), "l": self._t.cpu().numpy().copy()}
+            info["final_info"] = {"episode": {**episode, "_r": mask, "_l": mask}, "_episode": mask}
+            info["_final_info"] = mask
+            self._return[ended] = 0.0
             z0, s0 = self.start(int(ended.sum()))
             self._z[ended] = z0
             self._state[0][0, ended] = s0[0][0]

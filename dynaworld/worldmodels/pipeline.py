@@ -27,7 +27,7 @@ import torch
 from dynaworld import rundir
 from dynaworld.checkpoint import load_file
 from dynaworld.config import from_dict, load_yaml, save_config, to_dict
-from dynaworld.envs.worldmodels import DOOM
+from dynaworld.envs.worldmodels import ACTION_SPACES, DOOM
 from dynaworld.errors import ConfigError, DynaworldError
 from dynaworld.files import atomic_write
 from dynaworld.parallel import Pool, make_pool
@@ -335,7 +335,7 @@ class Pipeline:
             reward="head" if m.reward is not None else "survival",
             done=self.cfg.es.dream_done if m.done is not None else "never",
             max_steps=self.cfg.es.max_steps or (2100 if self.doom else 1000),
-            discrete_actions=self.doom, device=self.device, seed=seed,
+            action_space=ACTION_SPACES[self.cfg.env.id], device=self.device, seed=seed,
         )  # fmt: skip
 
     def _controller(self) -> Any:
