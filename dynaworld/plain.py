@@ -70,7 +70,7 @@ def encode(v: Any) -> Any:
     if isinstance(v, np.random.Generator):
         return _tag("generator", state=_bitgen_state(v.bit_generator))
     if isinstance(v, np.random.RandomState):
-        return _tag("randomstate", state=_bitgen_state(v._bit_generator))  # type: ignore[attr-defined]
+        return _tag("randomstate", state=_bitgen_state(v._bit_generator))
     if isinstance(v, np.random.BitGenerator):
         return _tag("bitgenerator", state=_bitgen_state(v))
     if type(v).__name__ == "ALEState" and type(v).__module__.startswith("ale_py"):

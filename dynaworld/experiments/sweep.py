@@ -410,8 +410,8 @@ def run_sweep(
     if spec_file is not None:
         if spec_file.exists():  # a dynaworld <= 0.1 record: kept inside the new one
             spec = {**spec, "legacy_record": load_yaml(spec_file)}
-        with atomic_write(spec_file, "w") as f:
-            yaml.safe_dump(spec, f, sort_keys=False)
+        with atomic_write(spec_file, "w") as out_file:
+            yaml.safe_dump(spec, out_file, sort_keys=False)
     rundir.record(
         out, "sweep", overrides=overrides, seeds=seeds or exp.seeds, runs=len(specs),
         suites=list(suites or []), games=list(games or []), methods=list(methods or []),
