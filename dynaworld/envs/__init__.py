@@ -117,29 +117,6 @@ def check_env_id(env_id: str) -> None:
     raise EnvironmentNotFound(f"unknown environment id '{env_id}'{hint}")
 
 
-class MinAtarObservation(gym.ObservationWrapper, RecordConstructorArgs):
-    """MinAtar's (10, 10, C) bool grid → (C, 10, 10) uint8, channels first like every image here."""
-
-    def __init__(self, env: gym.Env) -> None:
-        RecordConstructorArgs.__init__(self)
-        gym.ObservationWrapper.__init__(self, env)
-        h, w, c = env.observation_space.shape  # type: ignore[misc]
-        self.observation_space = gym.spaces.Box(0, 1, (c, h, w), np.uint8)
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
-        if seed is not None:
-            # A PCG64-backed RandomState: same API for the game, but its state is two integers,
-            # so the perfect model saves and restores it in ~1 µs instead of ~30 µs (MT19937).
-            game = self.env.unwrapped.game  # type: ignore[attr-defined]
-            game.random = game.env.random = np.random.RandomState(np.random.PCG64(seed))
-            u = self.env.unwrapped  # MinAtar's env does not seed Gymnasium's np_random itself
-            u._np_random, u._np_random_seed = gym.utils.seeding.np_random(seed)
-        return super().reset(seed=None, options=options)
-
-    def observation(self, observation: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(observation.transpose(2, 0, 1), dtype=np.uint8)
-
-
 class Float32Observation(gym.ObservationWrapper, RecordConstructorArgs):
     """A vector observation as float32 (a ``Discrete`` one one-hot encoded, MultiBinary as 0/1)."""
 
@@ -171,16 +148,34 @@ class Float32Observation(gym.ObservationWrapper, RecordConstructorArgs):
 
 
 class ChannelsFirst(gym.ObservationWrapper, RecordConstructorArgs):
-    """(H, W, C) uint8 images → (C, H, W), the layout of every image network here."""
+    """(H, W, C) images → (C, H, W) uint8, the layout of every image network here."""
+
+    def __init__(self, env: gym.Env, high: int = 255) -> None:
+        RecordConstructorArgs.__init__(self, high=high)
+        gym.ObservationWrapper.__init__(self, env)
+        h, w, c = env.observation_space.shape  # type: ignore[misc]
+        self.observation_space = gym.spaces.Box(0, high, (c, h, w), np.uint8)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(observation.transpose(2, 0, 1), dtype=np.uint8)
+
+
+class MinAtarObservation(ChannelsFirst):
+    """MinAtar's (10, 10, C) bool grid → (C, 10, 10) uint8 in {0, 1}, seeded by ``reset``."""
 
     def __init__(self, env: gym.Env) -> None:
         RecordConstructorArgs.__init__(self)
-        gym.ObservationWrapper.__init__(self, env)
-        h, w, c = env.observation_space.shape  # type: ignore[misc]
-        self.observation_space = gym.spaces.Box(0, 255, (c, h, w), np.uint8)
+        super().__init__(env, high=1)
 
-    def observation(self, observation: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(observation.transpose(2, 0, 1))
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        if seed is not None:
+            # A PCG64-backed RandomState: same API for the game, but its state is two integers,
+            # so the perfect model saves and restores it in ~1 µs instead of ~30 µs (MT19937).
+            game = self.env.unwrapped.game  # type: ignore[attr-defined]
+            game.random = game.env.random = np.random.RandomState(np.random.PCG64(seed))
+            u = self.env.unwrapped  # MinAtar's env does not seed Gymnasium's np_random itself
+            u._np_random, u._np_random_seed = gym.utils.seeding.np_random(seed)
+        return super().reset(seed=None, options=options)
 
 
 class ZeroBasedActions(gym.ActionWrapper, RecordConstructorArgs):
