@@ -23,7 +23,7 @@ from dynaworld import checkpoint as ckpt
 from dynaworld.config import TrainConfig, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
-from dynaworld.files import atomic_write
+from dynaworld.files import atomic_write, read_json
 from dynaworld.models import ReplayModel
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, termination_error
 from dynaworld.progress import progress_bar
@@ -126,7 +126,7 @@ def load_dataset(path: str | Path) -> tuple[ReplayBuffer, dict[str, Any]]:
         raise DynaworldError(
             f"{p} is not a dataset (no meta.json); make one with 'dynaworld collect'"
         )
-    meta = json.loads((p / "meta.json").read_text())
+    meta = read_json(p / "meta.json", "dataset record")
     buf = ReplayBuffer(
         meta["frames"] + 1, tuple(meta["frame_shape"]), np.dtype(meta["dtype"]), meta["stack"]
     )

@@ -187,12 +187,14 @@ def restore(root: Any, state: dict[str, Any]) -> None:
             raise CheckpointError(f"{path}: expected an object's state, found {kind!r}")
         for name, v in node["attrs"].items():
             p = f"{path}.{name}"
+            if not isinstance(name, str) or name.startswith("__"):
+                raise CheckpointError(f"{p}: not an attribute a state may set")
             sub = v.get(_TAG) if isinstance(v, dict) else None
             if sub == "ref":
                 refs.append((obj, name, v["path"]))
             elif sub in ("object", "protocol"):
                 target = getattr(obj, name, None)
-                if target is None or not hasattr(target, "__dict__"):
+                if not hasattr(target, "__dict__") or isinstance(target, _NOT_STATE):
                     raise CheckpointError(
                         f"{p}: the checkpoint holds an object here, this environment does not"
                     )

@@ -156,3 +156,26 @@ def _saved(tree):
 def test_load_file_names_a_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="nothing.pt"):
         load_file(tmp_path / "nothing.pt")
+
+
+def test_a_crafted_env_state_cannot_reach_past_the_env_graph():
+    import gymnasium as gym
+
+    from dynaworld.envs.state import env_state, load_env_state
+
+    env = gym.make("CartPole-v1")
+    env.reset(seed=0)
+    state, _ = env_state(env)
+    for name, node in [
+        ("__class__", {"__plain__": "object", "attrs": {"step": 1}}),  # into the class
+        ("__dict__", {"x": 1}),
+    ]:
+        bad = {"__plain__": "object", "attrs": {name: node}}
+        with pytest.raises(CheckpointError, match="not an attribute a state may set"):
+            load_env_state(env, bad)
+    bad = {"__plain__": "object", "attrs": {"np_random": {"__plain__": "object", "attrs": {}}}}
+    with pytest.raises(CheckpointError, match="holds an object here"):
+        load_env_state(env, bad)  # a Generator is a value here, not an object graph to walk
+    fresh = gym.make("CartPole-v1")
+    load_env_state(fresh, state)  # the real state still loads
+    assert np.array_equal(fresh.unwrapped.state, env.unwrapped.state)

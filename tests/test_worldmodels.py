@@ -414,3 +414,26 @@ def test_bad_config_is_refused_by_name():
         load_config(None, ["es.popsiz=3"], WorldModelsConfig)
     with pytest.raises(ConfigError, match="reward_head or mdn.done_head"):
         load_config(None, ["es.where=dream"], WorldModelsConfig)
+
+
+def test_doom_skill_short_episode_filter_and_parity_table(tmp_path):
+    pytest.importorskip("vizdoom")
+    run_isolated(doom_settings_claims, str(tmp_path))
+
+
+def doom_settings_claims(tmp: str) -> None:
+    from pathlib import Path
+
+    from dynaworld.envs.worldmodels import DOOM, make_wm_env
+    from dynaworld.worldmodels.parity import parity
+
+    assert make_wm_env(DOOM, doom_skill=5).unwrapped.game.get_doom_skill() == 5
+    assert make_wm_env(DOOM).unwrapped.game.get_doom_skill() == 4  # take_cover.cfg's own
+    meta = wmdata.collect(DOOM, Path(tmp) / "d", 3, max_steps=400, min_steps=120, workers=1,
+                          doom_skill=5, progress=False)  # fmt: skip
+    steps = [len(wmdata.load_npz(f)["actions"]) for f in wmdata.rollout_files(Path(tmp) / "d")]
+    assert all(n > 120 or n == 400 for n in steps) and meta["min_steps"] == 120
+    out = parity(Path(tmp) / "p", [None, 5], episodes=2, progress=False)
+    assert len(out["rows"]) == 10 and (Path(tmp) / "p.json").exists()
+    table = (Path(tmp) / "p.md").read_text()
+    assert "doom_skill take_cover.cfg (4)" in table and "210 ± 108" in table

@@ -60,7 +60,7 @@ def _in_dir(path: str) -> Iterator[None]:
         os.chdir(old)
 
 
-def _make_doom(**kwargs: Any) -> gym.Env:
+def _make_doom(doom_skill: int | None = None, **kwargs: Any) -> gym.Env:
     try:
         from vizdoom import gymnasium_wrapper  # noqa: F401  (registers the Vizdoom* ids)
     except ImportError as e:
@@ -72,16 +72,26 @@ def _make_doom(**kwargs: Any) -> gym.Env:
     os.makedirs(scratch, exist_ok=True)
     with _in_dir(scratch):
         env = gym.make(DOOM, **kwargs)
+        if doom_skill is not None:  # the skill takes effect only when the game starts again
+            game = env.unwrapped.game  # type: ignore[attr-defined]
+            game.close()
+            game.set_doom_skill(doom_skill)
+            game.init()
         env.reset(seed=0)
     return env
 
 
 def make_wm_env(
-    env_id: str, size: int = 64, max_episode_steps: int | None = None, backend: str = "gymnasium"
+    env_id: str,
+    size: int = 64,
+    max_episode_steps: int | None = None,
+    backend: str = "gymnasium",
+    doom_skill: int | None = None,
 ) -> gym.Env:
     """CarRacing-v3 or VizdoomTakeCover-v1 with 64x64 uint8 frames and episode statistics.
 
-    ``backend='envpool'`` gives envpool's C++ CarRacing-v3 behind the same interface."""
+    ``backend='envpool'`` gives envpool's C++ CarRacing-v3 behind the same interface.
+    ``doom_skill``: VizDoom's 1-5 (None: take_cover.cfg's 4; the paper's ppaquette env set 5)."""
     if env_id == CARRACING and backend == "envpool":
         from dynaworld.envs.envpool_carracing import make_envpool_carracing
 
@@ -95,7 +105,7 @@ def make_wm_env(
             ) from None
         env = FrameObservation(env, size, HUD_ROWS)
     elif env_id == DOOM:
-        env = _make_doom(max_episode_steps=max_episode_steps or 2100)
+        env = _make_doom(doom_skill, max_episode_steps=max_episode_steps or 2100)
         env = FrameObservation(env, size, None)
     else:
         raise EnvironmentNotFound(

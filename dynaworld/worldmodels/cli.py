@@ -72,6 +72,17 @@ def add_parser(sub: Any) -> None:
         metavar="SEED",
         help="also play C in the real game (this seed) and show it left of the dream",
     )
+    pa = ws.add_parser(
+        "parity",
+        help="Doom TakeCover: what simple policies survive under each doom_skill (env parity)",
+    )
+    pa.add_argument("--out", required=True, help="table path without suffix (writes .json, .md)")
+    pa.add_argument("--episodes", type=positive_int, default=100)
+    pa.add_argument(
+        "--skill",
+        action="append",
+        help="doom_skill 1-5, or 'cfg' for take_cover.cfg's own (repeatable; default cfg and 5)",
+    )
     rep = ws.add_parser("report", help="the lecture's table from runs, beside the paper's numbers")
     rep.add_argument("run_dirs", nargs="+")
     rep.add_argument("--out", help="report.md path (default FIRST_RUN_DIR/report.md)")
@@ -139,6 +150,13 @@ def handle(a: argparse.Namespace) -> int:
             a.every,
         )
         print(f"dynaworld: dream {gif}")
+    elif c == "parity":
+        from dynaworld.worldmodels.parity import parity
+
+        skills = [None if k == "cfg" else int(k) for k in (a.skill or ["cfg", "5"])]
+        result = parity(a.out, skills, a.episodes)
+        print(Path(a.out).with_suffix(".md").read_text(), end="")
+        print(f"dynaworld: parity {Path(a.out).with_suffix('.json')} ({len(result['rows'])} rows)")
     elif c == "report":
         from dynaworld.worldmodels.report import report
 

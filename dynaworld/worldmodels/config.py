@@ -33,6 +33,13 @@ class WMEnvConfig:
         "benchmarks/carracing_backends.py). Final evaluation always uses Gymnasium.",
         one_of("gymnasium", "envpool"),
     )
+    doom_skill: int | None = doc(
+        None,
+        "VizDoom's doom_skill, 1-5 (None: VizDoom 1.3's take_cover.cfg, which sets 4). The "
+        "ppaquette DoomTakeCover-v0 of the paper set 5 with an older VizDoom; 'dynaworld "
+        "worldmodels parity' measures what each setting does (docs/results/doom_dream.md).",
+        lambda x: None if x is None or 1 <= x <= 5 else "must be 1-5",
+    )
 
 
 @dataclass
@@ -48,6 +55,12 @@ class DataConfig:
         one_of("random", "random_controller"),
     )
     hold_max: int = doc(10, "Random actions are held for 1..hold_max steps.", positive)
+    min_steps: int = doc(
+        0,
+        "Rollouts of at most this many actions are dropped and played again with another seed "
+        "(the reference drops Doom episodes of <= 100 frames).",
+        non_negative,
+    )
     workers: int = doc(2, "Collector processes.", positive)
     seed: int = doc(0, "Rollout i uses seed seed + i (its track / level and its actions).")
 

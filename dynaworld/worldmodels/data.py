@@ -90,23 +90,40 @@ class RandomPolicy:
 
 
 def collect_one(
-    env_kw: dict[str, Any], max_steps: int, policy: str, hold_max: int, seed: int, path: str
+    env_kw: dict[str, Any],
+    max_steps: int,
+    policy: str,
+    hold_max: int,
+    seed: int,
+    path: str,
+    min_steps: int = 0,
+    reseed: int = 1,
 ) -> dict[str, float]:
-    """Play one random rollout and write it to ``path`` (a worker task)."""
+    """Play one random rollout and write it to ``path`` (a worker task). A rollout of at most
+    ``min_steps`` actions is dropped and played again with seed ``seed + reseed`` (and so on)."""
     env = make_wm_env(**env_kw)
-    rng = np.random.default_rng(seed)
-    act = RandomPolicy(env, policy, hold_max, rng)
-    frame, _ = env.reset(seed=seed)
-    frames, actions, rewards, terms = [frame], [], [], []
-    for _ in range(max_steps):
-        a = act(frame)
-        frame, r, terminated, truncated, _ = env.step(a)
-        frames.append(frame)
-        actions.append(one_hot_or_box(env, a))
-        rewards.append(r)
-        terms.append(terminated)
-        if terminated or truncated:
+    dropped = 0
+    while True:
+        rng = np.random.default_rng(seed)
+        act = RandomPolicy(env, policy, hold_max, rng)
+        frame, _ = env.reset(seed=seed)
+        frames, actions, rewards, terms = [frame], [], [], []
+        for _ in range(max_steps):
+            a = act(frame)
+            frame, r, terminated, truncated, _ = env.step(a)
+            frames.append(frame)
+            actions.append(one_hot_or_box(env, a))
+            rewards.append(r)
+            terms.append(terminated)
+            if terminated or truncated:
+                break
+        if len(actions) > min_steps or len(actions) >= max_steps:
             break
+        dropped, seed = dropped + 1, seed + reseed
+        if dropped >= 1000:
+            raise DynaworldError(
+                f"1,000 rollouts in a row ended within data.min_steps={min_steps} actions: lower it"
+            )
     env.close()
     write_npz(
         Path(path),
@@ -115,7 +132,12 @@ def collect_one(
         rewards=np.asarray(rewards, np.float32),
         terminated=np.asarray(terms, bool),
     )
-    return {"steps": float(len(actions)), "return": float(sum(map(float, rewards)))}
+    return {
+        "steps": float(len(actions)),
+        "return": float(sum(map(float, rewards))),
+        "dropped": float(dropped),
+        "seed": float(seed),
+    }
 
 
 def collect(
@@ -133,8 +155,13 @@ def collect(
     workers: int = 2,
     ray_address: str | None = None,
     progress: bool = True,
+    doom_skill: int | None = None,
+    min_steps: int = 0,
 ) -> dict[str, Any]:
-    """Write the missing rollouts of ``folder`` in parallel; ``meta.json`` marks completion."""
+    """Write the missing rollouts of ``folder`` in parallel; ``meta.json`` marks completion.
+
+    Rollout i plays seed ``seed + i``; one of at most ``min_steps`` actions is played again with
+    seed ``seed + i + rollouts`` (then ``+ 2 * rollouts``, ...), so seeds never collide."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     for tmp in out.glob(".tmp-*"):
@@ -145,6 +172,7 @@ def collect(
         "size": size,
         "max_episode_steps": max_episode_steps,
         "backend": backend,
+        "doom_skill": doom_skill,
     }
     if todo:
         pool = make_pool(min(workers, len(todo)), ray_address)
@@ -158,6 +186,8 @@ def collect(
                     hold_max,
                     seed + i,
                     str(out / PATTERN.format(i)),
+                    min_steps,
+                    rollouts,
                 )
                 for i in todo
             ]
@@ -182,6 +212,8 @@ def collect(
         "mean_length": float(np.mean(steps)),
         "policy": policy,
         "seed": seed,
+        "min_steps": min_steps,
+        "doom_skill": doom_skill,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta

@@ -142,6 +142,7 @@ class Pipeline:
             self.cfg.env.id, self.data_dir, d.rollouts, size=self.cfg.env.size,
             max_episode_steps=self.cfg.env.max_episode_steps, backend=self.cfg.env.backend,
             max_steps=d.max_steps, policy=d.policy, hold_max=d.hold_max, seed=d.seed,
+            doom_skill=self.cfg.env.doom_skill, min_steps=d.min_steps,
             workers=d.workers, ray_address=self.ray, progress=self.progress,
         )  # fmt: skip
 
@@ -351,7 +352,7 @@ class Pipeline:
         e = self.cfg.env
         return {
             "env_id": e.id, "size": e.size, "max_episode_steps": e.max_episode_steps,
-            "backend": e.backend if training else "gymnasium",
+            "backend": e.backend if training else "gymnasium", "doom_skill": e.doom_skill,
         }  # fmt: skip
 
     def real_returns(

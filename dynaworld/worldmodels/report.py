@@ -7,9 +7,10 @@ and their difference, the model-exploitation gap.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from dynaworld.files import read_json
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
 LABEL_CAR = {
@@ -30,7 +31,7 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
     out = []
     for d in run_dirs:
         for p in sorted(d.glob("C_*/eval.json")) + sorted(d.glob("random_eval.json")):
-            e = json.loads(p.read_text())
+            e = read_json(p, "controller evaluation")
             e["path"] = str(p)
             out.append(e)
     return out
