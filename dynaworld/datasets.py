@@ -23,7 +23,7 @@ from dynaworld import checkpoint as ckpt
 from dynaworld.config import TrainConfig, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
-from dynaworld.files import atomic_write, read_json
+from dynaworld.files import atomic_write, load_npz, read_json
 from dynaworld.models import ReplayModel
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, termination_error
 from dynaworld.progress import progress_bar
@@ -132,13 +132,10 @@ def load_dataset(path: str | Path) -> tuple[ReplayBuffer, dict[str, Any]]:
     )
     lo = 0
     for f in sorted(p.glob("chunk_*.npz")):
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                n = len(z["actions"])
-                for a in ARRAYS:
-                    getattr(buf, a)[lo : lo + n] = z[a]
-        except Exception as e:
-            raise DynaworldError(f"{f} is truncated or corrupt ({type(e).__name__}: {e})") from None
+        z = load_npz(f, ARRAYS, "dataset chunk")
+        n = len(z["actions"])
+        for a in ARRAYS:
+            getattr(buf, a)[lo : lo + n] = z[a]
         lo += n
     if lo != meta["frames"]:
         raise DynaworldError(f"{p}: chunks hold {lo} frames, meta.json says {meta['frames']}")

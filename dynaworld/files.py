@@ -47,3 +47,24 @@ def read_json(path: str | Path, what: str = "file") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DynaworldError(f"{what} {path} is not a JSON object")
     return data
+
+
+def load_npz(
+    path: str | Path, keys: tuple[str, ...] | None = None, what: str = "array file"
+) -> dict[str, Any]:
+    """The arrays of an ``.npz`` file, read with ``allow_pickle=False`` (object arrays are
+    refused); an unreadable file is an error naming it."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in (keys or z.files)}
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear error
+        why = (  # numpy reads a non-zip file as a pickle: never, here
+            "not an .npz archive of arrays: truncated, or pickled objects, which are never loaded"
+            if "pickle" in str(e)
+            else f"{type(e).__name__}: {e}"
+        )
+        raise DynaworldError(
+            f"{path}: the {what} is truncated or corrupt ({why}); delete it to make it again"
+        ) from None

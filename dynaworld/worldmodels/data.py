@@ -18,6 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dynaworld import files
 from dynaworld.envs.worldmodels import action_dim, make_wm_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
@@ -35,13 +36,7 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
 
 def load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The arrays of a rollout file (``allow_pickle=False``: object arrays are refused)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in (keys or z.files)}
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear error
-        raise DynaworldError(
-            f"{path}: unreadable rollout file ({type(e).__name__}: {e}); delete it to re-create it"
-        ) from None
+    return files.load_npz(path, keys, "rollout file")
 
 
 def rollout_steps(path: Path) -> int:
