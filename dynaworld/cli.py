@@ -186,7 +186,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from dynaworld.config import load_config
-    from dynaworld.train import default_run_dir, resume_config, train
+    from dynaworld.resume import default_run_dir, resume_config
+    from dynaworld.train import train
 
     if a.resume:
         overrides = ([a.config] if a.config else []) + list(a.overrides)
@@ -215,7 +216,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_eval(a: argparse.Namespace) -> int:
     from dynaworld import checkpoint as ckpt
     from dynaworld.evaluate import evaluate
-    from dynaworld.train import build, read_run_config
+    from dynaworld.resume import read_run_config
+    from dynaworld.train import build
 
     cfg = read_run_config(a.run_dir)
     latest = ckpt.latest_checkpoint(a.run_dir)

@@ -42,7 +42,8 @@ def collect(
     chunk: int = 10_000,
 ) -> Path:
     """Play the newest checkpoint of ``run_dir`` for ``steps`` real steps; write the dataset."""
-    from dynaworld.train import build, read_run_config
+    from dynaworld.resume import read_run_config
+    from dynaworld.train import build
 
     out = Path(out)
     if out.exists():

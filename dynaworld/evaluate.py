@@ -56,8 +56,9 @@ def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
     from dynaworld import checkpoint as ckpt
     from dynaworld.models.pixel import LearnedModel
     from dynaworld.models.vector import VectorModel
+    from dynaworld.resume import read_run_config
     from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
-    from dynaworld.train import build, load_and_restore, measure_model, read_run_config
+    from dynaworld.train import build, load_and_restore, measure_model
 
     d = Path(run_dir)
     cfg = read_run_config(d)

@@ -21,20 +21,16 @@ from dynaworld import checkpoint as ckpt
 from dynaworld import rundir
 from dynaworld.agents import DQNAgent, q_network
 from dynaworld.config import (
-    RESUME_SAFE,
     VECTOR_MODELS,
     TrainConfig,
-    flatten,
-    load_config,
     save_config,
     to_dict,
 )
-from dynaworld.envs import import_env_modules, is_atari, make_env
+from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import env_state, load_env_state
-from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
+from dynaworld.errors import CheckpointError, DynaworldError
 from dynaworld.evaluate import evaluate
-from dynaworld.files import read_json
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
 from dynaworld.models import ReplayModel
 from dynaworld.models.perfect import PerfectModel, replay_payload
@@ -44,6 +40,13 @@ from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
 from dynaworld.plots import plot_run
 from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer, UniformSampler
+from dynaworld.resume import (
+    check_new_run_dir,
+    default_run_dir,
+    finished_summary,
+    prepare_run_dir,
+    resume_changes,
+)
 from dynaworld.runlog import (
     MODEL_ERROR_COLUMNS,
     TERMINATION_ERROR_COLUMNS,
@@ -399,27 +402,6 @@ def load_and_restore(c: Components, path: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ entry points
 
 
-def default_run_dir(cfg: TrainConfig) -> Path:
-    return Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def check_new_run_dir(d: Path) -> None:
-    """Raise unless ``d`` can hold a new run; writes nothing."""
-    rundir.check_kind(d, "train", "dynaworld train")
-    if d.is_dir() and any(p.name not in (rundir.KIND_FILE, "log.txt") for p in d.iterdir()):
-        raise DynaworldError(
-            f"run directory {d} already holds a run: resume it with 'dynaworld train --resume {d}' "
-            "or choose another --run-dir"
-        )
-
-
-def prepare_run_dir(cfg: TrainConfig, d: Path) -> Path:
-    rundir.claim(d, "train", "dynaworld train")
-    save_config(cfg, d / "config.yaml")
-    rundir.record(d, "created", config="config.yaml")
-    return d
-
-
 def train(
     cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False
 ) -> dict[str, Any]:
@@ -481,68 +463,7 @@ def train(
     return summary
 
 
-def reached_step(d: Path) -> int:
-    """The step a run directory's newest checkpoint (or finished summary) reached."""
-    latest = ckpt.latest_checkpoint(d)
-    step = int(latest.parent.name[len(ckpt.PREFIX) :]) if latest is not None else 0
-    if (d / "summary.json").is_file():
-        step = max(step, int(read_json(d / "summary.json", "run summary").get("env_steps", 0)))
-    return step
-
-
-def finished_summary(d: Path) -> dict[str, Any]:
-    print(
-        f"dynaworld: {d} already finished at step {reached_step(d):,}; nothing was changed "
-        "(extend it with a larger total_steps=N)",
-        flush=True,
-    )
-    return read_json(d / "summary.json", "run summary")
-
-
-def resume_changes(d: Path, cfg: TrainConfig) -> dict[str, Any] | None:
-    """The overrides ``cfg`` makes to the run in ``d`` (checked: only ``RESUME_SAFE`` keys, and
-    ``total_steps`` not below the step reached), or None when the run is finished and ``cfg``
-    does not extend it. Writes nothing."""
-    old = flatten(to_dict(read_run_config(d)))
-    changes = {k: v for k, v in flatten(to_dict(cfg)).items() if old.get(k) != v}
-    refused = [k for k in changes if k not in RESUME_SAFE]
-    if refused:
-        k = refused[0]
-        raise ConfigError(
-            f"{k}: a resumed run keeps the settings it was trained with ({k}={old.get(k)!r}); "
-            f"only {', '.join(RESUME_SAFE)} may change on --resume. Start a new run for "
-            f"{k}={changes[k]!r}"
-        )
-    step = reached_step(d)
-    if cfg.total_steps < step:
-        raise ConfigError(
-            f"total_steps={cfg.total_steps} is below the step this run reached ({step:,})"
-        )
-    if (d / "summary.json").is_file() and cfg.total_steps <= step:
-        return None
-    return changes
-
-
-def read_run_config(run_dir: str | Path) -> TrainConfig:
-    """The config an agent run was made with (its config.yaml, unchanged)."""
-    d = Path(run_dir)
-    rundir.check_kind(d, "train", "dynaworld train --resume / eval / collect / model-error")
-    if not (d / "config.yaml").is_file():
-        raise DynaworldError(f"{d} is not a run directory (no config.yaml)")
-    cfg = load_config(d / "config.yaml")
-    modules = [*cfg.env.imports, *([cfg.env.id.split(":")[0]] if ":" in cfg.env.id else [])]
-    import_env_modules(modules, refuse_under=d)  # never code from the folder itself
-    return cfg
-
-
-def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """The run's config with ``overrides`` applied (checked by ``train(..., resume=True)``)."""
-    d = Path(run_dir)
-    read_run_config(d)
-    return load_config(d / "config.yaml", overrides or [])
-
-
 __all__ = [
     "train", "build", "Components", "measure_model", "restore", "load_and_restore",
-    "resume_config", "read_run_config", "to_dict",
+    "to_dict",
 ]  # fmt: skip

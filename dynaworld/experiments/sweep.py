@@ -11,8 +11,6 @@ the overrides), ``OUT/history.jsonl`` every invocation; ``OUT/results.csv`` gets
 from __future__ import annotations
 
 import contextlib
-import csv
-import difflib
 import os
 import sys
 import time
@@ -26,34 +24,27 @@ import yaml
 
 from dynaworld import rundir
 from dynaworld.config import (
-    RUNTIME_ONLY,
     TrainConfig,
     from_dict,
-    load_config,
     load_yaml,
     merge,
     parse_overrides,
-    run_differences,
     to_dict,
 )
 from dynaworld.errors import ConfigError
+from dynaworld.experiments.record import (
+    SPEC_FILE,
+    SUMMARY_COLUMNS,
+    check_same_run,
+    check_spec,
+    recorded_runs,
+    select,
+    sweep_spec,
+    write_results,
+)
 from dynaworld.files import atomic_write, read_json
 from dynaworld.parallel import make_pool
 from dynaworld.progress import progress_bar
-
-SUMMARY_COLUMNS = (
-    "eval_return_mean",
-    "eval_return_std",
-    "env_steps",
-    "agent_updates",
-    "model_transitions",
-    "wall_time_s",
-)
-RESULT_COLUMNS = (
-    *("suite", "game", "env_id", "method", "label", "family", "shape", "model", "seed"),
-    *SUMMARY_COLUMNS,
-    "run_dir",
-)
 
 
 @dataclass
@@ -289,92 +280,6 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
         return train(cfg, d, resume=resume)
 
 
-def check_same_run(d: Path, cfg: TrainConfig) -> None:
-    """Raise unless the run in ``d`` (if any) is the run ``cfg`` makes: its own config decides."""
-    if not (d / "config.yaml").is_file():
-        return
-    diff = run_differences(load_config(d / "config.yaml"), cfg)
-    if diff:
-        k, (made, asked) = next(iter(diff.items()))
-        more = f" (and {len(diff) - 1} more settings)" if len(diff) > 1 else ""
-        raise ConfigError(
-            f"{d} was made with {k}={made!r}, this sweep asks for {k}={asked!r}{more}: "
-            "use another --out for other settings"
-        )
-
-
-# ------------------------------------------------------------------------------ the folder's record
-
-SPEC_FILE = "experiment.yaml"
-
-
-def sweep_spec(exp: Experiment, overrides: Iterable[str]) -> dict[str, Any]:
-    """What decides a sweep folder's runs: the experiment file's contents and the overrides
-    that change what runs compute (``RUNTIME_ONLY`` ones, like torch_threads, do not)."""
-    kept = [o for o in overrides if o.split("=", 1)[0].strip() not in RUNTIME_ONLY]
-    return {"experiment_file": str(exp.path), "experiment": exp.data, "overrides": kept}
-
-
-def check_spec(out: Path, spec: dict[str, Any], add_spec: bool) -> Path | None:
-    """The spec file to write (None: ``out`` already records this spec); raises when ``out``
-    records another one and ``add_spec`` is not set. Writes nothing."""
-    records = sorted(out.glob("experiment*.yaml"))
-    recorded = [load_yaml(p) for p in records]
-
-    def same(r: dict[str, Any]) -> bool:
-        return (r.get("experiment"), _parsed(r.get("overrides"))) == (
-            spec["experiment"],
-            _parsed(spec["overrides"]),
-        )
-
-    if any(same(r) for r in recorded):
-        return None
-    if not records:
-        return out / SPEC_FILE
-    legacy = [p for p, r in zip(records, recorded, strict=True) if "experiment_file" not in r]
-    if legacy and len(records) == 1:  # dynaworld <= 0.1 recorded the last invocation only
-        return out / SPEC_FILE
-    if not add_spec:
-        r = recorded[-1]
-        what = "experiment file" if r.get("experiment") != spec["experiment"] else "overrides"
-        raise ConfigError(
-            f"{out} holds runs of another spec ({records[-1].name}: other {what}, "
-            f"{r.get('overrides')} vs {spec['overrides']}): use another --out, or --add-spec to "
-            "record this spec beside it (each run's own config still decides which runs match)"
-        )
-    return out / f"experiment.{len(records) + 1}.yaml"
-
-
-def _parsed(overrides: Any) -> dict[str, Any]:
-    return parse_overrides(overrides or [])
-
-
-def select(
-    exp: Experiment,
-    specs: list[RunSpec],
-    games: Iterable[str] | None,
-    methods: Iterable[str] | None,
-) -> list[RunSpec]:
-    """The runs of the named games and methods; a name that selects nothing is an error."""
-    for flag, names, valid in (
-        ("--game", games, sorted({s.game for s in specs})),
-        ("--method", methods, list(exp.methods)),
-    ):
-        for n in names or ():
-            if n not in valid:
-                close = difflib.get_close_matches(n, valid, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ConfigError(
-                    f"{flag} {n}: not in this sweep (valid: {', '.join(valid)}){hint}"
-                )
-    chosen = [
-        s for s in specs if (not games or s.game in games) and (not methods or s.method in methods)
-    ]
-    if not chosen:
-        raise ConfigError("the filters select no run of this experiment")
-    return chosen
-
-
 def run_sweep(
     exp: Experiment,
     out: str | Path,
@@ -458,37 +363,11 @@ def run_sweep(
         pool.shutdown(wait=True)
     # results.csv lists every finished run of every spec OUT records (each row's run matches
     # its spec), not only this invocation's
-    n = max(seeds or 0, exp.seeds)
-    everything = [
-        s
-        for r in [*(load_yaml(p) for p in sorted(out.glob("experiment*.yaml"))), spec]
-        if r.get("experiment") == exp.data
-        for s in exp.runs(out, n, None, r.get("overrides") or [])
-    ]
-    path = write_results(everything, out)
+    path = write_results(recorded_runs(exp, out, max(seeds or 0, exp.seeds), spec), out)
     print(f"dynaworld sweep: done in {time.time() - t0:.0f} s; results in {path}", flush=True)
     if failures:
         print(
             "dynaworld sweep: failed runs (see their log.txt):\n  " + "\n  ".join(failures),
             file=sys.stderr,
         )
-    return path
-
-
-def write_results(specs: list[RunSpec], out: Path) -> Path:
-    """results.csv: a row per finished run, under the first of ``specs`` (the runs of every
-    recorded spec) whose config is the run's own config."""
-    rows, done = [], set()
-    for s in specs:
-        p = s.run_dir / "summary.json"
-        if s.run_dir in done or not p.exists():
-            continue
-        if not run_differences(load_config(s.run_dir / "config.yaml"), s.cfg):
-            rows.append(s.row(read_json(p, "run summary")))
-            done.add(s.run_dir)
-    path = out / "results.csv"
-    with atomic_write(path, "w", newline="") as f:
-        w = csv.DictWriter(f, RESULT_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
     return path
