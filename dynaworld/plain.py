@@ -151,7 +151,7 @@ def capture(
         attrs: dict[str, Any] = {}
         for name, v in vars(obj).items():
             p = f"{path}.{name}"
-            if name in skip or isinstance(v, _NOT_STATE + config_types):
+            if name in skip or name.startswith("__") or isinstance(v, _NOT_STATE + config_types):
                 continue
             if callable(v) and not hasattr(v, "__dict__"):  # a C function or dispatcher
                 continue
@@ -163,10 +163,10 @@ def capture(
             try:
                 attrs[name] = encode(v)
             except Unencodable as e:
-                if hasattr(v, "__dict__"):
-                    attrs[name] = walk(v, p)
-                else:
+                if not hasattr(v, "__dict__"):
                     missed.append(f"{p} ({e})")
+                elif (sub := walk(v, p)).get("attrs", True):  # an object with no state: nothing
+                    attrs[name] = sub
         return _tag("object", attrs=attrs)
 
     seen[id(root)] = type(root).__name__
