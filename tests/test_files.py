@@ -30,3 +30,15 @@ def test_run_log_keeps_nan_in_the_csv_and_out_of_tensorboard(tmp_path, caplog):
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert rows[0] == "env_steps,model_loss,loss" and rows[1].startswith("10,nan,0.5")
     assert "NaN or Inf" not in caplog.text
+
+
+def test_the_command_line_states_its_version():
+    import subprocess
+    import sys
+
+    from dynaworld import __version__
+
+    r = subprocess.run(
+        [sys.executable, "-m", "dynaworld.cli", "--version"], capture_output=True, text=True
+    )
+    assert r.returncode == 0 and r.stdout.strip() == f"dynaworld {__version__}"
