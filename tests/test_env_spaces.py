@@ -22,6 +22,7 @@ SHORT = ["total_steps=300", "replay.learning_starts=100", "eval_every=0", "final
         EnvConfig(id="MinAtar/Breakout-v1"),
         EnvConfig(id="ALE/Pong-v5"),
         EnvConfig(id="FrozenLake-v1"),
+        EnvConfig(id="CliffWalking-v1"),
         EnvConfig(id="tests.toy_envs:LockedCorridor-v0"),
     ],
     ids=lambda c: c.id + ("-pomdp" if c.hide_velocities else ""),

@@ -137,6 +137,29 @@ def test_sweep_on_a_local_ray_instance(cli, tmp_path):
     ]
 
 
+def test_two_local_ray_sweeps_run_side_by_side(tmp_path):
+    """Each --ray local sweep starts a cluster of its own: neither joins nor stops the other."""
+    pytest.importorskip("ray")
+    import subprocess
+    import sys
+
+    def start(out):
+        return subprocess.Popen(
+            [sys.executable, "-m", "dynaworld.cli", "sweep",
+             str(ROOT / "experiments/planning_shape.yaml"), "total_steps=300",
+             "replay.learning_starts=100", "eval_every=0", "final_eval_episodes=1",
+             "--out", str(out), "--seeds", "1", "--suite", "minatar", "--game", "Breakout",
+             "--method", "dqn", "--ray", "local", "--workers", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    a, b = start(tmp_path / "a"), start(tmp_path / "b")
+    for p, out in ((a, tmp_path / "a"), (b, tmp_path / "b")):
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+        assert [x["method"] for x in rows(out / "results.csv")] == ["dqn"]
+
+
 def test_bad_experiment_input_is_named(cli, tmp_path):
     r = cli(
         "sweep",
