@@ -311,16 +311,20 @@ def run_sweep(
         check_same_run(s.run_dir, s.cfg)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     pool = make_pool(workers, ray_address)  # a Ray address that does not answer fails here
-    rundir.claim(out, "sweep", "dynaworld sweep")
-    if spec_file is not None:
-        if spec_file.exists():  # a dynaworld <= 0.1 record: kept inside the new one
-            spec = {**spec, "legacy_record": load_yaml(spec_file)}
-        with atomic_write(spec_file, "w") as out_file:
-            yaml.safe_dump(spec, out_file, sort_keys=False)
-    rundir.record(
-        out, "sweep", overrides=overrides, seeds=seeds or exp.seeds, runs=len(specs),
-        suites=list(suites or []), games=list(games or []), methods=list(methods or []),
-    )  # fmt: skip
+    try:
+        rundir.claim(out, "sweep", "dynaworld sweep")
+        if spec_file is not None:
+            if spec_file.exists():  # a dynaworld <= 0.1 record: kept inside the new one
+                spec = {**spec, "legacy_record": load_yaml(spec_file)}
+            with atomic_write(spec_file, "w") as out_file:
+                yaml.safe_dump(spec, out_file, sort_keys=False)
+        rundir.record(
+            out, "sweep", overrides=overrides, seeds=seeds or exp.seeds, runs=len(specs),
+            suites=list(suites or []), games=list(games or []), methods=list(methods or []),
+        )  # fmt: skip
+    except BaseException:  # the pool (a Ray cluster) must not outlive a failed write
+        pool.shutdown(wait=False)
+        raise
     todo = [s for s in specs if not (s.run_dir / "summary.json").exists()]
     print(
         f"dynaworld sweep: {len(specs)} runs, {len(specs) - len(todo)} already finished, "
