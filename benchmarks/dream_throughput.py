@@ -75,13 +75,23 @@ def real(backend: str, workers: int, episodes_per_worker: int, steps: int) -> fl
     pool = local_pool(workers)
     try:  # warm-up: spawn workers, load V and M, make the env
         for f in [
-            pool.submit(episodes_task, str(d), env_kw, spec, params, [0], 5) for _ in range(workers)
+            pool.submit(
+                episodes_task, str(d / "vae.pt"), str(d / "mdn.pt"), env_kw, spec, params, [0], 5
+            )
+            for _ in range(workers)
         ]:
             f.result()
         t = time.perf_counter()
         futures = [
             pool.submit(
-                episodes_task, str(d), env_kw, spec, params, list(range(episodes_per_worker)), None
+                episodes_task,
+                str(d / "vae.pt"),
+                str(d / "mdn.pt"),
+                env_kw,
+                spec,
+                params,
+                list(range(episodes_per_worker)),
+                None,
             )
             for _ in range(workers)
         ]

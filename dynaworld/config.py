@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from dynaworld.device import device_name
 from dynaworld.errors import ConfigError
 
 T = TypeVar("T")
@@ -50,24 +51,6 @@ def unit_interval(x: Any) -> str | None:
 
 def positive_items(x: Any) -> str | None:
     return None if all(v > 0 for v in x) and len(x) > 0 else "must be a non-empty list of sizes > 0"
-
-
-def device_name(x: Any) -> str | None:
-    """'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', and only one this torch can use."""
-    import torch
-
-    if x in ("auto", "cpu"):
-        return None
-    kind, _, index = str(x).partition(":")
-    if kind not in ("cuda", "mps") or (index and not index.isdigit()):
-        return "must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
-    if kind == "cuda" and not torch.cuda.is_available():
-        return f"this torch ({torch.__version__}) has no CUDA device; use 'auto' or 'cpu'"
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
-    if kind == "mps" and not torch.backends.mps.is_available():
-        return "this torch has no MPS device; use 'auto' or 'cpu'"
-    return None
 
 
 class RawOverride(str):

@@ -155,7 +155,8 @@ def train_model(
     """Fit the learned pixel model on ``dataset`` for ``updates`` minibatches; write its checkpoint
     and its errors on the dataset's held-out episodes. ``init``: start from that model checkpoint's
     weights (fresh optimizer); with ``updates=0`` this only measures it."""
-    from dynaworld.train import load_pretrained, resolve_device
+    from dynaworld.device import resolve_device
+    from dynaworld.train import load_pretrained
 
     buffer, meta = load_dataset(dataset)
     if meta["env_id"] != cfg.env.id:

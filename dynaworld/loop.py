@@ -15,6 +15,18 @@ Dyna                   replay planning + a model's planning    False (or True)
 purely model-based     a learned model's planning only         False
 =====================  ======================================  =========================
 
+World Models is Algorithm 1 with a population agent (``PopulationLoop``; its setting is
+``dynaworld.worldmodels.pipeline``): the M real interactions of an iteration are M rollouts,
+UPDATEMODEL fits V and M on all rollouts so far, and a planning step is one CMA-ES generation of C,
+its candidates scored in M's dream (or on E itself, CarRacing's experiment 1):
+
+=====================  ======================================  =========================
+setting                iteration k's real rollouts (π)          planning steps P
+=====================  ======================================  =========================
+World Models, K = 1    data.rollouts, random actions            es.generations, from 0
+iterative, K > 1       k > 1: iterate.rollouts with C_(k-1)     es.generations, from C_(k-1)
+=====================  ======================================  =========================
+
 A planning step is one *batched* call of m: the sampler returns a batch of (s̃, ã) and the agent
 updates on the whole batch. Rollouts of k steps (planning shape n×k) are samplers that continue
 from the model's last s̃' (``continue_from``).
@@ -183,6 +195,66 @@ class Loop:
             if any([cb.on_iteration(st) for cb in self.callbacks]):
                 break
         return st
+
+
+class PopulationAgent(Protocol):
+    """UPDATEAGENT of a population method (CMA-ES): it learns from whole-episode returns of
+    candidate parameter vectors, not from transitions (``agents.cmaes.CMAES``)."""
+
+    @property
+    def generation(self) -> int: ...  # planning steps made so far (a resumed agent keeps them)
+
+    def ask(self) -> np.ndarray: ...  # (population, n) candidates
+
+    def tell(self, candidates: np.ndarray, returns: np.ndarray) -> dict[str, Any]: ...
+
+
+Fitness = Callable[[np.ndarray, int], np.ndarray]  # candidates, generation -> mean returns
+
+
+@dataclass
+class Iteration:
+    """Iteration k of a ``PopulationLoop``, made by the setting's factory (DreamerV3's style:
+    the loop is fixed, the components are injected). Each part resumes where it stopped."""
+
+    interact: Callable[[], Any]  # the M real interactions: rollouts with π, stored
+    update_model: Callable[[], Any]  # UPDATEMODEL: m fitted on all rollouts so far
+    agent: Callable[[], tuple[PopulationAgent, Fitness, Callable[[], None]]]  # C, fitness, close
+
+
+@dataclass
+class PopulationLoop:
+    """Algorithm 1 for a population agent::
+
+    for k in 1..K:
+        rollouts ← E(π_k)                 (π_1 random; π_k: C_(k-1), exploring)
+        m ← UPDATEMODEL(all rollouts)
+        for P planning steps:  candidates ← C.ask();  C.tell(returns of candidates in m or E)
+    """
+
+    iteration: Callable[[int], Iteration]  # k -> iteration k's components
+    K: int = 1
+    P: int = 1  # planning steps (generations) per iteration
+    on_generation: Callable[[int, dict[str, Any]], None] | None = None
+    first: int = 1  # run iterations first..K (a stage command runs one part of one iteration)
+
+    def run(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k in range(self.first, self.K + 1):
+            it = self.iteration(k)
+            out[f"interact_{k}"] = it.interact()  # M real interactions with π_k
+            out[f"update_model_{k}"] = it.update_model()  # m ← UPDATEMODEL
+            agent, fitness, close = it.agent()
+            try:
+                while agent.generation < self.P:  # P planning steps
+                    candidates = agent.ask()
+                    row = agent.tell(candidates, fitness(candidates, agent.generation + 1))
+                    if self.on_generation:
+                        self.on_generation(k, row)
+            finally:
+                close()
+            out[f"agent_{k}"] = {"generations": agent.generation}
+        return out
 
 
 def _unique(items: list[Any]) -> list[Any]:

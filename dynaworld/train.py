@@ -26,6 +26,7 @@ from dynaworld.config import (
     save_config,
     to_dict,
 )
+from dynaworld.device import resolve_device
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import env_state, load_env_state
@@ -56,12 +57,6 @@ from dynaworld.runlog import (
 from dynaworld.types import Transition
 
 CHECKPOINT_FORMAT = 1
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def seeds(seed: int, n: int) -> list[int]:

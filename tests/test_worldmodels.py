@@ -306,8 +306,9 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     r = cli("worldmodels", "run", "--run-dir", str(run_dir), timeout=300)  # earlier stages skipped
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.splitlines()[-2])
-    assert out["collect"] == {"skipped": True} and out["train_v"] == {"skipped": True}
-    assert out["train_c"]["generations"] == 2 and out["evaluate"]["episodes"] == 2
+    assert out["interact_1"] == {"skipped": True}
+    assert out["update_model_1"]["train_v"] == {"skipped": True}
+    assert out["agent_1"]["generations"] == 2 and out["evaluate"]["episodes"] == 2
     e = json.loads((run_dir / "C_full" / "eval.json").read_text())
     assert len(e["returns"]) == 2 and e["mean"] == pytest.approx(np.mean(e["returns"]), abs=0.01)
     r = cli("worldmodels", "dream", str(run_dir), "--steps", "5", "--random")
@@ -344,7 +345,7 @@ def test_controller_evaluation_on_a_local_ray_instance(run_dir, cli):
     )  # fmt: skip  (a subprocess: a native crash in Ray fails this test only)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.splitlines()[-2])
-    assert out["train_c"]["generations"] == 1 and out["evaluate"]["variant"] == "v_only"
+    assert out["agent_1"]["generations"] == 1 and out["evaluate"]["variant"] == "v_only"
     assert (run_dir / "C_v_only" / "params.npy").exists()
 
 

@@ -38,14 +38,18 @@ STATE_FILE = "es.pt"
 _OPTIONS = ("opts", "inopts", "inputargs", "_es_opts", "logger", "timer")
 
 
-def new_es(n_params: int, sigma0: float, popsize: int, seed: int, diagonal: bool) -> Any:
-    """pycma's CMA-ES from zero weights (the reference's start), seeded."""
+def new_es(
+    n_params: int, sigma0: float, popsize: int, seed: int, diagonal: bool,
+    x0: np.ndarray | None = None,
+) -> Any:  # fmt: skip
+    """pycma's CMA-ES from zero weights (the reference's start) or ``x0``, seeded."""
     import cma
 
     opts: dict[str, Any] = {"popsize": popsize, "seed": seed + 1, "verbose": -9}
     if diagonal:
         opts["CMA_diagonal"] = True
-    return cma.CMAEvolutionStrategy(np.zeros(n_params), sigma0, opts)
+    start = np.zeros(n_params) if x0 is None else np.asarray(x0, np.float64)
+    return cma.CMAEvolutionStrategy(start, sigma0, opts)
 
 
 def save_state(state: dict[str, Any], folder: Path) -> None:
@@ -95,6 +99,87 @@ def load_state(folder: Path, es: Any) -> dict[str, Any] | None:
     return {**state, "es": es, "wall_time_s": float(d["wall_time_s"])}
 
 
+class CMAES:
+    """C's population UPDATEAGENT: ``ask`` for candidates, ``tell`` their returns.
+
+    Algorithm 1's UPDATEAGENT learns from transitions; CMA-ES learns from the mean returns of whole
+    episodes of a population, so it has this contract instead (``loop.PopulationAgent``). Each
+    ``tell`` is one generation: it logs ``log.csv``, scores the mean every ``eval_every``
+    generations with ``evaluate``, keeps the best such mean (``params.npy``) and writes ``es.pt``,
+    so a killed run resumes at the generation it reached.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        n_params: int,
+        fitness: Fitness,
+        evaluate: Evaluate,
+        *,
+        popsize: int = 64,
+        sigma0: float = 0.1,
+        eval_every: int = 25,
+        last: int | None = None,
+        l2: float = 0.0,
+        seed: int = 0,
+        diagonal: bool = False,
+        x0: np.ndarray | None = None,
+    ) -> None:
+        self.dir, self.fitness, self.evaluate = Path(folder), fitness, evaluate
+        self.eval_every, self.last, self.l2 = eval_every, last, l2
+        self.dir.mkdir(parents=True, exist_ok=True)
+        es = new_es(n_params, sigma0, popsize, seed, diagonal, x0)
+        start = np.zeros(n_params) if x0 is None else np.asarray(x0, np.float64)
+        self.state = load_state(self.dir, es) or {
+            "es": es, "generation": 0, "best_eval": -np.inf, "best_params": start.copy(),
+            "wall_time_s": 0.0,
+        }  # fmt: skip
+        self._keep_log_rows()
+
+    @property
+    def generation(self) -> int:
+        return int(self.state["generation"])
+
+    def _keep_log_rows(self) -> None:  # the rows of the generations the checkpoint has
+        path, rows = self.dir / "log.csv", []
+        if path.exists():
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["generation"]) <= self.generation]
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, LOG_COLUMNS)
+            w.writeheader()
+            w.writerows(rows)
+
+    def ask(self) -> np.ndarray:
+        self._start = time.time()
+        return np.asarray(self.state["es"].ask())
+
+    def tell(self, candidates: np.ndarray, returns: np.ndarray) -> dict[str, Any]:
+        st, es = self.state, self.state["es"]
+        returns = np.asarray(returns, np.float64)
+        penalty = self.l2 * (candidates**2).sum(axis=1)
+        es.tell(list(candidates), list(-(returns - penalty)))  # pycma minimises
+        g = self.generation + 1
+        row: dict[str, Any] = {
+            "generation": g, "fitness_best": returns.max(), "fitness_mean": returns.mean(),
+            "fitness_std": returns.std(), "sigma": es.sigma,
+        }  # fmt: skip
+        if g % self.eval_every == 0 or g == self.last:
+            mean = np.asarray(es.mean)
+            scores = np.asarray(self.evaluate(mean))
+            row.update(eval_mean=scores.mean(), eval_std=scores.std())
+            if scores.mean() > st["best_eval"]:
+                st["best_eval"], st["best_params"] = float(scores.mean()), mean.copy()
+        st["generation"] = g
+        st["wall_time_s"] += time.time() - getattr(self, "_start", time.time())
+        row["wall_time_s"] = round(st["wall_time_s"], 1)
+        save_state(st, self.dir)
+        np.save(self.dir / "params.npy", st["best_params"])
+        with open(self.dir / "log.csv", "a", newline="") as f:
+            csv.DictWriter(f, LOG_COLUMNS).writerow(row)
+        return row
+
+
 def evolve(
     folder: str | Path,
     n_params: int,
@@ -102,72 +187,20 @@ def evolve(
     evaluate: Evaluate,
     *,
     generations: int,
-    popsize: int = 64,
-    sigma0: float = 0.1,
-    eval_every: int = 25,
-    l2: float = 0.0,
-    seed: int = 0,
-    diagonal: bool = False,
     progress: bool = True,
+    desc: str = "CMA-ES",
+    **kw: Any,
 ) -> dict[str, Any]:
-    """Run CMA-ES to ``generations`` (resuming from ``folder/es.pkl``); returns the final state."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    es = new_es(n_params, sigma0, popsize, seed, diagonal)
-    state = load_state(out, es)
-    if state is None:
-        state = {
-            "es": es,
-            "generation": 0,
-            "best_eval": -np.inf,
-            "best_params": np.zeros(n_params),
-            "wall_time_s": 0.0,
-        }
-    log_path = out / "log.csv"
-    rows = []
-    if log_path.exists():  # keep the rows of generations the checkpoint has
-        with open(log_path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["generation"]) <= state["generation"]]
-    with open(log_path, "w", newline="") as f:
-        w = csv.DictWriter(f, LOG_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    es = state["es"]
+    """Run CMA-ES to ``generations`` (resuming from ``folder/es.pt``); returns the final state.
+    ``kw``: ``CMAES``'s settings (popsize, sigma0, eval_every, l2, seed, diagonal, x0)."""
+    agent = CMAES(folder, n_params, fitness, evaluate, last=generations, **kw)
     bar = progress_bar(
-        total=generations,
-        initial=state["generation"],
-        desc="CMA-ES",
-        unit="gen",
-        disable=not progress,
+        total=generations, initial=agent.generation, desc=desc, unit="gen", disable=not progress
     )
-    while state["generation"] < generations:
-        start = time.time()
-        g = state["generation"] + 1
-        candidates = np.asarray(es.ask())
-        returns = np.asarray(fitness(candidates, g), np.float64)
-        penalty = l2 * (candidates**2).sum(axis=1)
-        es.tell(list(candidates), list(-(returns - penalty)))  # pycma minimises
-        row: dict[str, Any] = {
-            "generation": g,
-            "fitness_best": returns.max(),
-            "fitness_mean": returns.mean(),
-            "fitness_std": returns.std(),
-            "sigma": es.sigma,
-        }
-        if g % eval_every == 0 or g == generations:
-            mean = np.asarray(es.mean)
-            scores = np.asarray(evaluate(mean))
-            row.update(eval_mean=scores.mean(), eval_std=scores.std())
-            if scores.mean() > state["best_eval"]:
-                state["best_eval"], state["best_params"] = float(scores.mean()), mean.copy()
-        state["generation"] = g
-        state["wall_time_s"] += time.time() - start
-        row["wall_time_s"] = round(state["wall_time_s"], 1)
-        save_state(state, out)
-        np.save(out / "params.npy", state["best_params"])
-        with open(log_path, "a", newline="") as f:
-            csv.DictWriter(f, LOG_COLUMNS).writerow(row)
+    while agent.generation < generations:
+        candidates = agent.ask()
+        row = agent.tell(candidates, fitness(candidates, agent.generation + 1))
         bar.update()
         bar.set_postfix(best=f"{row['fitness_best']:.1f}", mean=f"{row['fitness_mean']:.1f}")
     bar.close()
-    return state
+    return agent.state

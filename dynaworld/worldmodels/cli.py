@@ -53,6 +53,7 @@ def add_parser(sub: Any) -> None:
         "--episodes", type=positive_int, help="default: the config's eval_episodes (100)"
     )
     e.add_argument("--ray", metavar="ADDR")
+    e.add_argument("--iteration", type=positive_int, help="C of iteration k (default: the last)")
     r = ws.add_parser("random", help="the random policy on the same episodes -> random_eval.json")
     r.add_argument("run_dir")
     r.add_argument("--episodes", type=positive_int)
@@ -62,6 +63,7 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--out", help="GIF path (default RUN_DIR/dream.gif)")
     d.add_argument("--steps", type=positive_int, default=300)
     d.add_argument("--random", action="store_true", help="random actions instead of the controller")
+    d.add_argument("--iteration", type=positive_int, help="M and C of iteration k (default: last)")
     d.add_argument("--scale", type=positive_int, default=3, help="pixels per frame pixel")
     d.add_argument(
         "--every", type=positive_int, default=1, help="keep every n-th step (smaller GIF)"
@@ -117,9 +119,8 @@ def handle(a: argparse.Namespace) -> int:
 
         print(json.dumps(run_experiment(a.experiment, a.run_dir, a.overrides, a.ray)))
     elif c == "evaluate":
-        out = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray).evaluate(
-            a.episodes
-        )
+        pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray)
+        out = pipe.evaluate(a.episodes, a.iteration)
         print(json.dumps(out))
     elif c == "random":
         print(
@@ -128,21 +129,24 @@ def handle(a: argparse.Namespace) -> int:
     elif c == "dream":
         import numpy as np
 
+        from dynaworld.worldmodels import control
         from dynaworld.worldmodels.figures import dream_gif
+        from dynaworld.worldmodels.rollout import load_v
 
-        pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir)
-        params_path = pipe.c_dir / "params.npy"
+        run = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir).paths
+        k = a.iteration or run.last_iteration()
+        params_path = run.c_dir(k) / "params.npy"
         params = None if a.random or not params_path.exists() else np.load(params_path)
         real = None
         if a.beside_real is not None:
             if params is None:
                 raise SystemExit("dynaworld: --beside-real needs a trained controller (params.npy)")
-            real = pipe.real_frames(params, a.beside_real, a.steps)
+            real = control.real_frames(run, k, params, a.beside_real, a.steps)
         gif = dream_gif(
-            pipe.v(),
-            pipe.dream_env(),
+            load_v(run.dir / "vae.pt", str(run.device)),
+            control.dream_env(run, k),
             params,
-            pipe._controller(),
+            control.controller(run),
             a.out or Path(a.run_dir) / ("dream_vs_real.gif" if real else "dream.gif"),
             a.steps,
             real,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dynaworld.config import doc, non_negative, one_of, positive
+from dynaworld.device import device_name
 from dynaworld.errors import ConfigError
 
 VARIANTS = ("full", "v_only", "v_hidden")
@@ -149,12 +150,39 @@ class ESConfig:
 
 
 @dataclass
+class IterateConfig:
+    """K of Algorithm 1: the paper's iterative training (collect with C, retrain M, retrain C)."""
+
+    iterations: int = doc(
+        1,
+        "K. 1: the paper's procedure (random rollouts, V, M, C once). K > 1: iteration k collects "
+        "'rollouts' real rollouts with iteration k-1's C, fine-tunes M on all rollouts so far "
+        "and continues CMA-ES from C_(k-1) for es.generations more generations (V is kept).",
+        positive,
+    )
+    rollouts: int = doc(200, "Real rollouts of C per iteration after the first.", positive)
+    epsilon: float = doc(
+        0.1,
+        "Exploration of those rollouts: each step, with this probability, a random action held "
+        "for 1..data.hold_max steps replaces C's.",
+        lambda x: None if 0.0 <= x <= 1.0 else "must be in [0, 1]",
+    )
+    mdn_steps: int | None = doc(
+        None,
+        "Updates of M's fine-tuning per iteration after the first (None: mdn.steps).",
+        positive,
+    )
+
+
+@dataclass
 class WorldModelsConfig:
     """One World Models run: collect -> V -> encode -> M -> C (CMA-ES) -> evaluate."""
 
     name: str = doc("worldmodels", "Run name.")
     seed: int = doc(0, "Seed of V, M and CMA-ES.")
-    device: str = doc("auto", "'auto' (cuda if available), 'cpu', 'cuda' ...")
+    device: str = doc(
+        "auto", "'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', 'mps'.", device_name
+    )
     torch_threads: int | None = doc(
         None, "torch intra-op threads (None: torch's default).", positive
     )
@@ -171,6 +199,9 @@ class WorldModelsConfig:
     mdn: MConfig = field(default_factory=MConfig, metadata={"help": "M."})
     controller: CConfig = field(default_factory=CConfig, metadata={"help": "C."})
     es: ESConfig = field(default_factory=ESConfig, metadata={"help": "CMA-ES."})
+    iterate: IterateConfig = field(
+        default_factory=IterateConfig, metadata={"help": "Iterations K (iterative training)."}
+    )
 
     def validate(self) -> None:
         if self.es.where == "dream" and not (self.mdn.reward_head or self.mdn.done_head):

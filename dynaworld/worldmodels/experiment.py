@@ -74,9 +74,10 @@ def run_experiment(
     results = {}
     for cfg in controllers:
         pipe = Pipeline(cfg, run_dir, ray_address, progress)
-        if not (pipe.c_dir / "eval.json").exists():
+        c_dir = pipe.paths.c_dir(1)
+        if not (c_dir / "eval.json").exists():
             pipe.run(["train_c", "evaluate"])
-        results[pipe.c_dir.name] = str(pipe.c_dir / "eval.json")
+        results[c_dir.name] = str(c_dir / "eval.json")
     if not (Path(run_dir) / "random_eval.json").exists():
         Pipeline(base, run_dir, ray_address, progress).evaluate_random()
     return {"evals": results, "report": str(report([run_dir]))}

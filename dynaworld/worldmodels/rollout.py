@@ -14,9 +14,10 @@ import torch
 
 from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
-from dynaworld.envs.worldmodels import make_wm_env
+from dynaworld.envs.worldmodels import action_dim, make_wm_env
 from dynaworld.models.mdnrnn import MDNRNN, features
 from dynaworld.models.vae import ConvVAE
+from dynaworld.worldmodels.data import RandomPolicy, write_npz
 
 _cache: dict[Any, Any] = {}
 
@@ -75,11 +76,12 @@ def real_episode(
             return total
 
 
-def load_run(run_dir: str | Path, env_kw: dict[str, Any]) -> tuple[ConvVAE, MDNRNN | None, Any]:
-    """V, M (None before M is trained) and a real env (``make_wm_env(**env_kw)``) of a run."""
-    v = load_v(Path(run_dir) / "vae.pt")
-    m_path = Path(run_dir) / "mdn.pt"
-    return v, load_m(m_path) if m_path.exists() else None, make_wm_env(**env_kw)
+def load_run(
+    v_path: str | Path, m_path: str | Path | None, env_kw: dict[str, Any]
+) -> tuple[ConvVAE, MDNRNN | None, Any]:
+    """V, M (None when ``m_path`` is None or not trained yet) and a real env (``make_wm_env``)."""
+    m = load_m(m_path) if m_path is not None and Path(m_path).exists() else None
+    return load_v(v_path), m, make_wm_env(**env_kw)
 
 
 def play(
@@ -100,8 +102,18 @@ def play(
     ]
 
 
+def _cached(v_path: str, m_path: str | None, env_kw: dict[str, Any]) -> Any:
+    torch.set_num_threads(1)
+    key = (v_path, m_path, tuple(sorted(env_kw.items())))
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = load_run(v_path, m_path, env_kw)
+    return _cache[key]
+
+
 def episodes_task(
-    run_dir: str,
+    v_path: str,
+    m_path: str | None,
     env_kw: dict[str, Any],
     spec: dict[str, Any],
     params: np.ndarray,
@@ -111,12 +123,59 @@ def episodes_task(
     """Worker task: returns of ``params`` on ``seeds`` (V, M and the env cached per process).
 
     ``env_kw`` are ``make_wm_env``'s arguments (env_id, size, max_episode_steps, backend)."""
-    torch.set_num_threads(1)
-    key = (run_dir, tuple(sorted(env_kw.items())))
-    if key not in _cache:
-        _cache.clear()
-        _cache[key] = load_run(run_dir, env_kw)
-    return play(_cache[key], spec, params, seeds, max_steps)
+    return play(_cached(v_path, m_path, env_kw), spec, params, seeds, max_steps)
+
+
+@torch.no_grad()
+def controller_rollout_task(
+    v_path: str,
+    m_path: str | None,
+    env_kw: dict[str, Any],
+    spec: dict[str, Any],
+    params: np.ndarray,
+    seed: int,
+    path: str,
+    max_steps: int,
+    epsilon: float,
+    hold_max: int,
+) -> dict[str, float]:
+    """Worker task: one real rollout of C (iteration k's data) written to ``path`` like a random
+    one. Each step, with probability ``epsilon``, a random action held 1..hold_max steps
+    replaces C's (the exploration of the iterative procedure)."""
+    v, m, env = _cached(v_path, m_path, env_kw)
+    m = m if spec["observe"] != "z" else None
+    c = controller_for(spec["observe"], v.z_dim, m.hidden if m else 0, spec["head"], spec["hidden"])
+    width = action_dim(env)
+    rng = np.random.default_rng(seed)
+    explore = RandomPolicy(env, "random", hold_max, rng)
+    p = torch.as_tensor(params, dtype=torch.float32)[None]
+    frame, _ = env.reset(seed=seed)
+    state = m.initial_state(1) if m is not None else None
+    frames, actions, rewards, terms = [frame], [], [], []
+    for _ in range(max_steps):
+        z = v.encode(torch.from_numpy(frame)[None])[0]
+        x = features(z, state, spec["observe"]) if state is not None else z
+        a = c.act(p, x[None])[0, 0]
+        if explore.left > 0 or rng.random() < epsilon:
+            a = torch.as_tensor(explore(frame))
+        vec = c.action_vector(a[None].long() if c.head != "car" else a[None].float(), width)
+        if m is not None and state is not None:
+            state = m.advance(z, vec, state)
+        frame, r, terminated, truncated, _ = env.step(a.numpy() if c.head == "car" else int(a))
+        frames.append(frame)
+        actions.append(vec[0].numpy())
+        rewards.append(r)
+        terms.append(terminated)
+        if terminated or truncated:
+            break
+    write_npz(
+        Path(path),
+        frames=np.stack(frames),
+        actions=np.stack(actions),
+        rewards=np.asarray(rewards, np.float32),
+        terminated=np.asarray(terms, bool),
+    )
+    return {"steps": float(len(actions)), "return": float(sum(map(float, rewards)))}
 
 
 def random_task(env_kw: dict[str, Any], seeds: list[int]) -> list[float]:

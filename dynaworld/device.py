@@ -1,0 +1,30 @@
+"""The one place a config's ``device`` is checked and turned into a ``torch.device``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def device_name(x: Any) -> str | None:
+    """'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', and only one this torch can use."""
+    if x in ("auto", "cpu"):
+        return None
+    kind, _, index = str(x).partition(":")
+    if kind not in ("cuda", "mps") or (index and not index.isdigit()):
+        return "must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    if kind == "cuda" and not torch.cuda.is_available():
+        return f"this torch ({torch.__version__}) has no CUDA device; use 'auto' or 'cpu'"
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+    if kind == "mps" and not torch.backends.mps.is_available():
+        return "this torch has no MPS device; use 'auto' or 'cpu'"
+    return None
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' is CUDA when this machine has it, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

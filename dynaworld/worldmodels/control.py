@@ -1,0 +1,262 @@
+"""C of World Models: its planning steps (CMA-ES generations scored in the dream or on E), its
+real rollouts (iteration k > 1's data) and its evaluation on the real environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import as_completed
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynaworld.agents.cmaes import CMAES
+from dynaworld.agents.controller import Controller
+from dynaworld.config import save_config
+from dynaworld.envs.worldmodels import ACTION_SPACES
+from dynaworld.errors import DynaworldError
+from dynaworld.models.dream import DreamEnv, dream_returns
+from dynaworld.parallel import Pool
+from dynaworld.progress import progress_bar
+from dynaworld.runlog import write_json
+from dynaworld.worldmodels import data as wmdata
+from dynaworld.worldmodels.fit import encoded_files
+from dynaworld.worldmodels.rollout import (
+    controller_for,
+    controller_rollout_task,
+    episodes_task,
+    load_m,
+    load_run,
+    play,
+    random_task,
+)
+from dynaworld.worldmodels.run import EVAL_SEED, Run
+
+Fitness = Callable[[np.ndarray, int], np.ndarray]
+
+
+def controller(run: Run) -> Controller:
+    s = run.spec
+    z_dim = int(run.load(run.dir / "vae.pt", "train V first")["z_dim"])
+    hidden = run.cfg.mdn.hidden if s["observe"] != "z" else 0
+    return controller_for(s["observe"], z_dim, hidden, s["head"], s["hidden"])
+
+
+def dream_env(run: Run, k: int = 1, num_envs: int = 1, seed: int = 0) -> DreamEnv:
+    """M_k as a batched environment, its dreams starting from real first frames."""
+    m = load_m(run.m_path(k), str(run.device))
+    starts = [wmdata.load_npz(f) for f in encoded_files(run, k)[:1000]]
+    start = np.stack([np.stack([r["mu"][0], r["logvar"][0]]) for r in starts])
+    es = run.cfg.es
+    return DreamEnv(
+        m,
+        start,
+        num_envs,
+        temperature=es.temperature,
+        observe=run.observe,
+        reward="head" if m.reward is not None else "survival",
+        done=es.dream_done if m.done is not None else "never",
+        max_steps=es.max_steps or (2100 if run.doom else 1000),
+        action_space=ACTION_SPACES[run.cfg.env.id],
+        device=run.device,
+        seed=seed,
+    )
+
+
+def real_returns(
+    run: Run,
+    pool: Pool,
+    k: int,
+    params: np.ndarray,
+    seeds: list[list[int]],
+    max_steps: int | None,
+    training: bool = False,
+) -> list[list[float]]:
+    """Returns of params[i] on seeds[i] in the real env, one task per candidate, in parallel."""
+    m = str(run.m_path(k)) if run.observe != "z" else None
+    futures = [
+        pool.submit(
+            episodes_task,
+            str(run.dir / "vae.pt"),
+            m,
+            run.env_kw(training),
+            run.spec,
+            p,
+            s,
+            max_steps,
+        )
+        for p, s in zip(params, seeds, strict=True)
+    ]
+    return [f.result() for f in futures]
+
+
+def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
+    """C_k's CMA-ES (from C_(k-1)'s best parameters for k > 1), its fitness and a closer."""
+    es, folder, c = run.cfg.es, run.c_dir(k), controller(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(run.cfg, folder / "config.yaml")
+    x0 = np.load(run.c_dir(k - 1) / "params.npy") if k > 1 else None
+    close: Callable[[], None] = lambda: None  # noqa: E731
+    if es.where == "dream":
+        env = dream_env(run, k, seed=run.cfg.seed + k - 1)
+
+        def fitness(params: np.ndarray, g: int) -> np.ndarray:
+            p = torch.as_tensor(params, dtype=torch.float32, device=run.device)
+            return dream_returns(env, c, p, es.rollouts, env.max_steps).cpu().numpy()
+
+        def evaluate(mean: np.ndarray) -> np.ndarray:
+            p = torch.as_tensor(mean[None], dtype=torch.float32, device=run.device)
+            return (
+                dream_returns(env, c, p, es.eval_rollouts, env.max_steps, mean=False)[0]
+                .cpu()
+                .numpy()
+            )
+    else:
+        workers = pool()
+        close = workers.shutdown
+
+        def fitness(params: np.ndarray, g: int) -> np.ndarray:
+            seeds = [g * 10_000 + j for j in range(es.rollouts)]  # common to all candidates
+            out = real_returns(run, workers, k, params, [seeds] * len(params), es.max_steps, True)
+            return np.array([np.mean(r) for r in out])
+
+        def evaluate(mean: np.ndarray) -> np.ndarray:
+            chunks = np.array_split(np.arange(es.eval_rollouts) + EVAL_SEED // 2, es.workers)
+            seeds = [list(map(int, ch)) for ch in chunks]
+            return np.concatenate(
+                real_returns(run, workers, k, np.stack([mean] * len(chunks)), seeds, None, True)
+            )
+
+    cma = CMAES(
+        folder,
+        c.n_params,
+        fitness,
+        evaluate,
+        popsize=es.popsize,
+        sigma0=es.sigma0,
+        eval_every=es.eval_every,
+        last=es.generations,
+        l2=es.l2,
+        seed=run.cfg.seed + k - 1,
+        diagonal=es.diagonal,
+        x0=x0,
+    )
+    return cma, fitness, close
+
+
+def collect(run: Run, k: int, pool: Pool, progress: bool = True) -> dict[str, Any]:
+    """Iteration k > 1's M real interactions: iterate.rollouts rollouts of C_(k-1) (exploring)."""
+    it, out = run.cfg.iterate, run.data_dir(k)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [i for i in range(it.rollouts) if not (out / wmdata.PATTERN.format(i)).exists()]
+    if not todo:
+        return {"skipped": True}
+    params = np.load(run.c_dir(k - 1) / "params.npy")
+    m, v = str(run.m_path(k - 1)), str(run.dir / "vae.pt")
+    max_steps = run.cfg.data.max_steps
+    futures = [
+        pool.submit(
+            controller_rollout_task,
+            v,
+            m,
+            run.env_kw(True),
+            run.spec,
+            params,
+            run.cfg.data.seed + 10_000_000 * k + i,
+            str(out / wmdata.PATTERN.format(i)),
+            max_steps,
+            it.epsilon,
+            run.cfg.data.hold_max,
+        )
+        for i in todo
+    ]
+    bar = progress_bar(
+        total=it.rollouts,
+        initial=it.rollouts - len(todo),
+        desc=f"collect {k}",
+        unit="rollout",
+        disable=not progress,
+    )
+    results = []
+    for f in as_completed(futures):
+        results.append(f.result())
+        bar.update()
+    bar.close()
+    return {"rollouts": len(results), "mean_return": float(np.mean([r["return"] for r in results]))}
+
+
+def _chunks(n: int, workers: int) -> list[list[int]]:
+    return [list(map(int, ch)) for ch in np.array_split(np.arange(n) + EVAL_SEED, workers)]
+
+
+def workers_for(run: Run, episodes: int) -> int:
+    return max(1, min(run.cfg.es.workers, episodes))
+
+
+def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
+    """C_k's best parameters on real episodes (and, if dream-trained, in the dream too)."""
+    folder = run.c_dir(k)
+    if not (folder / "params.npy").exists():
+        raise DynaworldError(f"{folder} has no params.npy: run the 'train_c' stage first")
+    params = np.load(folder / "params.npy")
+    chunks = _chunks(episodes, workers_for(run, episodes))
+    returns = np.concatenate(
+        real_returns(run, pool, k, np.stack([params] * len(chunks)), chunks, None)
+    )
+    es = run.cfg.es
+    out: dict[str, Any] = {
+        "variant": run.cfg.controller.variant,
+        "where": es.where,
+        "iteration": k,
+        "episodes": int(episodes),
+        "mean": float(returns.mean()),
+        "std": float(returns.std()),
+        "returns": returns.round(2).tolist(),
+    }
+    if es.where == "dream":
+        env = dream_env(run, k, seed=EVAL_SEED)
+        p = torch.as_tensor(params[None], dtype=torch.float32, device=run.device)
+        virtual = (
+            dream_returns(env, controller(run), p, episodes, env.max_steps, mean=False)[0]
+            .cpu()
+            .numpy()
+        )
+        out.update(
+            temperature=es.temperature,
+            dream_done=es.dream_done,
+            virtual_mean=float(virtual.mean()),
+            virtual_std=float(virtual.std()),
+            exploitation_gap=float(virtual.mean() - returns.mean()),
+        )
+    write_json(folder / "eval.json", out)
+    return {key: v for key, v in out.items() if key != "returns"}
+
+
+def evaluate_random(run: Run, pool: Pool, episodes: int) -> dict[str, Any]:
+    futures = [
+        pool.submit(random_task, run.env_kw(False), c)
+        for c in _chunks(episodes, workers_for(run, episodes))
+    ]
+    returns = np.concatenate([f.result() for f in futures])
+    out = {
+        "variant": "random",
+        "episodes": episodes,
+        "mean": float(returns.mean()),
+        "std": float(returns.std()),
+        "returns": returns.round(2).tolist(),
+    }
+    write_json(run.dir / "random_eval.json", out)
+    return {key: v for key, v in out.items() if key != "returns"}
+
+
+def real_frames(
+    run: Run, k: int, params: np.ndarray, seed: int, max_steps: int | None = None
+) -> list[np.ndarray]:
+    """The frames of one real (Gymnasium) episode of C_k with ``params`` (for GIFs)."""
+    loaded = load_run(run.dir / "vae.pt", run.m_path(k), run.env_kw(training=False))
+    frames: list[np.ndarray] = []
+    try:
+        play(loaded, run.spec, params, [seed], max_steps, frames)
+    finally:
+        loaded[2].close()
+    return frames

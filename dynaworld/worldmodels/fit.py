@@ -1,0 +1,220 @@
+"""UPDATEMODEL of World Models: V and M fitted on the rollouts gathered so far.
+
+``fit`` is the one resumable training loop (a checkpoint every 200 updates, CSV and TensorBoard
+logs) that V and M share. V is trained once, on iteration 1's random rollouts; every iteration
+encodes its own rollouts with V, and M is trained on the encoded rollouts of all iterations so
+far (iteration k > 1 starts from iteration k - 1's M: the paper's "retrain M").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tensorboardX import SummaryWriter
+
+from dynaworld.checkpoint import load_file
+from dynaworld.errors import DynaworldError
+from dynaworld.files import atomic_write
+from dynaworld.models.mdnrnn import MDNRNN
+from dynaworld.models.vae import ConvVAE
+from dynaworld.progress import progress_bar
+from dynaworld.runlog import CsvLog
+from dynaworld.worldmodels import data as wmdata
+from dynaworld.worldmodels.figures import recon_grid
+from dynaworld.worldmodels.rollout import load_m, load_v
+from dynaworld.worldmodels.run import Run
+
+Loss = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
+
+
+def save(obj: dict[str, Any], path: Path) -> None:
+    with atomic_write(path) as f:
+        torch.save(obj, f)
+
+
+def fit(
+    folder: Path,
+    name: str,
+    model: torch.nn.Module,
+    lr: float,
+    steps: int,
+    batches: Callable[[int], Iterable[Any]],
+    loss: Loss,
+    columns: tuple[str, ...],
+    *,
+    seed: int,
+    device: torch.device,
+    clip: float | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Train ``model`` for ``steps`` updates, resuming from ``folder/<name>.ckpt``.
+
+    ``batches(step)`` yields batches from update ``step`` on; ``loss(batch)`` gives the loss and
+    its logged parts (``columns``)."""
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    ckpt, step = folder / f"{name}.ckpt", 0
+    if ckpt.exists():
+        state = load_file(ckpt, "World Models checkpoint")
+        model.load_state_dict(state["weights"])
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+    log = CsvLog(folder / f"{name}_log.csv", ("update",) + columns, step, step_key="update")
+    tb = SummaryWriter(str(folder / "tensorboard" / name), purge_step=step)
+    bar = progress_bar(
+        total=steps, initial=step, desc=f"train {name}", unit="upd", disable=not progress
+    )
+    parts: dict[str, float] = {}
+    torch.manual_seed(seed + step)
+    while step < steps:
+        for batch in batches(step):
+            value, parts = loss(batch)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            step += 1
+            bar.update()
+            if step % 50 == 0 or step == steps:
+                log.write({"update": step, **parts})
+                for k, v in parts.items():
+                    tb.add_scalar(f"{name}/{k}", v, step)
+                bar.set_postfix(loss=f"{parts['loss']:.3g}")
+            if step % 200 == 0 or step == steps:
+                log.flush()
+                save(
+                    {"weights": model.state_dict(), "optimizer": opt.state_dict(), "step": step},
+                    ckpt,
+                )
+            if step >= steps:
+                break
+    bar.close()
+    log.close()
+    tb.close()
+    return parts
+
+
+def rollouts(run: Run, k: int) -> list[Path]:
+    """The real rollouts of iteration k (iteration 1: the first data.rollouts)."""
+    files = wmdata.rollout_files(run.data_dir(k))
+    files = files[: run.cfg.data.rollouts] if k == 1 else files
+    if not files:
+        raise DynaworldError(f"no rollouts in {run.data_dir(k)}: run the 'collect' stage first")
+    return files
+
+
+def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
+    if (run.dir / "vae.pt").exists():
+        return {"skipped": True}
+    vc, cfg, files = run.cfg.vae, run.cfg, rollouts(run, 1)
+    train_files = files[:-1] if len(files) > 1 else files  # the last rollout is held out
+    frames = sum(wmdata.rollout_steps(f) + 1 for f in train_files)
+    steps = max(1, math.ceil(vc.epochs * frames / vc.batch_size))
+    torch.manual_seed(cfg.seed)  # V's initial weights: from the seed, not the process's history
+    v = ConvVAE(vc.z_dim)
+
+    def batches(step: int) -> Iterable[torch.Tensor]:
+        rng = np.random.default_rng([cfg.seed, step])
+        for b in wmdata.frame_batches(train_files, vc.batch_size, vc.buffer_rollouts, rng):
+            yield torch.from_numpy(b).to(run.device)
+
+    parts = fit(
+        run.dir,
+        "vae",
+        v,
+        vc.lr,
+        steps,
+        batches,
+        lambda b: v.loss(b, vc.kl_tolerance),
+        ("loss", "recon", "kl"),
+        seed=cfg.seed,
+        device=run.device,
+        progress=progress,
+    )
+    save({"z_dim": vc.z_dim, "weights": v.cpu().state_dict()}, run.dir / "vae.pt")
+    recon_grid(v, wmdata.load_npz(files[-1])["frames"], run.dir / "vae_recon.png")
+    return {"updates": steps, **parts}
+
+
+def encode(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
+    """mu and logvar of every frame of iteration k's rollouts (V's z), beside the actions."""
+    out = run.encoded_dir(k)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [f for f in rollouts(run, k) if not (out / f.name).exists()]
+    if not todo:
+        return {"skipped": True}
+    v = load_v(run.dir / "vae.pt", str(run.device))
+    for f in progress_bar(iterable=todo, desc=f"encode {k}", unit="rollout", disable=not progress):
+        r = wmdata.load_npz(f)
+        mus, logvars = [], []
+        with torch.no_grad():
+            for b in range(0, len(r["frames"]), 500):
+                mu, logvar = v.encode(torch.from_numpy(r["frames"][b : b + 500]).to(run.device))
+                mus.append(mu.cpu().numpy())
+                logvars.append(logvar.cpu().numpy())
+        wmdata.write_npz(
+            out / f.name,
+            mu=np.concatenate(mus),
+            logvar=np.concatenate(logvars),
+            actions=r["actions"],
+            rewards=r["rewards"],
+            terminated=r["terminated"],
+        )
+    return {"encoded": len(todo)}
+
+
+def encoded_files(run: Run, upto: int = 1) -> list[Path]:
+    """The encoded rollouts of iterations 1..upto."""
+    files = [f for k in range(1, upto + 1) for f in wmdata.rollout_files(run.encoded_dir(k))]
+    if not files:
+        raise DynaworldError(f"{run.encoded_dir(1)} is empty: run the 'encode' stage first")
+    return files
+
+
+def train_m(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
+    """M on the encoded rollouts of iterations 1..k; iteration k > 1 starts from M_(k-1)."""
+    if run.m_path(k).exists():
+        return {"skipped": True}
+    mc, cfg, files = run.cfg.mdn, run.cfg, encoded_files(run, k)
+    first = wmdata.load_npz(files[0])
+    shape = {
+        "z_dim": int(first["mu"].shape[1]),
+        "action_dim": int(first["actions"].shape[1]),
+        "hidden": mc.hidden,
+        "gaussians": mc.gaussians,
+        "reward_head": mc.reward_head,
+        "done_head": mc.done_head,
+    }
+    torch.manual_seed(cfg.seed + 1)  # M's initial weights: from the seed
+    m = load_m(run.m_path(k - 1)).train() if k > 1 else MDNRNN(**shape)  # type: ignore[arg-type]
+    steps = mc.steps if k == 1 else (cfg.iterate.mdn_steps or mc.steps)
+
+    def batches(step: int) -> Iterable[dict[str, torch.Tensor]]:
+        rng = np.random.default_rng([cfg.seed, step, k])
+        for b in wmdata.sequence_batches(files, mc.seq_len, mc.batch_size, 64, rng):
+            yield {name: torch.from_numpy(x).to(run.device) for name, x in b.items()}
+
+    folder = run.iteration_dir(k)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = fit(
+        folder,
+        "mdn",
+        m,
+        mc.lr,
+        steps,
+        batches,
+        lambda b: m.loss(b, mc.done_weight),
+        ("loss", "z_nll", "reward_mse", "done_bce"),
+        seed=cfg.seed + k - 1,
+        device=run.device,
+        clip=mc.grad_clip,
+        progress=progress,
+    )
+    save({"shape": shape, "weights": m.cpu().state_dict(), "rollouts": len(files)}, run.m_path(k))
+    return {"updates": steps, "rollouts": len(files), **parts}

@@ -1,0 +1,138 @@
+"""A World Models run directory: its config, its identity checks and where each artifact lives.
+
+Iteration 1 (the paper's procedure) writes into the run directory itself; iteration k > 1 of the
+iterative procedure writes into ``iter<k>/`` (its rollouts by C, their encoding, M and C)::
+
+    config.yaml, run.json, history.jsonl    the run's settings and record
+    data/                random rollouts (or cfg.data_dir, shared between runs)
+    vae.pt, vae_log.csv, vae_recon.png         V (trained once, in iteration 1)
+    encoded/             mu, logvar of every frame + actions, rewards, terminations
+    mdn.pt, mdn_log.csv                        M
+    C_<variant>[_dream_tau<t>]/                a controller: es.pt, log.csv, params.npy, eval.json
+    iter<k>/data, iter<k>/encoded, iter<k>/mdn.pt, iter<k>/C_.../     iteration k > 1
+    random_eval.json     the random policy on the same evaluation episodes
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dynaworld import rundir
+from dynaworld.checkpoint import load_file
+from dynaworld.config import load_yaml, save_config, to_dict
+from dynaworld.device import resolve_device
+from dynaworld.envs.worldmodels import DOOM
+from dynaworld.errors import ConfigError, DynaworldError
+from dynaworld.worldmodels.config import WorldModelsConfig
+
+EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED + i, never seen in training
+# settings -> the artifact made with them: once it exists, they may not change in this run dir
+SHARED = {
+    "env": "data",
+    "data": "data",
+    "data_dir": "data",
+    "vae": "vae.pt",
+    "mdn": "mdn.pt",
+    "iterate": "iter2",
+}
+
+
+class Run:
+    """The paths and settings of one World Models run directory (``Pipeline`` runs it)."""
+
+    def __init__(self, cfg: WorldModelsConfig, run_dir: str | Path) -> None:
+        self.cfg, self.dir = cfg, Path(run_dir)
+        rundir.check_kind(self.dir, "worldmodels", "dynaworld worldmodels")
+        self._check_same_run()
+        rundir.claim(self.dir, "worldmodels", "dynaworld worldmodels")
+        path = self.dir / "config.yaml"
+        if not path.exists() or load_yaml(path) != to_dict(cfg):  # say when settings changed
+            save_config(cfg, path)
+            rundir.record(self.dir, "config", config=to_dict(cfg))
+        self.device = resolve_device(cfg.device)
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        self.doom = cfg.env.id == DOOM
+
+    def _check_same_run(self) -> None:
+        """Refuse to mix data, V or M of different settings in one run directory."""
+        path = self.dir / "config.yaml"
+        if not path.exists():
+            return
+        old, new = load_yaml(path), to_dict(self.cfg)
+        diff = [
+            k
+            for k, made in SHARED.items()
+            if old.get(k) != new.get(k) and (self.dir / made).exists()
+        ]
+        if diff:
+            raise ConfigError(
+                f"{self.dir} was made with other {', '.join(diff)} settings; use a new --run-dir "
+                "(controller and es settings may change freely, and settings of stages not run yet)"
+            )
+
+    # ------------------------------------------------------------------ where things are
+    def iteration_dir(self, k: int) -> Path:
+        return self.dir if k == 1 else self.dir / f"iter{k}"
+
+    def data_dir(self, k: int = 1) -> Path:
+        if k > 1:
+            return self.iteration_dir(k) / "data"
+        return Path(self.cfg.data_dir) if self.cfg.data_dir else self.dir / "data"
+
+    def encoded_dir(self, k: int = 1) -> Path:
+        return self.iteration_dir(k) / "encoded"
+
+    def m_path(self, k: int = 1) -> Path:
+        return self.iteration_dir(k) / "mdn.pt"
+
+    def c_dir(self, k: int = 1) -> Path:
+        name = f"C_{self.cfg.controller.variant}"
+        if self.cfg.es.where == "dream":
+            name += f"_dream_tau{self.cfg.es.temperature:g}"
+            name += "_sampled" if self.cfg.es.dream_done == "sample" else ""
+        return self.iteration_dir(k) / name
+
+    def last_iteration(self) -> int:
+        """The last iteration whose controller has parameters (1 if none has)."""
+        done = [
+            k
+            for k in range(1, self.cfg.iterate.iterations + 1)
+            if (self.c_dir(k) / "params.npy").exists()
+        ]
+        return done[-1] if done else 1
+
+    # ------------------------------------------------------------------ what C sees and does
+    @property
+    def observe(self) -> str:
+        if self.cfg.controller.variant != "full":
+            return "z"
+        return "zch" if self.doom else "zh"
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        c = self.cfg.controller
+        return {
+            "observe": self.observe,
+            "head": "discrete3" if self.doom else "car",
+            "hidden": c.hidden if c.variant == "v_hidden" else 0,
+        }
+
+    def env_kw(self, training: bool) -> dict[str, Any]:
+        """make_wm_env's arguments; final evaluation (training=False) always uses Gymnasium."""
+        e = self.cfg.env
+        return {
+            "env_id": e.id,
+            "size": e.size,
+            "max_episode_steps": e.max_episode_steps,
+            "backend": e.backend if training else "gymnasium",
+            "doom_skill": e.doom_skill,
+        }
+
+    def load(self, path: Path, what: str) -> dict[str, Any]:
+        if not path.exists():
+            raise DynaworldError(f"{path} does not exist yet: {what}")
+        return load_file(path, "World Models checkpoint")

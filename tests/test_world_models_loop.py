@@ -1,0 +1,97 @@
+"""World Models is a setting of Algorithm 1: K = 1 is the paper's procedure, K > 1 its iterative
+training (collect with C, retrain M, retrain C). Tiny real VizDoom budgets, in subprocesses."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import run_isolated
+
+pytest.importorskip("vizdoom")
+
+DOOM = [
+    "env.id=VizdoomTakeCover-v1", "env.max_episode_steps=60", "data.rollouts=3",
+    "data.max_steps=60", "data.workers=1", "vae.epochs=1", "vae.batch_size=16", "vae.z_dim=8",
+    "mdn.seq_len=10", "mdn.batch_size=4", "mdn.steps=5", "mdn.hidden=16", "mdn.done_head=true",
+    "controller.variant=full", "es.where=dream", "es.popsize=4", "es.rollouts=2",
+    "es.generations=2", "es.max_steps=40", "es.eval_every=2", "es.eval_rollouts=4",
+    "eval_episodes=2", "es.workers=1",
+]  # fmt: skip
+
+
+def test_world_models_k1_through_the_loop_equals_its_stage_commands(tmp_path):
+    run_isolated(k1_claims, str(tmp_path))
+
+
+def k1_claims(tmp: str) -> None:
+    from pathlib import Path
+
+    from dynaworld.config import load_config
+    from dynaworld.worldmodels.config import WorldModelsConfig
+    from dynaworld.worldmodels.pipeline import STAGES, Pipeline
+
+    cfg = load_config(None, DOOM, WorldModelsConfig)
+    loop, stages = Path(tmp) / "loop", Path(tmp) / "stages"
+    out = Pipeline(cfg, loop, progress=False).run()  # Algorithm 1 with K = 1
+    assert list(out) == ["interact_1", "update_model_1", "agent_1", "evaluate"]
+    for s in STAGES:  # the CLI's stage commands, each in a fresh Pipeline as the CLI makes them
+        Pipeline(cfg, stages, progress=False).run([s])
+    c = "C_full_dream_tau1_sampled" if cfg.es.dream_done == "sample" else "C_full_dream_tau1"
+    assert np.array_equal(np.load(loop / c / "params.npy"), np.load(stages / c / "params.npy"))
+    m = [torch.load(d / "mdn.pt", weights_only=True)["weights"] for d in (loop, stages)]
+    assert all(torch.equal(m[0][k], m[1][k]) for k in m[0])
+    evals = [json.loads((d / c / "eval.json").read_text()) for d in (loop, stages)]
+    assert evals[0]["returns"] == evals[1]["returns"] and evals[0]["iteration"] == 1
+    assert not (loop / "iter2").exists()  # K = 1: the paper's procedure, nothing more
+    again = Pipeline(cfg, loop, progress=False).run()  # a finished run: every part skipped
+    assert again["interact_1"] == {"skipped": True} and again["agent_1"]["generations"] == 2
+    assert all(v == {"skipped": True} for v in again["update_model_1"].values())
+
+
+def test_world_models_k2_collects_with_c_refits_m_on_all_data_and_continues_c(tmp_path):
+    run_isolated(k2_claims, str(tmp_path))
+
+
+def k2_claims(tmp: str) -> None:
+    from pathlib import Path
+
+    from dynaworld.agents.cmaes import load_state, new_es
+    from dynaworld.config import load_config
+    from dynaworld.models.mdnrnn import features
+    from dynaworld.worldmodels import control
+    from dynaworld.worldmodels import data as wmdata
+    from dynaworld.worldmodels.config import WorldModelsConfig
+    from dynaworld.worldmodels.pipeline import Pipeline
+    from dynaworld.worldmodels.rollout import load_m, load_v
+
+    over = ["iterate.iterations=2", "iterate.rollouts=2", "iterate.epsilon=0", "iterate.mdn_steps=3"]  # fmt: skip
+    cfg = load_config(None, DOOM + over, WorldModelsConfig)
+    d = Path(tmp) / "run"
+    pipe = Pipeline(cfg, d, progress=False)
+    out = pipe.run()
+    run = pipe.paths
+    assert out["evaluate"]["iteration"] == 2 and out["agent_2"]["generations"] == 2
+    # Iteration 2's real interactions are C_1's rollouts (epsilon 0: C's actions exactly).
+    params = np.load(run.c_dir(1) / "params.npy")
+    v, m, c = load_v(d / "vae.pt"), load_m(run.m_path(1)), control.controller(run)
+    files = wmdata.rollout_files(run.data_dir(2))
+    assert len(files) == 2
+    for f in files:
+        r, state = wmdata.load_npz(f), m.initial_state(1)
+        p = torch.as_tensor(params, dtype=torch.float32)[None]
+        with torch.no_grad():
+            for frame, recorded in zip(r["frames"], r["actions"], strict=False):
+                z = v.encode(torch.from_numpy(frame)[None])[0]
+                a = c.act(p, features(z, state, "zch")[None])[0, 0]
+                assert int(np.argmax(recorded)) == int(a)
+                state = m.advance(z, c.action_vector(a[None], 3), state)
+    # UPDATEMODEL: M_2 was trained (3 updates) on the rollouts of both iterations, from M_1.
+    m2 = torch.load(run.m_path(2), weights_only=True)
+    assert m2["rollouts"] == 3 + 2
+    assert len((d / "iter2" / "mdn_log.csv").read_text().splitlines()) == 2  # header + update 3
+    # C_2's CMA-ES started from C_1's best parameters and made es.generations more generations.
+    state = load_state(run.c_dir(2), new_es(c.n_params, 0.1, 4, 0, False))
+    assert state is not None and np.allclose(state["es"].x0, params)
+    assert json.loads((run.c_dir(2) / "eval.json").read_text())["iteration"] == 2
