@@ -45,8 +45,8 @@ def peak_mb() -> float:
 def run_dynaworld(steps: int, threads: int | None, device: str = "cpu") -> dict[str, Any]:
     import torch
 
+    from dynaworld.build import build
     from dynaworld.config import load_config
-    from dynaworld.train import build
 
     if threads:
         torch.set_num_threads(threads)

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from dynaworld.config import EnvConfig
+from dynaworld.config import EnvConfig, parse_shape
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
-from dynaworld.models import ReplayModel
+from dynaworld.models import ReplayWriter
 from dynaworld.models.perfect import PerfectModel, replay_payload
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
-from dynaworld.planning import RolloutSampler, parse_shape
+from dynaworld.planning import RolloutSampler
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Transition
 
@@ -51,13 +51,13 @@ def fill(cfg: EnvConfig, steps: int, states: bool) -> tuple[ReplayBuffer, Any, f
     buf = ReplayBuffer.for_observation(
         shape, np.uint8, steps * 2, stacked=is_atari(cfg.id), payload=states
     )
-    model = ReplayModel(buf, payload=replay_payload if states else None)
+    model = ReplayWriter(buf, payload=replay_payload if states else None)
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)
     for _ in range(steps):
         a = int(rng.integers(env.action_space.n))
         nxt, r, term, trunc, info = env.step(a)
-        model.update(Transition(obs, a, float(r), nxt, bool(term), bool(term or trunc), info))
+        model.add(Transition(obs, a, float(r), nxt, bool(term), bool(term or trunc), info))
         obs = env.reset()[0] if term or trunc else nxt
     raw = make_env(cfg, train=True)
     raw.reset(seed=1)

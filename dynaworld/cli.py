@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 
+from dynaworld.argtypes import non_negative_int, positive_int, probability
 from dynaworld.errors import DynaworldError
 
 EPILOG = """examples:
@@ -24,33 +24,6 @@ EPILOG = """examples:
   dynaworld worldmodels report runs/wm-car
   dynaworld config                      # every config key with its default and meaning
 """
-
-
-def _int_at_least(low: int) -> Any:
-    def parse(text: str) -> int:
-        """argparse type: a usage error naming the option (exit 2) for a bad value."""
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if n < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {n}")
-        return n
-
-    return parse
-
-
-positive_int, non_negative_int = _int_at_least(1), _int_at_least(0)
-
-
-def probability(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {x}")
-    return x
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -218,9 +191,9 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from dynaworld import checkpoint as ckpt
+    from dynaworld.build import build
     from dynaworld.evaluate import evaluate
     from dynaworld.resume import read_run_config
-    from dynaworld.train import build
 
     cfg = read_run_config(a.run_dir)
     latest = ckpt.latest_checkpoint(a.run_dir)

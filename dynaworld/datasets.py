@@ -24,8 +24,9 @@ from dynaworld.config import TrainConfig, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write, load_npz, read_json
-from dynaworld.models import ReplayModel
-from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, termination_error
+from dynaworld.models import ReplayWriter
+from dynaworld.models.heldout import termination_error
+from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, load_pretrained
 from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Transition
@@ -42,8 +43,8 @@ def collect(
     chunk: int = 10_000,
 ) -> Path:
     """Play the newest checkpoint of ``run_dir`` for ``steps`` real steps; write the dataset."""
+    from dynaworld.build import build
     from dynaworld.resume import read_run_config
-    from dynaworld.train import build
 
     out = Path(out)
     if out.exists():
@@ -62,7 +63,7 @@ def collect(
     buffer = ReplayBuffer.for_observation(
         shape, env.observation_space.dtype, 2 * steps + 1, stacked=is_atari(cfg.env.id)
     )
-    writer = ReplayModel(buffer)
+    writer = ReplayWriter(buffer)
     rng = np.random.Generator(np.random.PCG64(seed))
     obs, _ = env.reset(seed=seed)
     returns: list[float] = []
@@ -70,7 +71,7 @@ def collect(
     for _ in range(steps):
         a = int(c.agent.policy(obs[None], epsilon, rng)[0])
         nxt, r, term, trunc, info = env.step(a)
-        writer.update(
+        writer.add(
             Transition(
                 obs,
                 a,
@@ -156,7 +157,6 @@ def train_model(
     and its errors on the dataset's held-out episodes. ``init``: start from that model checkpoint's
     weights (fresh optimizer); with ``updates=0`` this only measures it."""
     from dynaworld.device import resolve_device
-    from dynaworld.train import load_pretrained
 
     buffer, meta = load_dataset(dataset)
     if meta["env_id"] != cfg.env.id:

@@ -54,11 +54,9 @@ def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
     training measured at that step. Adds that step's row to ``termination_error.csv`` if the run
     has none (runs made before the termination error was logged); nothing else is written."""
     from dynaworld import checkpoint as ckpt
-    from dynaworld.models.pixel import LearnedModel
-    from dynaworld.models.vector import VectorModel
+    from dynaworld.build import build, load_and_restore, measure_model
     from dynaworld.resume import read_run_config
     from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
-    from dynaworld.train import build, load_and_restore, measure_model
 
     d = Path(run_dir)
     cfg = read_run_config(d)
@@ -68,7 +66,7 @@ def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
     c = build(cfg)
     load_and_restore(c, latest)
     model = c.stateful.get("planning_model")
-    if not isinstance(model, LearnedModel | VectorModel):
+    if model is None or not c.model_spec.learns:
         raise DynaworldError(
             f"{d} plans with no learned model (planning.model={cfg.planning.model})"
         )

@@ -11,6 +11,7 @@ setting                planning                                learn_from_real
 =====================  ======================================  =========================
 model-free             ``[]`` (no m, P = 0)                    True
 DQN (replay = model)   ``[Planning(ReplayModel, Uniform, P)]`` False
+                       (its UPDATEMODEL: ``data=[ReplayWriter]``)
 Dyna                   replay planning + a model's planning    False (or True)
 purely model-based     a learned model's planning only         False
 =====================  ======================================  =========================
@@ -53,9 +54,15 @@ class Agent(Learner, Protocol):
 
 
 class Model(Protocol):
-    def update(self, transition: Transition) -> None: ...  # UPDATEMODEL (m)
+    """m of Algorithm 1 (``dynaworld.models``; a learned one: ``models.base.LearningModel``)."""
+
+    def update(self, transition: Transition) -> None: ...  # UPDATEMODEL (m) with a real transition
 
     def step(self, query: Query) -> Prediction: ...  # r̃, s̃' ← m(s̃, ã), batched
+
+
+class Data(Protocol):
+    def add(self, transition: Transition) -> None: ...  # D ← D ∪ {(s, a, r, s')}
 
 
 class Sampler(Protocol):
@@ -140,6 +147,7 @@ class Loop:
     environment: Any  # E (Gymnasium API)
     agent: Agent  # π, v
     planning: Sequence[Planning] = ()  # (m, d, P) pairs; empty: model-free
+    data: Sequence[Data] = ()  # D: where real transitions are kept (a replay buffer's writer)
     K: int = 1  # iterations
     M: int = 1  # real interactions per iteration
     learn_from_real: bool = False  # line 12: UPDATEAGENT on each real transition
@@ -167,6 +175,8 @@ class Loop:
                     bool(terminated or truncated),
                     info,
                 )
+                for D in self.data:
+                    D.add(t)  # D ← D ∪ {(s, a, r, s')}: the data models learn from
                 for m in models:
                     m.update(t)  # m ← UPDATEMODEL(s, a, r, s')
                 for d in samplers:

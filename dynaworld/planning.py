@@ -12,26 +12,14 @@ calls). How those transitions reach the agent is the update rule:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from dynaworld.errors import ConfigError
 from dynaworld.loop import due
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch, Prediction, Query
-
-
-def parse_shape(shape: str) -> tuple[int, int]:
-    """'33x3' → (33, 3): n rollouts × k steps."""
-    m = re.fullmatch(r"\s*(\d+)\s*[x×*]\s*(\d+)\s*", str(shape))
-    if not m or int(m[1]) < 1 or int(m[2]) < 1:
-        raise ConfigError(
-            f"planning.shape: expected 'NxK' with N, K >= 1 (e.g. 100x1, 10x10), got {shape!r}"
-        )
-    return int(m[1]), int(m[2])
 
 
 class RolloutSampler:

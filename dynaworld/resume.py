@@ -17,6 +17,7 @@ from dynaworld.config import RESUME_SAFE, TrainConfig, flatten, load_config, sav
 from dynaworld.envs import import_env_modules
 from dynaworld.errors import ConfigError, DynaworldError
 from dynaworld.files import read_json
+from dynaworld.registry import model_spec
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
@@ -91,6 +92,7 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
     cfg = load_config(d / "config.yaml")
     modules = [*cfg.env.imports, *([cfg.env.id.split(":")[0]] if ":" in cfg.env.id else [])]
     import_env_modules(modules, refuse_under=d)  # never code from the folder itself
+    model_spec(cfg.planning.model, refuse_under=d)  # a user's model class, likewise
     return cfg
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from dynaworld.loop import Loop, LoopState, Planning, every, ratio
-from dynaworld.models import ReplayModel
+from dynaworld.models import ReplayModel, ReplayWriter
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch
 from tests.chain import Chain, TableModel, TableSampler, TabularQ
@@ -70,7 +70,8 @@ def test_replay_model_returns_the_stored_transition():
     buf = ReplayBuffer(100, (5,), np.float32)
     m = ReplayModel(buf)
     agent = TabularQ(5, eps=1.0, seed=0)
-    Loop(env, agent, [Planning(m, UniformSampler(buf, 4, seed=0), lambda s: 0)], K=40).run()
+    planning = [Planning(m, UniformSampler(buf, 4, seed=0), lambda s: 0)]
+    Loop(env, agent, planning, data=[ReplayWriter(buf)], K=40).run()
     # every stored (s, a) must come back with exactly the r, s' that was observed
     real = Loop(Chain(n=5, cap=7), TabularQ(5, eps=1.0, seed=0), K=40, learn_from_real=True)
     real.run()
@@ -119,8 +120,8 @@ class Recorder:
 def _plain_dqn(cfg, log):
     """Textbook DQN (no loop, no model): act, store, every 1/r steps sample a minibatch and update."""
     from dynaworld.agents import DQNAgent, q_network
+    from dynaworld.build import seeds
     from dynaworld.envs import make_env
-    from dynaworld.train import seeds
 
     s_torch, s_env, s_agent, s_sampler = seeds(cfg.seed, 4)
     torch.manual_seed(s_torch)
@@ -162,8 +163,8 @@ def _plain_dqn(cfg, log):
 
 def test_dqn_as_dyna_with_replay_model_equals_plain_dqn():
     """The lecture's claim, as code: DQN = Algorithm 1 with m = replay buffer, d = uniform replay."""
+    from dynaworld.build import build
     from dynaworld.config import load_config
-    from dynaworld.train import build
 
     for overrides in (
         ["env.id=CartPole-v1", "replay.updates_per_step=0.25"],

@@ -12,11 +12,11 @@ import torch
 from dynaworld.config import EnvConfig, load_config
 from dynaworld.envs import make_env
 from dynaworld.errors import ConfigError
-from dynaworld.models import ReplayModel
+from dynaworld.models import ReplayWriter
 from dynaworld.models.ensemble import EnsembleModel
+from dynaworld.models.heldout import holdout_mask, termination_error
 from dynaworld.models.linear import LinearModel
 from dynaworld.models.lstm import LSTMModel
-from dynaworld.models.pixel import holdout_mask, termination_error
 from dynaworld.planning import RolloutSampler
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Transition
@@ -41,13 +41,13 @@ def record(step, episodes, length, dim, seed=0):
     """Episodes of ``step`` under random actions, stored as training stores them."""
     rng = np.random.default_rng(seed)
     buf = ReplayBuffer(episodes * (length + 1), (dim,), np.float32)
-    replay = ReplayModel(buf)
+    replay = ReplayWriter(buf)
     for _ in range(episodes):
         s, hidden = rng.uniform(-1, 1, dim).astype(np.float32), rng.uniform(-1, 1)
         for t in range(length):
             a = int(rng.integers(3))
             s2, r, hidden = step(s, a, hidden, rng)
-            replay.update(Transition(s, a, r, s2.astype(np.float32), False, t == length - 1))
+            replay.add(Transition(s, a, r, s2.astype(np.float32), False, t == length - 1))
             s = s2.astype(np.float32)
     return buf
 
@@ -109,14 +109,14 @@ def wall_episodes(early: int = 20, late: int = 40) -> ReplayBuffer:
     the ``late`` ones after them keep away from it."""
     rng = np.random.default_rng(0)
     buf = ReplayBuffer(6000, (2,), np.float32)
-    replay = ReplayModel(buf)
+    replay = ReplayWriter(buf)
     for episode in range(early + late):
         s = rng.uniform(-1, 1, 2).astype(np.float32)
         for t in range(50):
             a = int(rng.choice(3, p=[0.1, 0.2, 0.7])) if episode < early else 0
             s2 = (s + [0.1 * (a - 1), 0.0] + rng.normal(0, NOISE, 2)).astype(np.float32)
             wall = bool(s2[0] > 1)
-            replay.update(Transition(s, a, 1.0, s2, wall, wall or t == 49))
+            replay.add(Transition(s, a, 1.0, s2, wall, wall or t == 49))
             if wall:
                 break
             s = s2
@@ -249,8 +249,8 @@ KINDS = ["linear", "gp", "sparse_gp", "ensemble", "lstm"]
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_restored_model_predicts_and_learns_exactly_like_the_original(kind, tmp_path):
-    from dynaworld.config import ModelConfig
-    from dynaworld.models.vector import make_vector_model
+    from dynaworld.config import ModelConfig, TrainConfig
+    from dynaworld.registry import MODELS, ModelContext, make_model
 
     if "gp" in kind:
         pytest.importorskip("gpytorch")
@@ -260,7 +260,9 @@ def test_a_restored_model_predicts_and_learns_exactly_like_the_original(kind, tm
 
     def make(seed):
         torch.manual_seed(seed)  # different initial weights: everything must come from the state
-        return make_vector_model(kind, mc, buf, 2, 3, seed=7, device="cpu", start=10)
+        cfg = TrainConfig(model=mc)
+        cfg.replay.learning_starts = 10
+        return make_model(MODELS[kind], ModelContext(cfg, (2,), 3, buf, "cpu", seed=7))
 
     t = Transition(np.zeros(2, np.float32), 0, 0.0, np.zeros(2, np.float32), False, False)
     original, restored = make(0), make(1)

@@ -51,7 +51,7 @@ def test_learned_model_learns_minatar_dynamics_and_answers_a_batch_in_one_call()
 
 
 def test_held_out_episodes_are_never_trained_on():
-    from dynaworld.models.pixel import holdout_mask
+    from dynaworld.models.heldout import holdout_mask
 
     buf, _ = record(EnvConfig(id="MinAtar/Breakout-v1"), 900)
     model = LearnedModel(
@@ -108,7 +108,7 @@ def test_collect_model_train_and_frozen_pretrained_model(cli, tmp_path):
     assert measured["k_step_frame_error"] == info["k_step_frame_error"]
     assert measured["termination"] == info["termination"]
 
-    from dynaworld.train import build
+    from dynaworld.build import build
 
     cfg = load_config(
         CONFIGS / "dqn_minatar_breakout.yaml",

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from dynaworld.config import EnvConfig, load_config
+from dynaworld.config import EnvConfig, load_config, parse_shape
 from dynaworld.envs import make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.errors import ConfigError
-from dynaworld.models import ReplayModel
+from dynaworld.models import ReplayModel, ReplayWriter
 from dynaworld.models.perfect import PerfectModel, replay_payload
-from dynaworld.planning import ImaginedReplay, RolloutSampler, parse_shape
+from dynaworld.planning import ImaginedReplay, RolloutSampler
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch, Prediction, Query, Transition
 
@@ -27,13 +27,13 @@ def record(cfg: EnvConfig, steps: int, seed: int = 0):
     buf = ReplayBuffer.for_observation(
         shape, np.uint8, 1000, stacked=cfg.id.startswith("ALE/"), payload=True
     )
-    model = ReplayModel(buf, payload=replay_payload)
+    model = ReplayWriter(buf, payload=replay_payload)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     for _ in range(steps):
         a = int(rng.integers(env.action_space.n))
         nxt, r, term, trunc, info = env.step(a)
-        model.update(
+        model.add(
             Transition(
                 obs,
                 a,
@@ -45,7 +45,7 @@ def record(cfg: EnvConfig, steps: int, seed: int = 0):
             )
         )
         obs = env.reset()[0] if term or trunc else nxt
-    return buf, model
+    return buf, ReplayModel(buf)
 
 
 @pytest.mark.parametrize("cfg", GAMES, ids=lambda c: c.id)
@@ -185,7 +185,7 @@ def test_imagined_buffer_resumed_counts_updates_like_an_uninterrupted_one():
 
 
 def test_dyna_and_dqn_extra_updates_make_the_same_number_of_updates():
-    from dynaworld.train import build
+    from dynaworld.build import build
 
     common = [
         "env.id=MinAtar/Breakout-v1",

@@ -3,23 +3,23 @@ import pytest
 
 from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
-from dynaworld.models import ReplayModel
+from dynaworld.models import ReplayModel, ReplayWriter
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Transition
 
 
 def fill(env, buffer, steps, seed=0):
-    """Drive env randomly through ReplayModel.update; return every observation by absolute index."""
-    model = ReplayModel(buffer)
+    """Drive env randomly through the loop's data step; return every observation by index."""
+    writer, model = ReplayWriter(buffer), ReplayModel(buffer)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     seen = {}
     for _ in range(steps):
         a = int(rng.integers(env.action_space.n))
         nxt, r, term, trunc, info = env.step(a)
-        if model.new_episode:
+        if writer.new_episode:
             seen[buffer.t] = obs
-        model.update(Transition(obs, a, r, nxt, term, term or trunc, info))
+        writer.add(Transition(obs, a, r, nxt, term, term or trunc, info))
         seen[buffer.t - 1] = nxt
         obs = env.reset()[0] if term or trunc else nxt
     return model, seen

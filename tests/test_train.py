@@ -48,7 +48,7 @@ def test_minatar_run_directory(cli, tmp_path):
     assert ckpt is not None and ckpt.parent.name == "step_0000003000"
     state = torch.load(ckpt, weights_only=True)
     assert {"components", "env", "loop", "torch_rng"} <= set(state)
-    assert {"agent", "model", "sampler"} <= set(state["components"])
+    assert {"agent", "data", "sampler"} <= set(state["components"])  # data: the replay buffer
     assert len(list((d / "checkpoints").iterdir())) == 2  # keep_checkpoints
 
 

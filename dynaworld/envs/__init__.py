@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from gymnasium.utils import RecordConstructorArgs
 
 from dynaworld.config import EnvConfig
 from dynaworld.errors import ConfigError, EnvironmentNotFound
+from dynaworld.imports import import_installed
 
 _registered = False
 ATARI_ID = "dynaworld/Atari-v0"  # dynaworld's Atari env, registered so env.spec rebuilds it
@@ -65,36 +64,13 @@ def is_minatar(env_id: str) -> bool:
 def import_env_modules(
     modules: list[str] | tuple[str, ...], refuse_under: Path | None = None
 ) -> None:
-    """Import the modules that register a user's env ids (``env.imports``, ``module:EnvId``).
-
-    ``refuse_under``: a run directory being loaded. A module whose package lies inside it is
-    refused before anything of it runs, so a shared folder cannot bring code of its own: only
-    packages installed here are imported.
-    """
+    """Import the modules that register a user's env ids (``env.imports``, ``module:EnvId``);
+    ``refuse_under``: a run directory being loaded, whose own files are never imported."""
     for name in modules:
-        top = name.split(".")[0]
-        try:  # a top-level name is found without importing anything
-            spec = importlib.util.find_spec(top)
-        except (ImportError, ValueError) as e:
-            raise EnvironmentNotFound(f"env module '{name}' cannot be imported: {e}") from None
-        if spec is None:
-            raise EnvironmentNotFound(
-                f"env module '{name}' is not installed (env.imports / env.id 'module:EnvId')"
-            )
-        places = [*(spec.submodule_search_locations or []), *([spec.origin] if spec.origin else [])]
-        if refuse_under is not None:
-            root = Path(refuse_under).resolve()
-            inside = [p for p in places if Path(p).resolve().is_relative_to(root)]
-            if inside:
-                raise EnvironmentNotFound(
-                    f"env module '{name}' would come from {inside[0]}, inside {refuse_under}: code "
-                    "from a run directory is never imported; install the package that defines "
-                    "the env"
-                )
         try:
-            importlib.import_module(name)
+            import_installed(name, "env module", refuse_under)
         except ImportError as e:
-            raise EnvironmentNotFound(f"env module '{name}' cannot be imported: {e}") from None
+            raise EnvironmentNotFound(f"{e} (env.imports / env.id 'module:EnvId')") from None
 
 
 def check_env_id(env_id: str) -> None:

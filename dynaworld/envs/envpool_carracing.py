@@ -42,7 +42,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dynaworld.envs.worldmodels import CARRACING, HUD_ROWS, process_frame
+from dynaworld.envs.frames import CARRACING, HUD_ROWS, process_frame
 from dynaworld.errors import EnvironmentNotFound
 
 DEFAULT_MAX_STEPS = 1000

@@ -12,7 +12,7 @@ import csv
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dynaworld.config import (
     RUNTIME_ONLY,
@@ -23,19 +23,9 @@ from dynaworld.config import (
     run_differences,
 )
 from dynaworld.errors import ConfigError
+from dynaworld.experiments.experiment import SUMMARY_COLUMNS, Experiment, RunSpec
 from dynaworld.files import atomic_write, read_json
 
-if TYPE_CHECKING:
-    from dynaworld.experiments.sweep import Experiment, RunSpec
-
-SUMMARY_COLUMNS = (
-    "eval_return_mean",
-    "eval_return_std",
-    "env_steps",
-    "agent_updates",
-    "model_transitions",
-    "wall_time_s",
-)
 RESULT_COLUMNS = (
     *("suite", "game", "env_id", "method", "label", "family", "shape", "model", "seed"),
     *SUMMARY_COLUMNS,

@@ -17,6 +17,7 @@ import numpy as np
 
 from dynaworld.config import load_yaml
 from dynaworld.errors import DynaworldError
+from dynaworld.registry import MODELS
 from dynaworld.runlog import read_csv, read_metrics
 
 # Random and human reference scores (Atari-100k literature).
@@ -114,7 +115,7 @@ def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(planning model, shape) → (method, label, family) of the experiment that made ``out``
     (named in ``out/experiment.yaml``). DQN's key is ('none', '')."""
     from dynaworld.config import PlanningConfig, merge
-    from dynaworld.experiments.sweep import Experiment
+    from dynaworld.experiments.experiment import Experiment
 
     info = out / "experiment.yaml"
     record = load_yaml(info) if info.is_file() else {}
@@ -133,7 +134,8 @@ def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
         label, family, settings = exp.method(method)
         planning = merge(exp.base, settings).get("planning") or {}
         model = str(planning.get("model", PlanningConfig.model))
-        shape = "" if model == "none" else str(planning.get("shape", PlanningConfig.shape))
+        plans = model not in MODELS or MODELS[model].plan != "none"
+        shape = str(planning.get("shape", PlanningConfig.shape)) if plans else ""
         keys[(model, shape)] = (method, label, family)
     return keys
 

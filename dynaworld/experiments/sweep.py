@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +27,12 @@ from dynaworld.config import (
     from_dict,
     load_yaml,
     merge,
-    parse_overrides,
     to_dict,
 )
 from dynaworld.errors import ConfigError
+from dynaworld.experiments.experiment import Experiment, RunSpec, nested
 from dynaworld.experiments.record import (
     SPEC_FILE,
-    SUMMARY_COLUMNS,
     check_same_run,
     check_spec,
     recorded_runs,
@@ -45,140 +43,7 @@ from dynaworld.experiments.record import (
 from dynaworld.files import atomic_write, read_json
 from dynaworld.parallel import make_pool
 from dynaworld.progress import progress_bar
-
-
-@dataclass
-class RunSpec:
-    suite: str
-    game: str
-    method: str
-    seed: int
-    cfg: TrainConfig
-    label: str
-    family: str
-    run_dir: Path
-
-    def row(self, summary: dict[str, Any]) -> dict[str, Any]:
-        pc = self.cfg.planning
-        return {
-            "suite": self.suite,
-            "game": self.game,
-            "env_id": self.cfg.env.id,
-            "method": self.method,
-            "label": self.label,
-            "family": self.family,
-            "shape": pc.shape if pc.model not in ("none",) else "",
-            "model": pc.model,
-            "seed": self.seed,
-            **{k: summary.get(k) for k in SUMMARY_COLUMNS},
-            "run_dir": str(self.run_dir),
-        }
-
-
-@dataclass
-class Experiment:
-    name: str
-    seeds: int
-    suites: dict[str, dict[str, Any]]
-    methods: dict[str, dict[str, Any]]
-    base: dict[str, Any] = field(default_factory=dict)
-    path: Path | None = None
-    pretrain: dict[str, Any] = field(
-        default_factory=dict
-    )  # how 'planning.model_path: auto' is made
-    data: dict[str, Any] = field(default_factory=dict)  # the experiment file's contents
-
-    @classmethod
-    def load(cls, path: str | Path) -> Experiment:
-        return cls.from_data(load_yaml(path), path)
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any], path: str | Path) -> Experiment:
-        """An experiment from an experiment file's contents (``path``: where they came from)."""
-        unknown = set(data) - {
-            "name",
-            "seeds",
-            "suites",
-            "methods",
-            "base",
-            "description",
-            "pretrain",
-        }
-        if unknown:
-            raise ConfigError(f"{path}: unknown experiment keys {sorted(unknown)}")
-        for key in ("suites", "methods"):
-            if not isinstance(data.get(key), dict) or not data[key]:
-                raise ConfigError(f"{path}: '{key}' must be a non-empty mapping")
-        return cls(
-            data.get("name", Path(path).stem),
-            int(data.get("seeds", 3)),
-            data["suites"],
-            data["methods"],
-            data.get("base") or {},
-            Path(path),
-            data.get("pretrain") or {},
-            data,
-        )
-
-    def runs(
-        self,
-        out: Path,
-        seeds: int | None = None,
-        suites: Iterable[str] | None = None,
-        overrides: Iterable[str] = (),
-    ) -> list[RunSpec]:
-        """Every run, fully configured and validated (errors name the suite, game and method)."""
-        extra = parse_overrides(overrides)
-        chosen = list(suites) if suites else list(self.suites)
-        for s in chosen:
-            if s not in self.suites:
-                raise ConfigError(
-                    f"unknown suite '{s}'; the experiment has {', '.join(self.suites)}"
-                )
-        specs = []
-        for suite in chosen:
-            sdef = self.suites[suite]
-            base = merge(
-                load_yaml(self._resolve(sdef["config"])) if "config" in sdef else {}, self.base
-            )
-            base = merge(base, sdef.get("overrides") or {})
-            for game in sdef["games"]:
-                for method in self.methods:
-                    label, family, settings = self.method(method)
-                    for seed in range(seeds if seeds is not None else self.seeds):
-                        data = merge(
-                            merge(merge(base, settings), extra),
-                            {"seed": seed, "env": {"id": game}, "progress": False},
-                        )
-                        data["name"] = f"{method}-{_short(game)}-s{seed}"
-                        if data.get("planning", {}).get("model_path") == "auto":
-                            data["planning"]["model_path"] = str(pretrained_path(out, suite, game))
-                        try:
-                            cfg = from_dict(TrainConfig, data)
-                            cfg.validate()
-                        except ConfigError as e:
-                            raise ConfigError(f"{suite}/{game}/{method}: {e}") from None
-                        d = out / "runs" / suite / _short(game) / method / f"seed{seed}"
-                        specs.append(
-                            RunSpec(suite, _short(game), method, seed, cfg, label, family, d)
-                        )
-        return specs
-
-    def method(self, name: str) -> tuple[str, str, dict[str, Any]]:
-        """A method's label, family (its colour in charts) and nested config settings."""
-        mdef = dict(self.methods[name])
-        label, family = mdef.pop("label", name), mdef.pop("family", name)
-        return str(label), str(family), _nested(mdef)
-
-    def _resolve(self, p: str) -> Path:
-        q = Path(p)
-        if q.is_file() or self.path is None:
-            return q
-        return (self.path.parent.parent / p) if (self.path.parent.parent / p).is_file() else q
-
-
-def pretrained_path(out: Path, suite: str, game: str) -> Path:
-    return out / "pretrain" / suite / _short(game) / "model.pt"
+from dynaworld.registry import MODELS
 
 
 def pretrain_jobs(
@@ -188,13 +53,14 @@ def pretrain_jobs(
     jobs: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {}
     for s in specs:
         path = s.cfg.planning.model_path
-        if s.cfg.planning.model != "pretrained" or not path or Path(path).exists() or path in jobs:
+        spec = MODELS.get(s.cfg.planning.model)
+        if not (spec and spec.pretrained) or not path or Path(path).exists() or path in jobs:
             continue
         if not exp.pretrain:
             raise ConfigError(
                 f"{s.suite}/{s.game}/{s.method}: model_path 'auto' needs a 'pretrain' section"
             )
-        expert = merge(to_dict(s.cfg), _nested(exp.pretrain.get("expert", {})))
+        expert = merge(to_dict(s.cfg), nested(exp.pretrain.get("expert", {})))
         expert["planning"] = {"model": "none"}
         expert["seed"] = 0
         jobs[path] = (
@@ -238,25 +104,6 @@ def run_pretrain(
                 d / "dataset", cfg, d / "model.pt", int(settings.get("model_updates", 20_000))
             )
     return {"eval_return_mean": summary["eval_return_mean"]}
-
-
-def _nested(flat: dict[str, Any]) -> dict[str, Any]:
-    """{'planning.shape': '10x10'} → {'planning': {'shape': '10x10'}} (nested keys pass through)."""
-    out: dict[str, Any] = {}
-    for k, v in flat.items():
-        node = out
-        parts = str(k).split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = v
-    return out
-
-
-def _short(game: str) -> str:
-    return game.split("/")[-1].rsplit("-v", 1)[0]
-
-
-# ------------------------------------------------------------------------------ running one
 
 
 def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict[str, Any]:

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynaworld.models.vector import NetworkModel
+from dynaworld.models.vector import NetworkModel, common_args
+from dynaworld.registry import ModelContext
 
 BETA = 0.5  # β-NLL exponent (0: the Gaussian NLL, 1: about the squared error)
 
@@ -110,3 +111,10 @@ class EnsembleModel(NetworkModel):
         """Variance of the members' predicted s' (normalised units), averaged over dimensions."""
         mean = self.members_forward(self.inputs(obs, action))[0][..., : self.obs_dim]
         return mean.var(0, unbiased=False).mean(1).cpu().numpy()
+
+
+def from_context(ctx: ModelContext) -> EnsembleModel:
+    mc = ctx.cfg.model
+    return EnsembleModel(
+        **common_args(ctx), members=mc.ensemble_size, hidden=mc.mlp_hidden, lr=mc.lr
+    )

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from linear_operator.utils.errors import NotPSDError
 
-from dynaworld.models.vector import VectorModel
+from dynaworld.models.vector import VectorModel, common_args
+from dynaworld.registry import ModelContext
 
 
 def _kernel(n_in: int, batch: torch.Size) -> gpytorch.kernels.Kernel:
@@ -215,3 +216,13 @@ class SparseGPModel(_GPBase):
             self.likelihood.load_state_dict(d["likelihood"])
             assert self.optimizer is not None
             self.optimizer.load_state_dict(d["optimizer"])
+
+
+def exact(ctx: ModelContext) -> ExactGPModel:
+    mc = ctx.cfg.model
+    return ExactGPModel(**common_args(ctx), points=mc.gp_points, iters=mc.gp_iters, lr=mc.gp_lr)
+
+
+def sparse(ctx: ModelContext) -> SparseGPModel:
+    mc = ctx.cfg.model
+    return SparseGPModel(**common_args(ctx), inducing=mc.inducing_points, lr=mc.gp_lr)

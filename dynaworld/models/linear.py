@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dynaworld.models.vector import VectorModel
+from dynaworld.models.vector import VectorModel, common_args
+from dynaworld.registry import ModelContext
 
 DONE_RIDGE = 1e-2  # L2 penalty of the termination classifier (keeps separable data finite)
 
@@ -106,3 +107,7 @@ def logistic_regression(X: torch.Tensor, y: torch.Tensor, iters: int = 30) -> to
         if float(step.abs().max()) < 1e-6:
             break
     return w
+
+
+def from_context(ctx: ModelContext) -> LinearModel:
+    return LinearModel(**common_args(ctx), ridge=ctx.cfg.model.ridge)

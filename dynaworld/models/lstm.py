@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynaworld.models.vector import NetworkModel
+from dynaworld.models.vector import NetworkModel, common_args
+from dynaworld.registry import ModelContext
 
 
 class LSTMNet(nn.Module):
@@ -124,3 +125,8 @@ class LSTMModel(NetworkModel):
         out, _ = self.net(x[:, None])
         out = out[:, 0]
         return torch.cat([out[:, :-1], torch.sigmoid(out[:, -1:])], 1), None
+
+
+def from_context(ctx: ModelContext) -> LSTMModel:
+    mc = ctx.cfg.model
+    return LSTMModel(**common_args(ctx), hidden=mc.lstm_hidden, history=mc.history, lr=mc.lr)

@@ -10,6 +10,7 @@ from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
 from dynaworld.envs.atari import AtariEnv
 from dynaworld.envs.snapshots import get_state, set_state
+from dynaworld.registry import ModelContext
 from dynaworld.types import Prediction, Query, Transition
 
 
@@ -64,3 +65,7 @@ class PerfectModel:
         return Prediction(
             rewards, next_obs, done, np.ones(n, np.int64), payload=states, ended=ended
         )
+
+
+def from_context(ctx: ModelContext) -> PerfectModel:
+    return PerfectModel(ctx.cfg.env, seed=ctx.seed)

@@ -13,7 +13,7 @@ one forward pass; ``k_step_error`` measures open-loop prediction error on held-o
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from dynaworld.agents.networks import nature_trunk
+from dynaworld.checkpoint import load_checkpoint
+from dynaworld.errors import DynaworldError
 from dynaworld.loop import due
+from dynaworld.models.heldout import heldout_starts, training_indices
+from dynaworld.registry import ModelContext
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
 
@@ -73,71 +77,6 @@ class ActionConditionalNet(nn.Module):
         h2 = F.relu(self.w_dec(self.w_enc(h) * self.w_act(a)))
         frame = self.decoder(self.expand(h2).view(-1, *self.grid))
         return frame, self.reward(h2).squeeze(1), self.done(h2).squeeze(1)
-
-
-def holdout_mask(buffer: ReplayBuffer, idx: np.ndarray, every: int) -> np.ndarray:
-    """Episodes held out from model training (by a hash of their first frame's index)."""
-    start = buffer.episode_start[idx % buffer.capacity]
-    return (start * 2654435761 % 1000003) % every == 0 if every > 1 else np.zeros(len(idx), bool)
-
-
-def training_indices(
-    buffer: ReplayBuffer, n: int, rng: np.random.Generator, every: int
-) -> np.ndarray:
-    """``n`` replay indices drawn uniformly from the episodes that are not held out."""
-    idx = buffer.sample_indices(n, rng)
-    for _ in range(100):
-        bad = holdout_mask(buffer, idx, every)
-        if not bad.any():
-            break
-        idx[bad] = buffer.sample_indices(int(bad.sum()), rng)
-    return idx
-
-
-def heldout(buffer: ReplayBuffer, every: int, stop: int) -> np.ndarray:
-    """Replay indices below ``stop`` of held-out episodes whose transition can be read."""
-    cand = np.arange(buffer.oldest, max(buffer.oldest, stop))
-    return cand[holdout_mask(buffer, cand, every) & buffer.valid(cand)]
-
-
-def heldout_starts(
-    buffer: ReplayBuffer, k: int, every: int, samples: int, rng: np.random.Generator
-) -> np.ndarray | None:
-    """Up to ``samples`` held-out indices followed by k real steps of the same episode (or None)."""
-    b = buffer
-    cand = heldout(b, every, b.t - k - 1)
-    ok = np.ones(len(cand), bool)
-    for j in range(k):
-        ok &= b.exists(cand + j) & ~(b.dones[(cand + j) % b.capacity] & (j < k - 1))
-    cand = cand[ok]
-    if len(cand) == 0:
-        return None
-    return rng.choice(cand, size=min(samples, len(cand)), replace=False)
-
-
-class HeldOutModel(Protocol):
-    buffer: ReplayBuffer
-    holdout_every: int
-
-    def done_at(self, idx: np.ndarray) -> np.ndarray: ...
-
-
-def termination_error(
-    model: HeldOutModel, samples: int = 256, rng: np.random.Generator | None = None
-) -> tuple[int, float, float] | None:
-    """One-step termination error of ``model`` on held-out real transitions: (terminal transitions
-    used, recall = fraction of them predicted terminal, false alarm = fraction of as many
-    non-terminal ones predicted terminal). None until a held-out episode has ended in a terminal
-    transition. ``model.done_at(idx)``: its predicted done for the replay transitions ``idx``."""
-    b, rng = model.buffer, rng or np.random.Generator(np.random.PCG64(0))
-    cand = heldout(b, model.holdout_every, b.t - 1)
-    done = b.dones[cand % b.capacity].astype(bool)
-    if not done.any() or done.all():
-        return None
-    ends, others = (
-        rng.choice(c, size=min(samples, len(c)), replace=False) for c in (cand[done], cand[~done])
-    )
-    return len(ends), float(model.done_at(ends).mean()), float(model.done_at(others).mean())
 
 
 class LearnedModel:
@@ -291,3 +230,42 @@ class LearnedModel:
         self.optimizer.load_state_dict(d["optimizer"])
         self.rng.bit_generator.state = d["rng"]
         self.steps, self.updates = int(d["steps"]), int(d["updates"])
+
+
+def from_context(ctx: ModelContext, frozen: bool = False) -> LearnedModel:
+    """The action-conditional model trained online (``frozen``: not trained at all)."""
+    mc = ctx.cfg.model
+    net = ActionConditionalNet(ctx.obs_shape, ctx.n_actions, mc.hidden)
+    return LearnedModel(
+        net,
+        ctx.buffer,
+        ctx.device,
+        ctx.seed,
+        lr=mc.lr,
+        batch_size=mc.batch_size,
+        updates_per_step=mc.updates_per_step,
+        start=ctx.cfg.replay.learning_starts,
+        holdout_every=mc.holdout_every,
+        frozen=frozen,
+    )
+
+
+def pretrained(ctx: ModelContext) -> LearnedModel:
+    """The model of ``planning.model_path`` (written by 'dynaworld model-train'), frozen."""
+    model = from_context(ctx, frozen=True)
+    load_pretrained(model, ctx.cfg.planning.model_path)
+    return model
+
+
+def load_pretrained(model: LearnedModel, path: str | None) -> None:
+    state = load_checkpoint(path or "")
+    if "model" not in state:
+        raise DynaworldError(
+            f"{path} is not a model checkpoint (write one with 'dynaworld model-train')"
+        )
+    try:
+        model.net.load_state_dict(state["model"]["net"])
+    except RuntimeError as e:
+        raise DynaworldError(
+            f"{path} does not fit this game's model: {str(e).splitlines()[0]}"
+        ) from None

@@ -9,26 +9,18 @@ from dynaworld.types import Prediction, Query, Transition
 
 
 class ReplayModel:
-    """UPDATEMODEL stores the real transition; ``step`` looks it up by its replay index.
+    """m(s, a) = the r, s' stored for (s, a): ``step`` looks them up by their replay index.
 
-    With ``n_step > 1`` the answer is the stored n-step return and the state n steps later.
-    ``payload`` (optional) maps each stored observation's transition to an extra object kept per
-    step, e.g. the emulator state for the perfect model: ``payload(t, first=True)`` for s,
-    ``payload(t, first=False)`` for s'.
+    Its UPDATEMODEL is the loop's data step (``ReplayWriter``, D ← D ∪ {(s, a, r, s')}) on the
+    same buffer, so ``update`` has nothing left to learn. With ``n_step > 1`` the answer is the
+    stored n-step return and the state n steps later.
     """
 
-    def __init__(
-        self, buffer: ReplayBuffer, n_step: int = 1, gamma: float = 0.99, payload: Any = None
-    ) -> None:
-        self.buffer, self.n_step, self.gamma, self.payload = buffer, n_step, gamma, payload
-        self.new_episode = True
+    def __init__(self, buffer: ReplayBuffer, n_step: int = 1, gamma: float = 0.99) -> None:
+        self.buffer, self.n_step, self.gamma = buffer, n_step, gamma
 
     def update(self, t: Transition) -> None:
-        extra = self.payload
-        if self.new_episode:
-            self.buffer.start_episode(t.obs, extra(t, True) if extra else None)
-        self.buffer.add(t.action, t.reward, t.done, t.next_obs, extra(t, False) if extra else None)
-        self.new_episode = t.episode_end
+        pass  # the writer of its buffer stored t
 
     def step(self, query: Query) -> Prediction:
         if query.key is None:
@@ -37,6 +29,26 @@ class ReplayModel:
             )
         ret, nxt, done, horizon = self.buffer.transitions(query.key, self.n_step, self.gamma)
         return Prediction(ret, self.buffer.observations(nxt), done, horizon)
+
+
+class ReplayWriter:
+    """The loop's data step: each real transition written into a replay buffer (D ← D ∪ {t}).
+
+    ``payload`` (optional) maps each stored observation's transition to an extra object kept per
+    step, e.g. the emulator state for the perfect model: ``payload(t, first=True)`` for s,
+    ``payload(t, first=False)`` for s'.
+    """
+
+    def __init__(self, buffer: ReplayBuffer, payload: Any = None) -> None:
+        self.buffer, self.payload = buffer, payload
+        self.new_episode = True
+
+    def add(self, t: Transition) -> None:
+        extra = self.payload
+        if self.new_episode:
+            self.buffer.start_episode(t.obs, extra(t, True) if extra else None)
+        self.buffer.add(t.action, t.reward, t.done, t.next_obs, extra(t, False) if extra else None)
+        self.new_episode = t.episode_end
 
     def state_dict(self) -> dict[str, Any]:
         return {"buffer": self.buffer.state_dict(), "new_episode": self.new_episode}

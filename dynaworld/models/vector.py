@@ -25,14 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dynaworld.config import VECTOR_MODELS, ModelConfig
-from dynaworld.errors import DynaworldError
 from dynaworld.loop import due
-from dynaworld.models.pixel import (
+from dynaworld.models.heldout import (
     heldout_starts,
     holdout_mask,
     training_indices,
 )
+from dynaworld.registry import ModelContext
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
 
@@ -293,49 +292,18 @@ class NetworkModel(VectorModel):
         self.optimizer.load_state_dict(d["optimizer"])
 
 
-def make_vector_model(
-    kind: str,
-    mc: ModelConfig,
-    buffer: ReplayBuffer,
-    obs_dim: int,
-    n_actions: int,
-    seed: int,
-    device: torch.device | str,
-    start: int,
-) -> VectorModel:
-    """The vector model ``kind`` ('linear', 'gp', 'sparse_gp', 'ensemble', 'lstm') from ``mc``."""
-    common: dict[str, Any] = dict(
-        buffer=buffer,
-        obs_dim=obs_dim,
-        n_actions=n_actions,
-        seed=seed,
-        device=device,
+def common_args(ctx: ModelContext) -> dict[str, Any]:
+    """The settings every vector model takes, from the run's ``model`` section."""
+    mc = ctx.cfg.model
+    return dict(
+        buffer=ctx.buffer,
+        obs_dim=ctx.obs_shape[0],
+        n_actions=ctx.n_actions,
+        seed=ctx.seed,
+        device=ctx.device,
         batch_size=mc.batch_size,
         updates_per_step=mc.updates_per_step,
-        start=start,
+        start=ctx.cfg.replay.learning_starts,
         holdout_every=mc.holdout_every,
         refit_every=mc.refit_every,
     )
-    if kind == "linear":
-        from dynaworld.models.linear import LinearModel
-
-        return LinearModel(**common, ridge=mc.ridge)
-    if kind in ("gp", "sparse_gp"):
-        try:
-            from dynaworld.models.gp import ExactGPModel, SparseGPModel
-        except ImportError as e:
-            raise DynaworldError(
-                f"planning.model={kind} needs GPyTorch: pip install -e '.[gp]' ({e})"
-            ) from None
-        if kind == "gp":
-            return ExactGPModel(**common, points=mc.gp_points, iters=mc.gp_iters, lr=mc.gp_lr)
-        return SparseGPModel(**common, inducing=mc.inducing_points, lr=mc.gp_lr)
-    if kind == "ensemble":
-        from dynaworld.models.ensemble import EnsembleModel
-
-        return EnsembleModel(**common, members=mc.ensemble_size, hidden=mc.mlp_hidden, lr=mc.lr)
-    if kind == "lstm":
-        from dynaworld.models.lstm import LSTMModel
-
-        return LSTMModel(**common, hidden=mc.lstm_hidden, history=mc.history, lr=mc.lr)
-    raise ValueError(f"not a vector model: {kind!r} (one of {', '.join(VECTOR_MODELS)})")

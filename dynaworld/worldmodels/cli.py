@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dynaworld import rundir
-from dynaworld.cli import positive_int
+from dynaworld.argtypes import positive_int
 
 STAGE_COMMANDS = {
     "collect": "random rollouts to disk (parallel, resumable)",

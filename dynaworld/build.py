@@ -1,0 +1,155 @@
+"""Algorithm 1's components for a training config, and their state in a checkpoint.
+
+``build`` is straight-line assembly: the env E, the agent, the replay buffer (D, written by the
+loop's data step), DQN's replay planning, and the planning model named by ``planning.model``
+(``registry``), rolled out in its planning shape n×k.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynaworld import checkpoint as ckpt
+from dynaworld.agents import DQNAgent, q_network
+from dynaworld.config import TrainConfig, parse_shape
+from dynaworld.device import resolve_device
+from dynaworld.envs import is_atari, make_env
+from dynaworld.envs.snapshots import EmulatorStates
+from dynaworld.envs.state import load_env_state
+from dynaworld.errors import CheckpointError, DynaworldError
+from dynaworld.loop import Loop, Planning, every, ratio
+from dynaworld.models import ReplayModel, ReplayWriter
+from dynaworld.models.base import LearningModel
+from dynaworld.models.heldout import termination_error
+from dynaworld.models.perfect import replay_payload
+from dynaworld.planning import ImaginedReplay, RolloutSampler
+from dynaworld.registry import ModelContext, ModelSpec, make_model, model_spec
+from dynaworld.replay import ReplayBuffer, UniformSampler
+
+
+def seeds(seed: int, n: int) -> list[int]:
+    """Independent child seeds for the run's random number generators."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+@dataclass
+class Components:
+    """What Algorithm 1 runs on for one config (see ``build``)."""
+
+    cfg: TrainConfig
+    env: Any
+    agent: DQNAgent
+    buffer: ReplayBuffer
+    loop: Loop
+    device: torch.device
+    model_spec: ModelSpec  # what the planning model can do (registry)
+    stateful: dict[str, Any] = field(default_factory=dict)  # everything with a state_dict()
+
+
+def build(cfg: TrainConfig) -> Components:
+    """Algorithm 1's components for ``cfg``.
+
+    DQN as the lecture sees it: the replay buffer is a model m and uniform replay is its sampler d
+    (planning source 'replay', ``updates_per_step`` batches per real step). Dyna adds a second
+    planning source: a model (``registry.MODELS``, or a user's) rolled out in the planning shape
+    n×k from replay start states, or, for 'DQN extra updates', the same budget as more replay
+    updates.
+    """
+    s_torch, s_env, s_agent, s_sampler, s_plan, s_model = seeds(cfg.seed, 6)
+    torch.manual_seed(s_torch)
+    random.seed(s_torch)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    device = resolve_device(cfg.device)
+    pc, spec = cfg.planning, model_spec(cfg.planning.model)
+    env = make_env(cfg.env, train=True)
+    if spec.simulator:
+        env = EmulatorStates(env)
+    obs_shape = tuple(env.observation_space.shape or ())
+    n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
+    net = q_network(cfg.agent.network, obs_shape, n_actions, cfg.agent.hidden)
+    agent = DQNAgent(net, n_actions, cfg.agent, device, seed=s_agent)
+    buffer = ReplayBuffer.for_observation(
+        obs_shape,
+        env.observation_space.dtype,
+        cfg.replay.capacity,
+        stacked=is_atari(cfg.env.id),
+        payload=spec.simulator,
+    )
+    writer = ReplayWriter(buffer, payload=replay_payload if spec.simulator else None)
+    replay = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma)
+    sampler = UniformSampler(buffer, cfg.agent.batch_size, seed=s_sampler)
+    start = cfg.replay.learning_starts
+    planning = [Planning(replay, sampler, ratio(cfg.replay.updates_per_step, start), name="replay")]
+    stateful: dict[str, Any] = {"agent": agent, "data": writer, "sampler": sampler}
+    n, k = parse_shape(pc.shape) if spec.plan != "none" else (0, 0)
+    if spec.plan == "replay":  # DQN extra updates: the planning budget as replay minibatches
+        extra = UniformSampler(buffer, cfg.agent.batch_size, seed=s_plan)
+        per_step = n * k * pc.updates_per_transition / pc.period
+        planning.append(Planning(replay, extra, ratio(per_step, start), name="replay"))
+        stateful["extra_sampler"] = extra
+    elif spec.plan == "rollouts":
+        if spec.observations == "vector" and len(obs_shape) != 1:
+            raise DynaworldError(f"planning.model={pc.model} needs vector observations, not {obs_shape}")  # fmt: skip
+        ctx = ModelContext(cfg, obs_shape, n_actions, buffer, device, s_model)
+        model = make_model(spec, ctx)
+        eps = pc.epsilon if pc.epsilon is not None else agent.epsilon
+        recent = pc.recent if pc.start_states == "recent" else None
+        rollouts = RolloutSampler(buffer, n, k, eps, seed=s_plan, recent=recent)
+        learner = None
+        if pc.update_rule == "imagined_buffer":
+            learner = ImaginedReplay(
+                agent,
+                pc.imagined_capacity,
+                cfg.agent.batch_size,
+                pc.updates_per_transition,
+                seed=s_plan + 7,
+                real=UniformSampler(buffer, 1, seed=s_plan + 11),
+                real_model=replay,
+                real_fraction=pc.real_fraction,
+            )
+            stateful["imagined"] = learner
+        planning.append(
+            Planning(model, rollouts, every(pc.period, k, start), learner, name="model")
+        )
+        stateful.update(rollouts=rollouts, planning_model=model)
+    loop = Loop(env, agent, planning, data=[writer], K=cfg.total_steps, M=1)
+    loop.state.obs, _ = env.reset(seed=s_env)
+    return Components(cfg, env, agent, buffer, loop, device, spec, stateful)
+
+
+def measure_model(
+    model: LearningModel, cfg: TrainConfig, env_steps: int
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[int, float, float] | None]:
+    """A learned model's k-step and termination errors on held-out real data at ``env_steps``:
+    the same samples whether measured during training or later from its checkpoint."""
+    rng = np.random.Generator(np.random.PCG64(cfg.seed * 7919 + env_steps))
+    return model.k_step_error(cfg.model.error_k, rng=rng), termination_error(model, rng=rng)
+
+
+def restore(c: Components, state: dict[str, Any]) -> None:
+    for k, v in state["loop"].items():
+        setattr(c.loop.state, k, v)
+    c.loop.state.obs = state["obs"].numpy()
+    for k, v in state["components"].items():
+        c.stateful[k].load_state_dict(v)
+    load_env_state(c.env, state["env"])
+    torch.set_rng_state(state["torch_rng"])
+
+
+def load_and_restore(c: Components, path: Path) -> dict[str, Any]:
+    """Load checkpoint ``path`` into freshly built components; every failure names the file."""
+    state = ckpt.load_checkpoint(path)
+    try:
+        restore(c, state)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+        raise CheckpointError(f"{path} does not fit this run ({type(e).__name__}: {e})") from None
+    return state

@@ -1,0 +1,174 @@
+"""An experiment file: suites of games, methods (settings of one base config) and seeds; each
+(suite, game, method, seed) is a ``RunSpec``, one training run of a sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dynaworld.config import TrainConfig, from_dict, load_yaml, merge, parse_overrides
+from dynaworld.errors import ConfigError
+
+SUMMARY_COLUMNS = (
+    "eval_return_mean",
+    "eval_return_std",
+    "env_steps",
+    "agent_updates",
+    "model_transitions",
+    "wall_time_s",
+)
+
+
+def pretrained_path(out: Path, suite: str, game: str) -> Path:
+    return out / "pretrain" / suite / _short(game) / "model.pt"
+
+
+def nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'planning.shape': '10x10'} → {'planning': {'shape': '10x10'}} (nested keys pass through)."""
+    out: dict[str, Any] = {}
+    for k, v in flat.items():
+        node = out
+        parts = str(k).split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return out
+
+
+def _short(game: str) -> str:
+    return game.split("/")[-1].rsplit("-v", 1)[0]
+
+
+# ------------------------------------------------------------------------------ running one
+
+
+@dataclass
+class RunSpec:
+    suite: str
+    game: str
+    method: str
+    seed: int
+    cfg: TrainConfig
+    label: str
+    family: str
+    run_dir: Path
+
+    def row(self, summary: dict[str, Any]) -> dict[str, Any]:
+        pc = self.cfg.planning
+        return {
+            "suite": self.suite,
+            "game": self.game,
+            "env_id": self.cfg.env.id,
+            "method": self.method,
+            "label": self.label,
+            "family": self.family,
+            "shape": pc.shape if pc.model not in ("none",) else "",
+            "model": pc.model,
+            "seed": self.seed,
+            **{k: summary.get(k) for k in SUMMARY_COLUMNS},
+            "run_dir": str(self.run_dir),
+        }
+
+
+@dataclass
+class Experiment:
+    name: str
+    seeds: int
+    suites: dict[str, dict[str, Any]]
+    methods: dict[str, dict[str, Any]]
+    base: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    pretrain: dict[str, Any] = field(
+        default_factory=dict
+    )  # how 'planning.model_path: auto' is made
+    data: dict[str, Any] = field(default_factory=dict)  # the experiment file's contents
+
+    @classmethod
+    def load(cls, path: str | Path) -> Experiment:
+        return cls.from_data(load_yaml(path), path)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], path: str | Path) -> Experiment:
+        """An experiment from an experiment file's contents (``path``: where they came from)."""
+        unknown = set(data) - {
+            "name",
+            "seeds",
+            "suites",
+            "methods",
+            "base",
+            "description",
+            "pretrain",
+        }
+        if unknown:
+            raise ConfigError(f"{path}: unknown experiment keys {sorted(unknown)}")
+        for key in ("suites", "methods"):
+            if not isinstance(data.get(key), dict) or not data[key]:
+                raise ConfigError(f"{path}: '{key}' must be a non-empty mapping")
+        return cls(
+            data.get("name", Path(path).stem),
+            int(data.get("seeds", 3)),
+            data["suites"],
+            data["methods"],
+            data.get("base") or {},
+            Path(path),
+            data.get("pretrain") or {},
+            data,
+        )
+
+    def runs(
+        self,
+        out: Path,
+        seeds: int | None = None,
+        suites: Iterable[str] | None = None,
+        overrides: Iterable[str] = (),
+    ) -> list[RunSpec]:
+        """Every run, fully configured and validated (errors name the suite, game and method)."""
+        extra = parse_overrides(overrides)
+        chosen = list(suites) if suites else list(self.suites)
+        for s in chosen:
+            if s not in self.suites:
+                raise ConfigError(
+                    f"unknown suite '{s}'; the experiment has {', '.join(self.suites)}"
+                )
+        specs = []
+        for suite in chosen:
+            sdef = self.suites[suite]
+            base = merge(
+                load_yaml(self._resolve(sdef["config"])) if "config" in sdef else {}, self.base
+            )
+            base = merge(base, sdef.get("overrides") or {})
+            for game in sdef["games"]:
+                for method in self.methods:
+                    label, family, settings = self.method(method)
+                    for seed in range(seeds if seeds is not None else self.seeds):
+                        data = merge(
+                            merge(merge(base, settings), extra),
+                            {"seed": seed, "env": {"id": game}, "progress": False},
+                        )
+                        data["name"] = f"{method}-{_short(game)}-s{seed}"
+                        if data.get("planning", {}).get("model_path") == "auto":
+                            data["planning"]["model_path"] = str(pretrained_path(out, suite, game))
+                        try:
+                            cfg = from_dict(TrainConfig, data)
+                            cfg.validate()
+                        except ConfigError as e:
+                            raise ConfigError(f"{suite}/{game}/{method}: {e}") from None
+                        d = out / "runs" / suite / _short(game) / method / f"seed{seed}"
+                        specs.append(
+                            RunSpec(suite, _short(game), method, seed, cfg, label, family, d)
+                        )
+        return specs
+
+    def method(self, name: str) -> tuple[str, str, dict[str, Any]]:
+        """A method's label, family (its colour in charts) and nested config settings."""
+        mdef = dict(self.methods[name])
+        label, family = mdef.pop("label", name), mdef.pop("family", name)
+        return str(label), str(family), nested(mdef)
+
+    def _resolve(self, p: str) -> Path:
+        q = Path(p)
+        if q.is_file() or self.path is None:
+            return q
+        return (self.path.parent.parent / p) if (self.path.parent.parent / p).is_file() else q
