@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from dynaworld.experiments.report import human_normalised, mean_ci
+from dynaworld.experiments.report import human_normalised
+from dynaworld.experiments.stats import mean_ci
 from tests.conftest import ROOT
 
 TINY = [
