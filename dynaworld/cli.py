@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from dynaworld.argtypes import non_negative_int, positive_int, probability
 from dynaworld.errors import DynaworldError
@@ -37,7 +38,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p.add_argument("--version", action="version", version=f"dynaworld {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_train_commands, _add_sweep_commands, _add_data_commands, _add_other_commands):
+        add(sub)
+    return p
 
+
+def _add_train_commands(sub: Any) -> None:
+    """train and eval."""
     t = sub.add_parser(
         "train",
         help="train an agent from a config (or resume a run)",
@@ -63,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=positive_int, default=30)
     e.add_argument("--seed", type=int, default=12345)
 
+
+def _add_sweep_commands(sub: Any) -> None:
+    """sweep, report and demo."""
     s = sub.add_parser(
         "sweep", help="run every game x method x seed of an experiment (parallel, resumable)"
     )
@@ -110,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seeds", type=positive_int, default=2)
     d.add_argument("--workers", type=positive_int, default=2)
 
+
+def _add_data_commands(sub: Any) -> None:
+    """collect, model-train and model-error: the pretrained model's data and its errors."""
     co = sub.add_parser(
         "collect", help="play a trained run's checkpoint and write an expert dataset"
     )
@@ -147,6 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     me.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
 
+
+def _add_other_commands(sub: Any) -> None:
+    """worldmodels and config."""
     from dynaworld.worldmodels.cli import add_parser
 
     add_parser(sub)
@@ -157,7 +173,6 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--worldmodels", action="store_true", help="the World Models pipeline's keys instead"
     )
-    return p
 
 
 def cmd_train(a: argparse.Namespace) -> int:

@@ -38,6 +38,8 @@ ATARI_REFERENCE = {
     "MsPacman": (307.3, 6951.6),
     "Boxing": (0.1, 12.1),
 }
+
+
 def human_normalised(env_id: str, score: float) -> float | None:
     """Atari only: (score − random) / (human − random); None for other games."""
     if not env_id.startswith("ALE/"):

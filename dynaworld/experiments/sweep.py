@@ -127,6 +127,40 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
         return train(cfg, d, resume=resume)
 
 
+def execute(exp: Experiment, pool: Any, todo: list[RunSpec], total: int, threads: int) -> list[str]:
+    """Run ``todo`` (after any pretraining jobs) on ``pool``, then shut it down; returns the
+    failures (one broken run does not stop the sweep)."""
+    bar = progress_bar(total=total, initial=total - len(todo), unit="run", desc=exp.name)
+    failures: list[str] = []
+    try:
+        jobs = pretrain_jobs(exp, todo)
+        if jobs:
+            print(
+                f"dynaworld sweep: first {len(jobs)} pretraining job(s): expert DQN, expert data, model",
+                flush=True,
+            )
+            for f in [pool.submit(run_pretrain, *job, threads) for job in jobs]:
+                f.result()
+        futures = {pool.submit(run_one, to_dict(s.cfg), str(s.run_dir), threads): s for s in todo}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                s = futures[f]
+                try:
+                    r = f.result()
+                    bar.set_postfix_str(
+                        f"{s.game}/{s.method}/seed{s.seed}: {r['eval_return_mean']:.2f}"
+                    )
+                except Exception as e:  # noqa: BLE001 - reported with the run's folder
+                    failures.append(f"{s.run_dir}: {type(e).__name__}: {e}")
+                bar.update(1)
+    finally:
+        bar.close()
+        pool.shutdown(wait=True)
+    return failures
+
+
 def run_sweep(
     exp: Experiment,
     out: str | Path,
@@ -166,52 +200,27 @@ def run_sweep(
             with atomic_write(spec_file, "w") as out_file:
                 yaml.safe_dump(spec, out_file, sort_keys=False)
         rundir.record(
-            out, "sweep", overrides=overrides, seeds=seeds or exp.seeds, runs=len(specs),
-            suites=list(suites or []), games=list(games or []), methods=list(methods or []),
-        )  # fmt: skip
+            out,
+            "sweep",
+            overrides=overrides,
+            seeds=seeds or exp.seeds,
+            runs=len(specs),
+            suites=list(suites or []),
+            games=list(games or []),
+            methods=list(methods or []),
+        )
     except BaseException:  # the pool (a Ray cluster) must not outlive a failed write
         pool.shutdown(wait=False)
         raise
     todo = [s for s in specs if not (s.run_dir / "summary.json").exists()]
+    where = f"ray {ray_address}" if ray_address else f"{workers} worker process(es)"
     print(
         f"dynaworld sweep: {len(specs)} runs, {len(specs) - len(todo)} already finished, "
-        f"{'ray ' + ray_address if ray_address else f'{workers} worker process(es)'}; output {out}",
+        f"{where}; output {out}",
         flush=True,
     )
-    bar = progress_bar(
-        total=len(specs),
-        initial=len(specs) - len(todo),
-        unit="run",
-        desc=exp.name,
-    )
     t0 = time.time()
-    failures: list[str] = []
-    try:
-        jobs = pretrain_jobs(exp, todo)
-        if jobs:
-            print(
-                f"dynaworld sweep: first {len(jobs)} pretraining job(s): expert DQN, expert data, model",
-                flush=True,
-            )
-            for f in [pool.submit(run_pretrain, *job, threads) for job in jobs]:
-                f.result()
-        futures = {pool.submit(run_one, to_dict(s.cfg), str(s.run_dir), threads): s for s in todo}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                s = futures[f]
-                try:
-                    r = f.result()
-                    bar.set_postfix_str(
-                        f"{s.game}/{s.method}/seed{s.seed}: {r['eval_return_mean']:.2f}"
-                    )
-                except Exception as e:  # one broken run does not stop the sweep
-                    failures.append(f"{s.run_dir}: {type(e).__name__}: {e}")
-                bar.update(1)
-    finally:
-        bar.close()
-        pool.shutdown(wait=True)
+    failures = execute(exp, pool, todo, len(specs), threads)
     # results.csv lists every finished run of every spec OUT records (each row's run matches
     # its spec), not only this invocation's
     path = write_results(recorded_runs(exp, out, max(seeds or 0, exp.seeds), spec), out)

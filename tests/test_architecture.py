@@ -1,0 +1,102 @@
+"""The layout a newcomer can hold in their head: short modules and functions, no import cycles,
+and models chosen by capability (the registry), never by comparing their names."""
+
+import ast
+from pathlib import Path
+
+from dynaworld.registry import MODELS
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dynaworld"
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 80  # the aim is ~60; argument parsers and the loop's run are the longest
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for p in PACKAGE.rglob("*.py"):
+        name = ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts)
+        out[name.removesuffix(".__init__")] = p
+    return out
+
+
+def test_no_module_or_function_is_too_long():
+    long_modules = {n: len(p.read_text().splitlines()) for n, p in modules().items()}
+    assert {n: k for n, k in long_modules.items() if k > MAX_MODULE_LINES} == {}
+    long_functions = []
+    for name, p in modules().items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{name}.{node.name} ({n} lines)")
+    assert long_functions == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the dynaworld modules it imports, at top level or inside functions."""
+    mods = modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            graph[m] |= {n for n in names if n in mods and n != m and not m.startswith(n + ".")}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_there_are_no_import_cycles():
+    assert cycles(import_graph()) == []
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]  # the check itself works
+
+
+def test_no_model_is_chosen_by_comparing_its_name_outside_the_registry():
+    names = set(MODELS) - {"none"}  # also a value of ModelSpec.plan
+    found = []
+    for name, p in modules().items():
+        if name == "dynaworld.registry":
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            consts = [c for c in [node.left, *node.comparators] for c in ast.walk(c)]
+            strings = {c.value for c in consts if isinstance(c, ast.Constant)}
+            text = ast.unparse(node)
+            if strings & names and "model" in text:
+                found.append(f"{name}:{node.lineno}: {text}")
+    assert found == []
