@@ -179,10 +179,7 @@ class ImaginedReplay:
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.size, self.pos = int(d["size"]), int(d["pos"])
-        if "stored" in d:
-            self.stored = int(d["stored"])
-        else:  # older checkpoints kept the fraction of an update owed: any count with that fraction
-            self.stored = round(float(d["credit"]) / self.ratio) if self.ratio > 0 else 0
+        self.stored = int(d["stored"])
         self.rng.bit_generator.state = d["rng"]
         if "obs" in d:
             arrays = [

@@ -174,14 +174,6 @@ def test_imagined_buffer_resumed_counts_updates_like_an_uninterrupted_one():
     for _ in range(5):
         c.update(_zeros_batch(33))
     assert len(first.sizes) + len(second.sizes) == len(whole.sizes) == 10
-    # a checkpoint of the older format (a fractional "credit" instead of a count) resumes the same
-    old = {k: v for k, v in state.items() if k != "stored"} | {"credit": (5 * 33 / 32) % 1}
-    third = CountingAgent()
-    d = ImaginedReplay(third, 1000, 32, 1 / 32, seed=0)
-    d.load_state_dict(old)
-    for _ in range(5):
-        d.update(_zeros_batch(33))
-    assert len(third.sizes) == len(second.sizes)
 
 
 def test_dyna_and_dqn_extra_updates_make_the_same_number_of_updates():

@@ -10,7 +10,6 @@ distribution's mean is scored on more rollouts (``evaluate``); the best such mea
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from dynaworld import plain
 from dynaworld.errors import CheckpointError
 from dynaworld.files import atomic_write
 from dynaworld.progress import progress_bar
+from dynaworld.runlog import CsvLog
 
 LOG_COLUMNS = (
     "generation", "fitness_best", "fitness_mean", "fitness_std", "sigma",
@@ -134,21 +134,12 @@ class CMAES:
             "es": es, "generation": 0, "best_eval": -np.inf, "best_params": start.copy(),
             "wall_time_s": 0.0,
         }  # fmt: skip
-        self._keep_log_rows()
+        # the rows of the generations the checkpoint has (a killed run logged a few more)
+        self.log = CsvLog(self.dir / "log.csv", LOG_COLUMNS, self.generation, step_key="generation")
 
     @property
     def generation(self) -> int:
         return int(self.state["generation"])
-
-    def _keep_log_rows(self) -> None:  # the rows of the generations the checkpoint has
-        path, rows = self.dir / "log.csv", []
-        if path.exists():
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["generation"]) <= self.generation]
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, LOG_COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
 
     def ask(self) -> np.ndarray:
         self._start = time.time()
@@ -175,9 +166,12 @@ class CMAES:
         row["wall_time_s"] = round(st["wall_time_s"], 1)
         save_state(st, self.dir)
         np.save(self.dir / "params.npy", st["best_params"])
-        with open(self.dir / "log.csv", "a", newline="") as f:
-            csv.DictWriter(f, LOG_COLUMNS).writerow(row)
+        self.log.write(row)
+        self.log.flush()
         return row
+
+    def close(self) -> None:
+        self.log.close()
 
 
 def evolve(
@@ -203,4 +197,5 @@ def evolve(
         bar.update()
         bar.set_postfix(best=f"{row['fitness_best']:.1f}", mean=f"{row['fitness_mean']:.1f}")
     bar.close()
+    agent.close()
     return agent.state

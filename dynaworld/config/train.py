@@ -141,9 +141,16 @@ class PlanningConfig:
         check_model_name,
     )
     shape: str = doc(
-        "100x1", "Planning shape NxK: N rollouts of K steps per phase (P = N*K transitions)."
+        "100x1",
+        "Planning shape NxK: N rollouts of K steps per phase: K batched calls of m (the loop's "
+        "P planning steps), N*K model transitions.",
     )
-    period: int = doc(4, "Real steps between planning phases (M of Algorithm 1).", positive)
+    period: int = doc(
+        4,
+        "Real steps between planning phases. A run is K = total_steps iterations of M = 1 real "
+        "step; every period-th iteration ends with a planning phase.",
+        positive,
+    )
     start_states: str = doc(
         "uniform",
         "Sampler d of rollout start states: 'uniform' over the replay buffer or 'recent'.",

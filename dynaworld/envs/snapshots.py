@@ -53,10 +53,6 @@ def _set_rng_state(rng: np.random.RandomState, state: Any) -> None:
         rng.set_state(s)
 
 
-def supports_states(env: gym.Env) -> bool:
-    return isinstance(env.unwrapped, AtariEnv) or hasattr(env.unwrapped, "game")
-
-
 def get_state(env: gym.Env) -> Any:
     """The emulator state behind the environment's current observation."""
     u = env.unwrapped

@@ -100,7 +100,6 @@ class ExactGPModel(_GPBase):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.points, self.iters, self.lr = points, iters, lr
-        self.failed_fits = 0  # refits cut short by a non-positive-definite kernel matrix
 
     def _build(self, x: torch.Tensor, y: torch.Tensor) -> None:
         X, Y = x.expand(self.n_out, *x.shape), y.T.contiguous()
@@ -140,7 +139,6 @@ class ExactGPModel(_GPBase):
                 # float32 Cholesky of a near-singular kernel (many near-duplicate states, tiny
                 # noise): go back to the last hyperparameters whose likelihood was computed.
                 gp.load_state_dict(good)
-                self.failed_fits += 1
                 break
             good = {k: v.detach().clone() for k, v in gp.state_dict().items()}
             loss.backward()

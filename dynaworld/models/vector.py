@@ -1,4 +1,4 @@
-"""Models m on vector states (classic control): the base they share, and their factory.
+"""Models m on vector states (classic control): the base they share and their common settings.
 
 Every vector model learns (s, a) → (Δs, r, done) from the real transitions of the replay buffer,
 with the pixel model's contract (``LearnedModel``): ``update`` (UPDATEMODEL) trains at the model's

@@ -96,7 +96,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
     folder.mkdir(parents=True, exist_ok=True)
     save_config(run.cfg, folder / "config.yaml")
     x0 = np.load(run.c_dir(k - 1) / "params.npy") if k > 1 else None
-    close: Callable[[], None] = lambda: None  # noqa: E731
+    workers: Pool | None = None
     if es.where == "dream":
         env = dream_env(run, k, seed=run.cfg.seed + k - 1)
 
@@ -113,7 +113,6 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
             )
     else:
         workers = pool()
-        close = workers.shutdown
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
             seeds = [g * 10_000 + j for j in range(es.rollouts)]  # common to all candidates
@@ -141,6 +140,12 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         diagonal=es.diagonal,
         x0=x0,
     )
+
+    def close() -> None:
+        cma.close()
+        if workers is not None:
+            workers.shutdown()
+
     return cma, fitness, close
 
 
