@@ -189,6 +189,14 @@ def test_controller_sizes_and_actions():
         1,
         2,
     }
+    # Doom: the reference's bands (< -1/3 left, middle no-op, > 1/3 right); a zero C stays put
+    from dynaworld.envs.frames import DOOM_BANDS
+
+    doom = Controller(10, "discrete3", bands=DOOM_BANDS)
+    bias = torch.zeros(3, doom.n_params)
+    bias[:, -1] = torch.tensor([-1.0, 0.0, 1.0])  # tanh(b): below, inside, above the middle band
+    noop, right, left = 0, 1, 2  # VizdoomTakeCover-v1's button_map
+    assert doom.act(bias, torch.zeros(3, 4, 10)).tolist() == [[left] * 4, [noop] * 4, [right] * 4]
 
 
 def test_dream_env_is_a_gymnasium_vector_env_and_batches_match_single_rollouts():

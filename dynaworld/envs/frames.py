@@ -9,6 +9,9 @@ import numpy as np
 
 CARRACING = "CarRacing-v3"
 DOOM = "VizdoomTakeCover-v1"
+# Doom's Discrete(3) (env.unwrapped.button_map): 0 no-op, 1 MOVE_RIGHT, 2 MOVE_LEFT; C's three
+# output bands (low, middle, high) are left, no-op, right, as in the reference's doomrnn
+DOOM_BANDS = (2, 0, 1)
 HUD_ROWS = 84  # CarRacing rows 0:84 are the road; 84:96 the HUD bar
 # The real envs' action spaces (the dream's are the same): steer, gas, brake; no-op, right, left
 ACTION_SPACES: dict[str, gym.Space] = {

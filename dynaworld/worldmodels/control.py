@@ -39,7 +39,9 @@ def controller(run: Run) -> Controller:
     s = run.spec
     z_dim = int(run.load(run.dir / "vae.pt", "train V first")["z_dim"])
     hidden = run.cfg.mdn.hidden if s["observe"] != "z" else 0
-    return controller_for(s["observe"], z_dim, hidden, s["head"], s["hidden"])
+    return controller_for(
+        s["observe"], z_dim, hidden, s["head"], s["hidden"], s.get("bands", (0, 1, 2))
+    )
 
 
 def dream_env(run: Run, k: int = 1, num_envs: int = 1, seed: int = 0) -> DreamEnv:

@@ -36,9 +36,16 @@ def load_m(path: str | Path, device: str = "cpu") -> MDNRNN:
     return m.to(device).eval()
 
 
-def controller_for(observe: str, z_dim: int, hidden_m: int, head: str, hidden_c: int) -> Controller:
+def controller_for(
+    observe: str,
+    z_dim: int,
+    hidden_m: int,
+    head: str,
+    hidden_c: int,
+    bands: tuple[int, ...] = (0, 1, 2),
+) -> Controller:
     width = {"z": z_dim, "zh": z_dim + hidden_m, "zch": z_dim + 2 * hidden_m}[observe]
-    return Controller(width, head, hidden_c)
+    return Controller(width, head, hidden_c, tuple(bands))
 
 
 @torch.no_grad()
@@ -94,7 +101,14 @@ def play(
 ) -> list[float]:
     """Real episodes of the controller ``spec`` with ``params`` on a loaded run, one per seed."""
     v, m, env = run
-    c = controller_for(spec["observe"], v.z_dim, m.hidden if m else 0, spec["head"], spec["hidden"])
+    c = controller_for(
+        spec["observe"],
+        v.z_dim,
+        m.hidden if m else 0,
+        spec["head"],
+        spec["hidden"],
+        spec.get("bands", (0, 1, 2)),
+    )
     m_used = m if spec["observe"] != "z" else None
     return [
         real_episode(env, v, m_used, c, params, spec["observe"], s, max_steps, frames)
@@ -144,7 +158,14 @@ def controller_rollout_task(
     replaces C's (the exploration of the iterative procedure)."""
     v, m, env = _cached(v_path, m_path, env_kw)
     m = m if spec["observe"] != "z" else None
-    c = controller_for(spec["observe"], v.z_dim, m.hidden if m else 0, spec["head"], spec["hidden"])
+    c = controller_for(
+        spec["observe"],
+        v.z_dim,
+        m.hidden if m else 0,
+        spec["head"],
+        spec["hidden"],
+        spec.get("bands", (0, 1, 2)),
+    )
     width = action_dim(env)
     rng = np.random.default_rng(seed)
     explore = RandomPolicy(env, "random", hold_max, rng)

@@ -24,7 +24,7 @@ from dynaworld import rundir
 from dynaworld.checkpoint import load_file
 from dynaworld.config import load_yaml, save_config, to_dict
 from dynaworld.device import resolve_device
-from dynaworld.envs.worldmodels import DOOM
+from dynaworld.envs.frames import DOOM, DOOM_BANDS
 from dynaworld.errors import ConfigError, DynaworldError
 from dynaworld.worldmodels.config import WorldModelsConfig
 
@@ -119,6 +119,7 @@ class Run:
             "observe": self.observe,
             "head": "discrete3" if self.doom else "car",
             "hidden": c.hidden if c.variant == "v_hidden" else 0,
+            "bands": list(DOOM_BANDS) if self.doom else [0, 1, 2],
         }
 
     def env_kw(self, training: bool) -> dict[str, Any]:
