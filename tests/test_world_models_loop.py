@@ -95,3 +95,10 @@ def k2_claims(tmp: str) -> None:
     state = load_state(run.c_dir(2), new_es(c.n_params, 0.1, 4, 0, False))
     assert state is not None and np.allclose(state["es"].x0, params)
     assert json.loads((run.c_dir(2) / "eval.json").read_text())["iteration"] == 2
+    # The constant-action probe of M_2: each policy in the dream and in the game, as files.
+    from dynaworld.worldmodels.probe import probe
+
+    rows = {r["policy"]: r for r in probe(run, 2, episodes=2)["rows"]}
+    assert set(rows) == {"noop", "right", "left", "random"}
+    assert all(r["real_mean"] > 0 and 1 <= r["dream_mean"] <= 40 for r in rows.values())
+    assert (d / "iter2" / "probe_tau1_threshold.md").exists() and (d / "probe_real_2.json").exists()

@@ -10,6 +10,7 @@ Box([-1, 0, 0], [1, 1, 1]), Doom's Discrete(3)); a finished dream restarts in th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -167,6 +168,25 @@ class DreamEnv(gym.vector.VectorEnv):
 
 
 @torch.no_grad()
+def dream_scores(
+    env: DreamEnv, act: Callable[[torch.Tensor], torch.Tensor], n: int, max_steps: int
+) -> torch.Tensor:
+    """Returns (n,) of n dreams advanced together, ``act`` mapping their observations (n, W) to
+    env actions; a dream that ends stops counting (the batched path every dream score takes)."""
+    z, state = env.start(n)
+    alive = torch.ones(n, dtype=torch.bool, device=env.device)
+    total = torch.zeros(n, device=env.device)
+    for _ in range(max_steps):
+        a = act(env.observation(z, state))
+        z, state, reward, done = env.advance(z, env.action_vector(a), state)
+        total += reward * alive
+        alive &= ~done
+        if not bool(alive.any()):
+            break
+    return total
+
+
+@torch.no_grad()
 def dream_returns(
     env: DreamEnv,
     controller: Controller,
@@ -179,16 +199,10 @@ def dream_returns(
     return, (P, rollouts)), computed as one batch of P x rollouts dreams."""
     P = params.shape[0]
     n = P * rollouts
-    z, state = env.start(n)
-    alive = torch.ones(n, dtype=torch.bool, device=env.device)
-    total = torch.zeros(n, device=env.device)
-    for _ in range(max_steps):
-        x = env.observation(z, state).view(P, rollouts, -1)
-        a = controller.act(params, x).reshape(n, *([] if controller.head != "car" else [-1]))
-        z, state, reward, done = env.advance(z, env.action_vector(a), state)
-        total += reward * alive
-        alive &= ~done
-        if not bool(alive.any()):
-            break
-    returns = total.view(P, rollouts)
+    shape = [] if controller.head != "car" else [-1]
+
+    def act(x: torch.Tensor) -> torch.Tensor:
+        return controller.act(params, x.view(P, rollouts, -1)).reshape(n, *shape)
+
+    returns = dream_scores(env, act, n, max_steps).view(P, rollouts)
     return returns.mean(dim=1) if mean else returns

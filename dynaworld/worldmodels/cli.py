@@ -74,6 +74,14 @@ def add_parser(sub: Any) -> None:
         metavar="SEED",
         help="also play C in the real game (this seed) and show it left of the dream",
     )
+    pr = ws.add_parser(
+        "probe",
+        help="Doom: 'always no-op/right/left' and random in M's dream vs the real game",
+    )
+    pr.add_argument("run_dir")
+    pr.add_argument("overrides", nargs="*", help="e.g. es.temperature=1.15 es.dream_done=sample")
+    pr.add_argument("--iteration", type=positive_int, help="M of iteration k (default: the last)")
+    pr.add_argument("--episodes", type=positive_int, default=100)
     pa = ws.add_parser(
         "parity",
         help="Doom TakeCover: what simple policies survive under each doom_skill (env parity)",
@@ -154,6 +162,13 @@ def handle(a: argparse.Namespace) -> int:
             a.every,
         )
         print(f"dynaworld: dream {gif}")
+    elif c == "probe":
+        from dynaworld.worldmodels.probe import probe
+
+        run = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir).paths
+        out = probe(run, a.iteration or run.last_iteration(), a.episodes)
+        print(Path(out["path"]).with_suffix(".md").read_text(), end="")
+        print(f"dynaworld: probe {out['path']}")
     elif c == "parity":
         from dynaworld.worldmodels.parity import parity
 
