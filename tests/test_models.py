@@ -184,9 +184,11 @@ def test_interrupted_dyna_run_resumes_to_the_same_result(tmp_path, planning, mon
             if st.env_steps == 950:
                 raise Crash
 
-    run = T.Loop.run
+    from dynaworld.loop import Loop
+
+    run = Loop.run
     monkeypatch.setattr(
-        T.Loop,
+        Loop,
         "run",
         lambda loop: (setattr(loop, "callbacks", [*loop.callbacks, CrashAt950()]), run(loop))[1],
     )
