@@ -173,6 +173,9 @@ def _add_other_commands(sub: Any) -> None:
     c.add_argument(
         "--worldmodels", action="store_true", help="the World Models pipeline's keys instead"
     )
+    c.add_argument(
+        "--list", action="store_true", help="the configs and experiments that ship, by name"
+    )
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -305,6 +308,14 @@ def cmd_config(a: argparse.Namespace) -> int:
     from dynaworld.worldmodels.config import WorldModelsConfig
 
     cls: type = WorldModelsConfig if a.worldmodels else TrainConfig
+    if a.list:
+        from dynaworld.shipped import KINDS, names
+
+        for kind in KINDS:
+            print(f"shipped {kind}s ({KINDS[kind]}):")
+            for n in names(kind):
+                print(f"  {n}")
+        return 0
     if a.config:
         import yaml
 

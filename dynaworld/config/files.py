@@ -12,6 +12,7 @@ import yaml
 from dynaworld.config.schema import RawOverride, from_dict, to_dict
 from dynaworld.config.train import TrainConfig
 from dynaworld.errors import ConfigError
+from dynaworld.shipped import resolve
 
 T = TypeVar("T")
 
@@ -72,8 +73,9 @@ def load_config(path: str | Path | None, overrides: Iterable[str], cls: type[T])
 def load_config(
     path: str | Path | None, overrides: Iterable[str] = (), cls: type = TrainConfig
 ) -> Any:
-    """YAML file (optional) + ``key=value`` overrides → validated config."""
-    data = load_yaml(path) if path is not None else {}
+    """YAML file or a shipped config's name (optional) + ``key=value`` overrides → validated
+    config."""
+    data = load_yaml(resolve(path, "config")) if path is not None else {}
     cfg: Any = from_dict(cls, merge(data, parse_overrides(overrides)))
     validate = getattr(cfg, "validate", None)
     if validate is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from dynaworld.config import TrainConfig, from_dict, load_yaml, merge, parse_overrides
 from dynaworld.errors import ConfigError
+from dynaworld.shipped import resolve
 
 SUMMARY_COLUMNS = (
     "eval_return_mean",
@@ -87,6 +88,8 @@ class Experiment:
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
+        """An experiment file, or a shipped experiment's name ('planning_shape')."""
+        path = resolve(path, "experiment")
         return cls.from_data(load_yaml(path), path)
 
     @classmethod
@@ -168,7 +171,9 @@ class Experiment:
         return str(label), str(family), nested(mdef)
 
     def _resolve(self, p: str) -> Path:
+        """A suite's config: a path (as given, or beside the experiment's folder) or a name."""
         q = Path(p)
         if q.is_file() or self.path is None:
-            return q
-        return (self.path.parent.parent / p) if (self.path.parent.parent / p).is_file() else q
+            return resolve(q, "config")
+        beside = self.path.parent.parent / p
+        return beside if beside.is_file() else resolve(q, "config")

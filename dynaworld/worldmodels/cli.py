@@ -100,13 +100,23 @@ def add_parser(sub: Any) -> None:
 
 def _config(a: argparse.Namespace) -> Any:
     from dynaworld.config import load_config
+    from dynaworld.errors import ConfigError
     from dynaworld.worldmodels.config import WorldModelsConfig
     from dynaworld.worldmodels.pipeline import load_run_config
 
     if a.config and "=" in a.config:  # an override in the config's place
         a.overrides, a.config = [a.config, *a.overrides], None
-    if a.config or not (Path(a.run_dir) / "config.yaml").exists():
+    if a.config:
         return load_config(a.config, a.overrides, WorldModelsConfig)
+    if not (Path(a.run_dir) / "config.yaml").exists():
+        from dynaworld.shipped import names
+
+        shipped = [n for n in names("config") if n.startswith("worldmodels_")]
+        raise ConfigError(
+            f"{a.run_dir} holds no World Models run yet: name a config first, e.g. "
+            f"'dynaworld worldmodels {a.wm_command} {shipped[0]} --run-dir {a.run_dir}' "
+            f"(shipped: {', '.join(shipped)})"
+        )
     return load_run_config(a.run_dir, a.overrides)
 
 

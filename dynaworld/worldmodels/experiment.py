@@ -21,6 +21,7 @@ from typing import Any
 
 from dynaworld.config import from_dict, load_yaml, merge, parse_overrides, to_dict
 from dynaworld.errors import ConfigError
+from dynaworld.shipped import resolve
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 from dynaworld.worldmodels.report import report
@@ -29,17 +30,18 @@ PER_CONTROLLER = ("controller", "es")
 
 
 def _resolve(path: Path, p: str) -> Path:
+    """The experiment's base config: a path (as given, or beside the experiment) or a name."""
     for cand in (Path(p), path.parent / p, path.parent.parent / p):
         if cand.is_file():
             return cand
-    raise ConfigError(f"{path}: config '{p}' not found")
+    return resolve(p, "config")
 
 
 def controller_configs(
     path: str | Path, overrides: Iterable[str] = ()
 ) -> tuple[WorldModelsConfig, list[WorldModelsConfig]]:
     """The base config and one config per controller of the experiment file."""
-    p = Path(path)
+    p = resolve(path, "experiment")
     exp = load_yaml(p)
     unknown = set(exp) - {"name", "config", "controllers", "description"}
     if unknown:
