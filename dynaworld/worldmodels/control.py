@@ -22,13 +22,13 @@ from dynaworld.runlog import write_json
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.fit import encoded_files
 from dynaworld.worldmodels.rollout import (
-    controller_for,
     controller_rollout_task,
     episodes_task,
     load_m,
     load_run,
     play,
     random_task,
+    spec_controller,
 )
 from dynaworld.worldmodels.run import EVAL_SEED, Run
 
@@ -39,9 +39,7 @@ def controller(run: Run) -> Controller:
     s = run.spec
     z_dim = int(run.load(run.dir / "vae.pt", "train V first")["z_dim"])
     hidden = run.cfg.mdn.hidden if s["observe"] != "z" else 0
-    return controller_for(
-        s["observe"], z_dim, hidden, s["head"], s["hidden"], s.get("bands", (0, 1, 2))
-    )
+    return spec_controller(s, z_dim, hidden)
 
 
 def dream_env(run: Run, k: int = 1, num_envs: int = 1, seed: int = 0) -> DreamEnv:

@@ -34,6 +34,19 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
         np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
+def write_rollout(
+    path: Path, frames: list[Any], actions: list[Any], rewards: list[Any], terms: list[Any]
+) -> None:
+    """One rollout file: frames (T+1, 64, 64, 3) uint8, actions (T, A), rewards, terminated."""
+    write_npz(
+        path,
+        frames=np.stack(frames),
+        actions=np.stack(actions),
+        rewards=np.asarray(rewards, np.float32),
+        terminated=np.asarray(terms, bool),
+    )
+
+
 def load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The arrays of a rollout file (``allow_pickle=False``: object arrays are refused)."""
     return files.load_npz(path, keys, "rollout file")
@@ -120,13 +133,7 @@ def collect_one(
                 f"1,000 rollouts in a row ended within data.min_steps={min_steps} actions: lower it"
             )
     env.close()
-    write_npz(
-        Path(path),
-        frames=np.stack(frames),
-        actions=np.stack(actions),
-        rewards=np.asarray(rewards, np.float32),
-        terminated=np.asarray(terms, bool),
-    )
+    write_rollout(Path(path), frames, actions, rewards, terms)
     return {
         "steps": float(len(actions)),
         "return": float(sum(map(float, rewards))),

@@ -17,7 +17,7 @@ from dynaworld.checkpoint import load_file
 from dynaworld.envs.worldmodels import action_dim, make_wm_env
 from dynaworld.models.mdnrnn import MDNRNN, features
 from dynaworld.models.vae import ConvVAE
-from dynaworld.worldmodels.data import RandomPolicy, write_npz
+from dynaworld.worldmodels.data import RandomPolicy, write_rollout
 
 _cache: dict[Any, Any] = {}
 
@@ -83,6 +83,13 @@ def real_episode(
             return total
 
 
+def spec_controller(spec: dict[str, Any], z_dim: int, hidden_m: int) -> Controller:
+    """The C that a run's ``spec`` (``Run.spec``) describes, for V's z and M's hidden size."""
+    return controller_for(
+        spec["observe"], z_dim, hidden_m, spec["head"], spec["hidden"], spec.get("bands", (0, 1, 2))
+    )
+
+
 def load_run(
     v_path: str | Path, m_path: str | Path | None, env_kw: dict[str, Any]
 ) -> tuple[ConvVAE, MDNRNN | None, Any]:
@@ -101,14 +108,7 @@ def play(
 ) -> list[float]:
     """Real episodes of the controller ``spec`` with ``params`` on a loaded run, one per seed."""
     v, m, env = run
-    c = controller_for(
-        spec["observe"],
-        v.z_dim,
-        m.hidden if m else 0,
-        spec["head"],
-        spec["hidden"],
-        spec.get("bands", (0, 1, 2)),
-    )
+    c = spec_controller(spec, v.z_dim, m.hidden if m else 0)
     m_used = m if spec["observe"] != "z" else None
     return [
         real_episode(env, v, m_used, c, params, spec["observe"], s, max_steps, frames)
@@ -158,14 +158,7 @@ def controller_rollout_task(
     replaces C's (the exploration of the iterative procedure)."""
     v, m, env = _cached(v_path, m_path, env_kw)
     m = m if spec["observe"] != "z" else None
-    c = controller_for(
-        spec["observe"],
-        v.z_dim,
-        m.hidden if m else 0,
-        spec["head"],
-        spec["hidden"],
-        spec.get("bands", (0, 1, 2)),
-    )
+    c = spec_controller(spec, v.z_dim, m.hidden if m else 0)
     width = action_dim(env)
     rng = np.random.default_rng(seed)
     explore = RandomPolicy(env, "random", hold_max, rng)
@@ -189,13 +182,7 @@ def controller_rollout_task(
         terms.append(terminated)
         if terminated or truncated:
             break
-    write_npz(
-        Path(path),
-        frames=np.stack(frames),
-        actions=np.stack(actions),
-        rewards=np.asarray(rewards, np.float32),
-        terminated=np.asarray(terms, bool),
-    )
+    write_rollout(Path(path), frames, actions, rewards, terms)
     return {"steps": float(len(actions)), "return": float(sum(map(float, rewards)))}
 
 
