@@ -181,7 +181,7 @@ def _add_other_commands(sub: Any) -> None:
 def cmd_train(a: argparse.Namespace) -> int:
     from dynaworld.config import load_config
     from dynaworld.resume import default_run_dir, resume_config
-    from dynaworld.train import train
+    from dynaworld.training import train
 
     if a.resume:
         overrides = ([a.config] if a.config else []) + list(a.overrides)

@@ -284,7 +284,7 @@ def test_a_restored_model_predicts_and_learns_exactly_like_the_original(kind, tm
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_model_plans_in_a_short_dyna_cartpole_run(kind, tmp_path):
-    from dynaworld.train import train
+    from dynaworld.training import train
 
     if "gp" in kind:
         pytest.importorskip("gpytorch")

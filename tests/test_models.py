@@ -161,7 +161,7 @@ class Crash(Exception):
     ],
 )
 def test_interrupted_dyna_run_resumes_to_the_same_result(tmp_path, planning, monkeypatch):
-    from dynaworld import train as T
+    from dynaworld import training as T
 
     cfg = load_config(
         CONFIGS / "dqn_minatar_breakout.yaml",

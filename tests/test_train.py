@@ -178,7 +178,7 @@ def test_atari_pong_smoke(cli, tmp_path):
 @pytest.mark.slow
 def test_dqn_learns_cartpole(tmp_path):
     """A learning test on a real environment: far above the random policy's ~22."""
-    from dynaworld.train import train
+    from dynaworld.training import train
 
     cfg = load_config(
         CONFIGS / "dqn_cartpole.yaml", ["total_steps=20000", "progress=false", "eval_every=0"]

@@ -108,7 +108,7 @@ def run_pretrain(
 
 def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict[str, Any]:
     """Train (or resume, or skip) one run; its output goes to run_dir/log.txt. Returns its summary."""
-    from dynaworld.train import train
+    from dynaworld.training import train
 
     d = Path(run_dir)
     cfg = from_dict(TrainConfig, cfg_dict)

@@ -1,0 +1,165 @@
+"""The Python API, in Stable-Baselines3's style: train a run, load it, act and evaluate with it.
+
+    import dynaworld
+    run = dynaworld.train("dqn_cartpole", run_dir="runs/cp", total_steps=20_000)
+    run = dynaworld.load("runs/cp")              # any finished or checkpointed run folder
+    env = run.make_env()                         # the env with the run's preprocessing
+    obs, _ = env.reset(seed=0)
+    action, _ = run.agent.predict(obs, deterministic=True)
+    returns = run.evaluate(episodes=10)
+
+World Models runs load the same way (``run.controller``, ``run.dream_env()``, ``run.evaluate``).
+Loading reads only plain data (``weights_only`` checkpoints) and imports only installed modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from dynaworld import checkpoint as ckpt
+from dynaworld import rundir
+from dynaworld.agents import DQNAgent, q_network
+from dynaworld.config import TrainConfig, load_config
+from dynaworld.device import resolve_device
+from dynaworld.envs import make_env
+from dynaworld.errors import DynaworldError
+from dynaworld.evaluate import evaluate
+from dynaworld.files import read_json
+
+
+class Policy:
+    """A trained agent's greedy policy: ``predict`` as in SB3 (one observation or a batch)."""
+
+    def __init__(self, agent: DQNAgent, obs_shape: tuple[int, ...], eval_eps: float) -> None:
+        self.agent, self.obs_shape, self.eval_eps = agent, obs_shape, eval_eps
+        self.rng = np.random.default_rng(0)
+
+    def _batch(self, obs: Any) -> tuple[np.ndarray, bool]:
+        x = np.asarray(obs)
+        if x.dtype == bool:
+            x = x.astype(np.float32)
+        shape = self.obs_shape
+        if x.shape == shape or x.shape[1:] == shape:
+            single = x.shape == shape
+        elif len(shape) == 3 and x.shape[-3:] == (shape[1], shape[2], shape[0]):  # H, W, C
+            single = x.ndim == 3
+            x = np.moveaxis(x, -1, -3)  # a plain gym.make env's channels-last frames
+        else:
+            raise DynaworldError(
+                f"observation of shape {x.shape}: this agent takes {shape} (or a batch of them); "
+                "make the env with run.make_env() for the run's preprocessing"
+            )
+        return (x[None] if single else x).astype(np.float32, copy=False), single
+
+    def predict(self, obs: Any, deterministic: bool = True) -> tuple[Any, None]:
+        """(action(s), None): greedy, or epsilon-greedy at the run's eval epsilon."""
+        x, single = self._batch(obs)
+        eps = 0.0 if deterministic else self.eval_eps
+        with torch.no_grad():
+            actions = self.agent.policy(x, eps, self.rng)
+        return (int(actions[0]) if single else actions), None
+
+    def policy(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        return self.agent.policy(obs, epsilon, rng)  # what ``evaluate`` calls
+
+
+class Run:
+    """A training run folder: its config, summary, agent, env and evaluation."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        from dynaworld.resume import read_run_config
+
+        self.dir = Path(run_dir)
+        self.config: TrainConfig = read_run_config(self.dir)
+        latest = ckpt.latest_checkpoint(self.dir)
+        if latest is None:
+            raise DynaworldError(f"{self.dir} has no checkpoint yet")
+        cfg, env = self.config, self.make_env()
+        shape = tuple(env.observation_space.shape or ())
+        n = int(env.action_space.n)  # type: ignore[attr-defined]
+        env.close()
+        net = q_network(cfg.agent.network, shape, n, cfg.agent.hidden)
+        agent = DQNAgent(net, n, cfg.agent, resolve_device(cfg.device), seed=cfg.seed)
+        agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
+        self.checkpoint = latest
+        self.agent = Policy(agent, shape, cfg.agent.eval_eps)
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        """``summary.json`` of a finished run (None while it is unfinished)."""
+        path = self.dir / "summary.json"
+        return read_json(path, "summary") if path.is_file() else None
+
+    def make_env(self, train: bool = False, **overrides: Any) -> gym.Env:
+        """The run's env (``train=False``: raw scores, as evaluation sees them)."""
+        return make_env(self.config.env, train=train, **overrides)
+
+    def evaluate(self, episodes: int = 30, seed: int = 12345) -> np.ndarray:
+        """Returns of ``episodes`` evaluation episodes at the run's eval epsilon."""
+        cfg = self.config
+        return evaluate(self.agent, cfg.env, episodes, cfg.agent.eval_eps, seed=seed)
+
+
+class WorldModelsRun:
+    """A World Models run folder: C of an iteration, M's dream, real evaluation."""
+
+    def __init__(self, run_dir: str | Path, iteration: int | None = None) -> None:
+        from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
+
+        self.pipeline = Pipeline(load_run_config(run_dir), run_dir, progress=False)
+        self.paths, self.config = self.pipeline.paths, self.pipeline.cfg
+        self.iteration = iteration or self.paths.last_iteration()
+
+    @property
+    def controller(self) -> tuple[Any, np.ndarray]:
+        """(C, its best parameters) of this iteration."""
+        from dynaworld.worldmodels import control
+
+        path = self.paths.c_dir(self.iteration) / "params.npy"
+        if not path.is_file():
+            raise DynaworldError(f"{path} does not exist: train C first")
+        return control.controller(self.paths), np.load(path)
+
+    def dream_env(self, num_envs: int = 1, seed: int = 0) -> Any:
+        """M's dream as a Gymnasium VectorEnv (``DreamEnv``)."""
+        from dynaworld.worldmodels import control
+
+        return control.dream_env(self.paths, self.iteration, num_envs, seed)
+
+    def evaluate(self, episodes: int = 100) -> dict[str, Any]:
+        """C on real episodes (writes the controller's eval.json, as the CLI does)."""
+        return self.pipeline.evaluate(episodes, self.iteration)
+
+
+def load(run_dir: str | Path) -> Run | WorldModelsRun:
+    """A run folder made by ``dynaworld train`` or ``dynaworld worldmodels``."""
+    kind = rundir.kind_of(run_dir)
+    if kind == "worldmodels":
+        return WorldModelsRun(run_dir)
+    if kind != "train":
+        raise DynaworldError(f"{run_dir} is not a run folder (it is {kind or 'not dynaworld'}'s)")
+    return Run(run_dir)
+
+
+def train(config: str | Path, run_dir: str | Path | None = None, **overrides: Any) -> Run:
+    """Train a run from a config file or a shipped config's name; ``overrides`` are config keys,
+    '__' for a section's dot (``agent__lr=1e-4`` is ``agent.lr=1e-4``). Returns the loaded run."""
+    from dynaworld.resume import default_run_dir
+    from dynaworld.training import train as run_training
+
+    pairs = [f"{k.replace('__', '.')}={_yaml(v)}" for k, v in overrides.items()]
+    cfg = load_config(config, pairs)
+    d = Path(run_dir) if run_dir else default_run_dir(cfg)
+    run_training(cfg, d)
+    return Run(d)
+
+
+def _yaml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "null" if v is None else str(v)
