@@ -73,3 +73,30 @@ def termination_error(
         rng.choice(c, size=min(samples, len(c)), replace=False) for c in (cand[done], cand[~done])
     )
     return len(ends), float(model.done_at(ends).mean()), float(model.done_at(others).mean())
+
+
+class RollsOut(HeldOutModel, Protocol):
+    def rollout(
+        self, obs: np.ndarray, actions: np.ndarray, key: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...  # states (B, k, ...), rewards, dones
+
+    def state_error(self, predicted: np.ndarray, truth: np.ndarray) -> float: ...
+
+
+def k_step_error(
+    model: RollsOut, k: int, samples: int = 128, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Open-loop errors at steps 1..k of every learned model, from held-out real states under the
+    recorded actions: the model's own state error (``state_error``) and the mean absolute reward
+    error. None until a held-out episode has k steps."""
+    b = model.buffer
+    rng = rng or np.random.Generator(np.random.PCG64(0))
+    idx = heldout_starts(b, k, model.holdout_every, samples, rng)
+    if idx is None:
+        return None
+    steps = idx[:, None] + np.arange(k)
+    states, rewards, _ = model.rollout(b.observations(idx), b.actions[steps % b.capacity], idx)
+    state_err = np.array(
+        [model.state_error(states[:, j], b.observations(idx + j + 1)) for j in range(k)]
+    )
+    return state_err, np.abs(rewards - b.rewards[steps % b.capacity]).mean(0)

@@ -24,7 +24,7 @@ from dynaworld.agents.networks import nature_trunk
 from dynaworld.checkpoint import load_checkpoint
 from dynaworld.errors import DynaworldError
 from dynaworld.loop import due
-from dynaworld.models.heldout import heldout_starts, training_indices
+from dynaworld.models.heldout import k_step_error, training_indices
 from dynaworld.registry import ModelContext
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
@@ -184,30 +184,29 @@ class LearnedModel:
         return Prediction(r.astype(np.float32), nxt, done, np.ones(n, np.int64))
 
     # ------------------------------------------------------------------ evaluation
+    def rollout(
+        self, obs: np.ndarray, actions: np.ndarray, key: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k-step open-loop prediction: frames (B, k, ...), rewards and dones (B, k)."""
+        frames, rewards, dones = [], [], []
+        for j in range(actions.shape[1]):
+            obs, r, d = self.predict(obs, actions[:, j])
+            frames.append(obs)
+            rewards.append(r)
+            dones.append(d)
+        return np.stack(frames, 1), np.stack(rewards, 1), np.stack(dones, 1)
+
+    def state_error(self, predicted: np.ndarray, truth: np.ndarray) -> float:
+        """Atari: mean absolute pixel error of the newest frame (0..1); MinAtar: wrong cells."""
+        if self.net.atari:
+            return float(np.abs(predicted[:, -1].astype(np.float32) - truth[:, -1]).mean() / 255.0)
+        return float((predicted != truth).mean())
+
     def k_step_error(
         self, k: int, samples: int = 128, rng: np.random.Generator | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Open-loop error at steps 1..k from held-out real states with the recorded actions.
-
-        Frame error: Atari mean absolute pixel error (0..1); MinAtar fraction of wrong cells.
-        Reward error: mean absolute error. None if no held-out stretch of k steps exists yet.
-        """
-        b = self.buffer
-        rng = rng or np.random.Generator(np.random.PCG64(0))
-        idx = heldout_starts(b, k, self.holdout_every, samples, rng)
-        if idx is None:
-            return None
-        obs = b.observations(idx)
-        frame_err, reward_err = np.zeros(k), np.zeros(k)
-        for j in range(k):
-            obs, r, _ = self.predict(obs, b.actions[(idx + j) % b.capacity])
-            truth = b.observations(idx + j + 1)
-            if self.net.atari:
-                frame_err[j] = np.abs(obs[:, -1].astype(np.float32) - truth[:, -1]).mean() / 255.0
-            else:
-                frame_err[j] = (obs != truth).mean()
-            reward_err[j] = np.abs(r - b.rewards[(idx + j) % b.capacity]).mean()
-        return frame_err, reward_err
+        """Open-loop frame and reward errors at steps 1..k (``heldout.k_step_error``)."""
+        return k_step_error(self, k, samples, rng)
 
     def done_at(self, idx: np.ndarray) -> np.ndarray:
         """Predicted termination of the replay transitions ``idx`` (for ``termination_error``)."""

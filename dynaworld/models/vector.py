@@ -27,8 +27,8 @@ import torch.nn.functional as F
 
 from dynaworld.loop import due
 from dynaworld.models.heldout import (
-    heldout_starts,
     holdout_mask,
+    k_step_error,
     training_indices,
 )
 from dynaworld.registry import ModelContext
@@ -231,22 +231,15 @@ class VectorModel:
         return np.stack(states, 1), np.stack(rewards, 1), np.stack(dones, 1)
 
     # ------------------------------------------------------------------ evaluation
+    def state_error(self, predicted: np.ndarray, truth: np.ndarray) -> float:
+        """Mean |ŝ − s| in units of each dimension's standard deviation."""
+        return float((np.abs(predicted - truth) / self.norm["obs_std"]).mean())
+
     def k_step_error(
         self, k: int, samples: int = 128, rng: np.random.Generator | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Open-loop error at steps 1..k from held-out real states with the recorded actions:
-        state error (mean |ŝ − s| / σ_s) and mean absolute reward error. None without data."""
-        b = self.buffer
-        rng = rng or np.random.Generator(np.random.PCG64(0))
-        idx = heldout_starts(b, k, self.holdout_every, samples, rng)
-        if idx is None:
-            return None
-        steps = idx[:, None] + np.arange(k)
-        states, rewards, _ = self.rollout(b.observations(idx), b.actions[steps % b.capacity], idx)
-        truth = b.observations((steps + 1).ravel()).reshape(states.shape)
-        state_err = (np.abs(states - truth) / self.norm["obs_std"]).mean((0, 2))
-        reward_err = np.abs(rewards - b.rewards[steps % b.capacity]).mean(0)
-        return state_err, reward_err
+        """Open-loop state and reward errors at steps 1..k (``heldout.k_step_error``)."""
+        return k_step_error(self, k, samples, rng)
 
     def done_at(self, idx: np.ndarray) -> np.ndarray:
         """Predicted termination of the replay transitions ``idx`` (for ``termination_error``)."""
