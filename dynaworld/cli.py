@@ -219,7 +219,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         raise DynaworldError(f"{a.run_dir} has no checkpoint to evaluate")
     c = build(cfg)
     c.agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
-    returns = evaluate(c.agent, cfg.env, a.episodes, cfg.agent.eval_eps, seed=a.seed)
+    returns = evaluate(c.agent, cfg.env, a.episodes, cfg.agent.eval_eps, seed=a.seed, progress=True)
     out = {
         "checkpoint": str(latest),
         "episodes": len(returns),

@@ -10,10 +10,17 @@ import numpy as np
 from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
 from dynaworld.errors import DynaworldError
+from dynaworld.progress import progress_bar
 
 
 def evaluate(
-    agent: Any, env_cfg: EnvConfig, episodes: int, epsilon: float, seed: int, parallel: int = 8
+    agent: Any,
+    env_cfg: EnvConfig,
+    episodes: int,
+    epsilon: float,
+    seed: int,
+    parallel: int = 8,
+    progress: bool = False,
 ) -> np.ndarray:
     """Returns of ``episodes`` evaluation episodes (unclipped rewards, no life-loss terminals).
 
@@ -29,6 +36,9 @@ def evaluate(
         obs.append(env.reset(seed=seed + started)[0])
         started += 1
     live = list(range(len(envs)))
+    bar = progress_bar(
+        total=episodes, desc=f"evaluate {env_cfg.id}", unit="episode", disable=not progress
+    )
     while live:
         actions = agent.policy(np.stack([obs[i] for i in live]), epsilon, rng)
         still = []
@@ -36,6 +46,7 @@ def evaluate(
             obs[i], _, term, trunc, info = envs[i].step(int(a))
             if term or trunc:
                 returns.append(float(info["episode"]["r"]))
+                bar.update()
                 if started < episodes:
                     obs[i], _ = envs[i].reset(seed=seed + started)
                     started += 1
@@ -43,6 +54,7 @@ def evaluate(
             else:
                 still.append(i)
         live = still
+    bar.close()
     for env in envs:
         env.close()
     return np.array(returns[:episodes])

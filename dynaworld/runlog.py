@@ -68,6 +68,15 @@ class CsvLog:
         self._file.close()
 
 
+def tag(metric: str) -> str:
+    """TensorBoard's group of a metrics.csv column: eval/, model/, or train/."""
+    if metric.startswith("eval_"):
+        return f"eval/{metric.removeprefix('eval_')}"
+    if metric.startswith("model_"):
+        return f"model/{metric.removeprefix('model_')}"
+    return f"train/{metric}"
+
+
 class RunLogger:
     """Appends rows to ``metrics.csv`` and scalars to TensorBoard.
 
@@ -100,7 +109,7 @@ class RunLogger:
             for k, v in values.items():
                 # NaN = "not measured yet" (e.g. a GP's loss before its first fit): CSV only
                 if k != "env_steps" and v is not None and v == v:
-                    self.tb.add_scalar(k, v, step)
+                    self.tb.add_scalar(tag(k), v, step)
 
     def table(self, name: str, columns: Sequence[str], row: dict[str, Any]) -> None:
         """A row of another CSV in the run directory (e.g. model_error.csv)."""

@@ -236,7 +236,8 @@ def train(
         check_new_run_dir(d)
     c = build(cfg)
     print(
-        f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} | run dir {d}",
+        f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} "
+        f"({torch.get_num_threads()} torch threads) | run dir {d}",
         flush=True,
     )
     for p in ckpt.remove_partial(d) if resume else ():

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tensorboardX import SummaryWriter
 
 from dynaworld import plain
 from dynaworld.errors import CheckpointError
@@ -136,6 +137,7 @@ class CMAES:
         }  # fmt: skip
         # the rows of the generations the checkpoint has (a killed run logged a few more)
         self.log = CsvLog(self.dir / "log.csv", LOG_COLUMNS, self.generation, step_key="generation")
+        self.tb = SummaryWriter(str(self.dir / "tensorboard"), purge_step=self.generation + 1)
 
     @property
     def generation(self) -> int:
@@ -168,10 +170,14 @@ class CMAES:
         np.save(self.dir / "params.npy", st["best_params"])
         self.log.write(row)
         self.log.flush()
+        for key, value in row.items():
+            if key not in ("generation", "wall_time_s"):
+                self.tb.add_scalar(f"cmaes/{key}", float(value), g)
         return row
 
     def close(self) -> None:
         self.log.close()
+        self.tb.close()
 
 
 def evolve(

@@ -71,8 +71,10 @@ def real_returns(
     seeds: list[list[int]],
     max_steps: int | None,
     training: bool = False,
+    desc: str | None = None,
 ) -> list[list[float]]:
-    """Returns of params[i] on seeds[i] in the real env, one task per candidate, in parallel."""
+    """Returns of params[i] on seeds[i] in the real env, one task per candidate, in parallel
+    (``desc``: a progress bar of that name over the tasks)."""
     m = str(run.m_path(k)) if run.observe != "z" else None
     futures = [
         pool.submit(
@@ -87,6 +89,11 @@ def real_returns(
         )
         for p, s in zip(params, seeds, strict=True)
     ]
+    if desc is not None:
+        bar = progress_bar(total=len(futures), desc=desc, unit="episode")
+        for _ in as_completed(futures):
+            bar.update()
+        bar.close()
     return [f.result() for f in futures]
 
 
@@ -204,9 +211,10 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
     if not (folder / "params.npy").exists():
         raise DynaworldError(f"{folder} has no params.npy: run the 'train_c' stage first")
     params = np.load(folder / "params.npy")
-    chunks = _chunks(episodes, workers_for(run, episodes))
+    chunks = [[EVAL_SEED + i] for i in range(episodes)]  # one task per episode: a live bar
+    what = f"evaluate C_{k} {run.c_dir(k).name}"
     returns = np.concatenate(
-        real_returns(run, pool, k, np.stack([params] * len(chunks)), chunks, None)
+        real_returns(run, pool, k, np.stack([params] * len(chunks)), chunks, None, desc=what)
     )
     es = run.cfg.es
     out: dict[str, Any] = {

@@ -84,7 +84,7 @@ def fit(
             if step % 50 == 0 or step == steps:
                 log.write({"update": step, **parts})
                 for k, v in parts.items():
-                    tb.add_scalar(f"{name}/{k}", v, step)
+                    tb.add_scalar(f"{'V' if name == 'vae' else 'M'}/{k}", v, step)
                 bar.set_postfix(loss=f"{parts['loss']:.3g}")
             if step % 200 == 0 or step == steps:
                 log.flush()

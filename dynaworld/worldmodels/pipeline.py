@@ -31,8 +31,8 @@ STAGES = ("collect", "train_v", "encode", "train_m", "train_c", "evaluate")
 class GenerationBar:
     """One progress bar per iteration's planning steps (CMA-ES generations)."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.k, self.bar = total, enabled, 0, None
+    def __init__(self, total: int, enabled: bool, what: str = "") -> None:
+        self.total, self.enabled, self.what, self.k, self.bar = total, enabled, what, 0, None
 
     def __call__(self, k: int, row: dict[str, Any]) -> None:
         if k != self.k:
@@ -42,7 +42,7 @@ class GenerationBar:
             self.bar = progress_bar(
                 total=self.total,
                 initial=g,
-                desc=f"CMA-ES {k}",
+                desc=f"CMA-ES {self.what}iteration {k}",
                 unit="gen",
                 disable=not self.enabled,
             )
@@ -139,7 +139,11 @@ class Pipeline:
         parts: Iterable[str] = ("interact", "update_model", "agent"),
     ) -> PopulationLoop:
         parts = tuple(parts)
-        bar = GenerationBar(self.cfg.es.generations, self.progress)
+        es = self.cfg.es
+        what = f"C {self.cfg.controller.variant}" + (
+            f" τ={es.temperature:g} in the dream, " if es.where == "dream" else " on E, "
+        )
+        bar = GenerationBar(es.generations, self.progress, what)
         return PopulationLoop(
             lambda k: self.iteration(k, parts),
             K=last or self.cfg.iterate.iterations,
