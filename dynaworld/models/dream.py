@@ -169,20 +169,28 @@ class DreamEnv(gym.vector.VectorEnv):
 
 @torch.no_grad()
 def dream_scores(
-    env: DreamEnv, act: Callable[[torch.Tensor], torch.Tensor], n: int, max_steps: int
+    env: DreamEnv,
+    act: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    n: int,
+    max_steps: int,
 ) -> torch.Tensor:
-    """Returns (n,) of n dreams advanced together, ``act`` mapping their observations (n, W) to
-    env actions; a dream that ends stops counting (the batched path every dream score takes)."""
+    """Returns (n,) of n dreams advanced together (the batched path every dream score takes).
+
+    ``act(obs, rows)`` maps the observations (N, W) of the dreams still running, whose indices
+    are ``rows`` (N,), to env actions. A dream that ends leaves the batch, so a generation costs
+    the dreams' summed length, not n times the longest."""
     z, state = env.start(n)
-    alive = torch.ones(n, dtype=torch.bool, device=env.device)
+    rows = torch.arange(n, device=env.device)
     total = torch.zeros(n, device=env.device)
     for _ in range(max_steps):
-        a = act(env.observation(z, state))
+        a = act(env.observation(z, state), rows)
         z, state, reward, done = env.advance(z, env.action_vector(a), state)
-        total += reward * alive
-        alive &= ~done
-        if not bool(alive.any()):
-            break
+        total[rows] += reward
+        if bool(done.any()):
+            keep = ~done
+            if not bool(keep.any()):
+                break
+            rows, z, state = rows[keep], z[keep], (state[0][:, keep], state[1][:, keep])
     return total
 
 
@@ -196,13 +204,12 @@ def dream_returns(
     mean: bool = True,
 ) -> torch.Tensor:
     """Mean dream return of each candidate (P,) over ``rollouts`` dreams (``mean=False``: every
-    return, (P, rollouts)), computed as one batch of P x rollouts dreams."""
+    return, (P, rollouts)), computed as one batch of P x rollouts dreams; dream i belongs to
+    candidate i // rollouts."""
     P = params.shape[0]
-    n = P * rollouts
-    shape = [] if controller.head != "car" else [-1]
 
-    def act(x: torch.Tensor) -> torch.Tensor:
-        return controller.act(params, x.view(P, rollouts, -1)).reshape(n, *shape)
+    def act(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return controller.act(params[rows // rollouts], x[:, None])[:, 0]
 
-    returns = dream_scores(env, act, n, max_steps).view(P, rollouts)
+    returns = dream_scores(env, act, P * rollouts, max_steps).view(P, rollouts)
     return returns.mean(dim=1) if mean else returns

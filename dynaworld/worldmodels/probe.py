@@ -38,7 +38,9 @@ def dream_survival(run: Run, k: int, episodes: int) -> dict[str, list[float]]:
     for name, action in ACTIONS.items():
         gen = torch.Generator(device=env.device).manual_seed(EVAL_SEED)
 
-        def act(x: torch.Tensor, a: int | None = action, g: torch.Generator = gen) -> torch.Tensor:
+        def act(
+            x: torch.Tensor, rows: torch.Tensor, a: int | None = action, g: torch.Generator = gen
+        ) -> torch.Tensor:
             if a is None:
                 return torch.randint(3, (len(x),), device=env.device, generator=g)
             return torch.full((len(x),), a, dtype=torch.long, device=env.device)
