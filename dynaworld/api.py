@@ -99,10 +99,10 @@ class Run:
         """The run's env (``train=False``: raw scores, as evaluation sees them)."""
         return make_env(self.config.env, train=train, **overrides)
 
-    def evaluate(self, episodes: int = 30, seed: int = 12345) -> np.ndarray:
+    def evaluate(self, episodes: int = 30, seed: int = 12345, progress: bool = False) -> np.ndarray:
         """Returns of ``episodes`` evaluation episodes at the run's eval epsilon."""
         cfg = self.config
-        return evaluate(self.agent, cfg.env, episodes, cfg.agent.eval_eps, seed=seed)
+        return evaluate(self.agent, cfg.env, episodes, cfg.agent.eval_eps, seed, progress=progress)
 
 
 class WorldModelsRun:

@@ -208,20 +208,12 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
-    from dynaworld import checkpoint as ckpt
-    from dynaworld.build import build
-    from dynaworld.evaluate import evaluate
-    from dynaworld.resume import read_run_config
+    from dynaworld.api import Run
 
-    cfg = read_run_config(a.run_dir)
-    latest = ckpt.latest_checkpoint(a.run_dir)
-    if latest is None:
-        raise DynaworldError(f"{a.run_dir} has no checkpoint to evaluate")
-    c = build(cfg)
-    c.agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
-    returns = evaluate(c.agent, cfg.env, a.episodes, cfg.agent.eval_eps, seed=a.seed, progress=True)
+    run = Run(a.run_dir)  # the agent alone: no replay buffer or planning model is built
+    returns = run.evaluate(a.episodes, seed=a.seed, progress=True)
     out = {
-        "checkpoint": str(latest),
+        "checkpoint": str(run.checkpoint),
         "episodes": len(returns),
         "eval_return_mean": float(returns.mean()),
         "eval_return_std": float(returns.std()),

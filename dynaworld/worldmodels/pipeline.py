@@ -120,32 +120,25 @@ class Pipeline:
             out["train_m"] = fit.train_m(self.paths, k, self.progress)
         return out
 
-    def iteration(
-        self, k: int, parts: Iterable[str] = ("interact", "update_model", "agent")
-    ) -> Iteration:
+    def iteration(self, k: int, plan_only: bool = False) -> Iteration:
+        """Iteration k's parts (``plan_only``: the train-c stage, C's planning steps alone)."""
         skip = lambda: {"skipped": True}  # noqa: E731
-        agent = lambda: control.agent(self.paths, k, lambda: self._pool(self.cfg.es.workers))  # noqa: E731
-        empty = lambda: (_NoPlanning(), None, lambda: None)  # noqa: E731
         return Iteration(
-            interact=(lambda: self.collect(k)) if "interact" in parts else skip,
-            update_model=(lambda: self.update_model(k)) if "update_model" in parts else skip,
-            agent=agent if "agent" in parts else empty,  # type: ignore[arg-type]
+            interact=skip if plan_only else (lambda: self.collect(k)),
+            update_model=skip if plan_only else (lambda: self.update_model(k)),
+            agent=lambda: control.agent(self.paths, k, lambda: self._pool(self.cfg.es.workers)),
         )
 
     def loop(
-        self,
-        first: int = 1,
-        last: int | None = None,
-        parts: Iterable[str] = ("interact", "update_model", "agent"),
+        self, first: int = 1, last: int | None = None, plan_only: bool = False
     ) -> PopulationLoop:
-        parts = tuple(parts)
         es = self.cfg.es
         what = f"C {self.cfg.controller.variant}" + (
             f" τ={es.temperature:g} in the dream, " if es.where == "dream" else " on E, "
         )
         bar = GenerationBar(es.generations, self.progress, what)
         return PopulationLoop(
-            lambda k: self.iteration(k, parts),
+            lambda k: self.iteration(k, plan_only),
             K=last or self.cfg.iterate.iterations,
             P=self.cfg.es.generations,
             on_generation=bar,
@@ -176,7 +169,7 @@ class Pipeline:
         if name == "train_m":
             return fit.train_m(self.paths, 1, self.progress) if self.needs_m else {"skipped": True}
         if name == "train_c":
-            return self.loop(1, 1, ["agent"]).run()["agent_1"]
+            return self.loop(1, 1, plan_only=True).run()["agent_1"]
         return self.evaluate()
 
     def evaluate(self, episodes: int | None = None, k: int | None = None) -> dict[str, Any]:
@@ -195,18 +188,6 @@ class Pipeline:
             return control.evaluate_random(self.paths, pool, n)
         finally:
             pool.shutdown()
-
-
-class _NoPlanning:
-    """The agent part of a stage command that runs only interaction or UPDATEMODEL."""
-
-    generation = 1 << 62
-
-    def ask(self) -> Any:
-        raise AssertionError("no planning in this stage")
-
-    def tell(self, candidates: Any, returns: Any) -> dict[str, Any]:
-        raise AssertionError("no planning in this stage")
 
 
 def load_run_config(run_dir: str | Path, overrides: Iterable[str] = ()) -> WorldModelsConfig:
