@@ -1,7 +1,7 @@
 """UPDATEMODEL of World Models: V and M fitted on the rollouts gathered so far.
 
-``fit`` is the one resumable training loop (a checkpoint every 200 updates, CSV and TensorBoard
-logs) that V and M share. V is trained once, on iteration 1's random rollouts; every iteration
+``fit`` is the one resumable training loop (a checkpoint every 200 updates and at least every
+5 minutes, CSV and TensorBoard logs) that V and M share. V is trained once, on iteration 1's random rollouts; every iteration
 encodes its own rollouts with V, and M is trained on the encoded rollouts of all iterations so
 far (iteration k > 1 starts from iteration k - 1's M: the paper's "retrain M").
 """
@@ -9,6 +9,7 @@ far (iteration k > 1 starts from iteration k - 1's M: the paper's "retrain M").
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ Loss = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
 def save(obj: dict[str, Any], path: Path) -> None:
     with atomic_write(path) as f:
         torch.save(obj, f)
+
+
+SAVE_SECONDS = 300.0  # a checkpoint at least this often, so a killed session loses little
 
 
 def fit(
@@ -70,9 +74,10 @@ def fit(
         total=steps, initial=step, desc=f"train {name}", unit="upd", disable=not progress
     )
     parts: dict[str, float] = {}
-    torch.manual_seed(seed + step)
+    saved = time.monotonic()
     while step < steps:
         for batch in batches(step):
+            torch.manual_seed(seed + step)  # per update, so a resume at any step is exact
             value, parts = loss(batch)
             opt.zero_grad(set_to_none=True)
             value.backward()
@@ -86,7 +91,8 @@ def fit(
                 for k, v in parts.items():
                     tb.add_scalar(f"{'V' if name == 'vae' else 'M'}/{k}", v, step)
                 bar.set_postfix(loss=f"{parts['loss']:.3g}")
-            if step % 200 == 0 or step == steps:
+            if step % 200 == 0 or step == steps or time.monotonic() - saved > SAVE_SECONDS:
+                saved = time.monotonic()
                 log.flush()
                 save(
                     {"weights": model.state_dict(), "optimizer": opt.state_dict(), "step": step},
