@@ -25,7 +25,7 @@ from dynaworld.config import EnvConfig, parse_shape
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.models import ReplayWriter
-from dynaworld.models.perfect import PerfectModel, replay_payload
+from dynaworld.models.perfect import PerfectModel, replay_sim
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
 from dynaworld.planning import RolloutSampler
 from dynaworld.replay import ReplayBuffer
@@ -49,9 +49,9 @@ def fill(cfg: EnvConfig, steps: int, states: bool) -> tuple[ReplayBuffer, Any, f
         env = EmulatorStates(env)
     shape = tuple(env.observation_space.shape or ())
     buf = ReplayBuffer.for_observation(
-        shape, np.uint8, steps * 2, stacked=is_atari(cfg.id), payload=states
+        shape, np.uint8, steps * 2, stacked=is_atari(cfg.id), sim=states
     )
-    model = ReplayWriter(buf, payload=replay_payload if states else None)
+    model = ReplayWriter(buf, sim=replay_sim if states else None)
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)
     for _ in range(steps):

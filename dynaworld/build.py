@@ -27,7 +27,7 @@ from dynaworld.loop import Loop, Planning, every, ratio
 from dynaworld.models import ReplayModel, ReplayWriter
 from dynaworld.models.base import LearningModel
 from dynaworld.models.heldout import termination_error
-from dynaworld.models.perfect import replay_payload
+from dynaworld.models.perfect import replay_sim
 from dynaworld.planning import ImaginedReplay, RolloutSampler
 from dynaworld.registry import ModelContext, ModelSpec, make_model, model_spec
 from dynaworld.replay import ReplayBuffer, UniformSampler
@@ -80,9 +80,9 @@ def build(cfg: TrainConfig) -> Components:
         env.observation_space.dtype,
         cfg.replay.capacity,
         stacked=is_atari(cfg.env.id),
-        payload=spec.simulator,
+        sim=spec.simulator,
     )
-    writer = ReplayWriter(buffer, payload=replay_payload if spec.simulator else None)
+    writer = ReplayWriter(buffer, sim=replay_sim if spec.simulator else None)
     replay = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma)
     sampler = UniformSampler(buffer, cfg.agent.batch_size, seed=s_sampler)
     start = cfg.replay.learning_starts

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dynaworld.loop import due
+from dynaworld.models.model_env import ModelEnv, take_query
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch, Prediction, Query
 
@@ -25,11 +26,13 @@ from dynaworld.types import Batch, Prediction, Query
 class RolloutSampler:
     """d for n×k planning: n start states from the replay buffer, then the model's own s̃'.
 
-    Actions come from the current agent, epsilon-greedy with ``epsilon``. A rollout that reaches
-    a terminal (or the time limit) restarts from a fresh start state, so every phase makes n·k
-    transitions. A query's ``key`` holds the replay index of each fresh start state (−1 for a
-    state the model predicted; None when no row is fresh): models with memory (the LSTM) read the
-    start state's history from the buffer.
+    The rollouts are a ``ModelEnv`` whose steps the loop makes (``sample`` is its query,
+    ``continue_from`` its advance), so m is called by the loop, as in Algorithm 1. Actions come
+    from the current agent, epsilon-greedy with ``epsilon``. A rollout that reaches a terminal
+    (or the time limit) restarts from a fresh start state, so every phase makes n·k transitions.
+    A query's ``key`` holds the replay index of each fresh start state (−1 for a state the model
+    predicted; None when no row is fresh): models with memory (the LSTM) read the start state's
+    history from the buffer.
     """
 
     def __init__(
@@ -45,42 +48,19 @@ class RolloutSampler:
         self.starts = UniformSampler(buffer, n, seed, recent)
         self.rng = np.random.Generator(np.random.PCG64(seed + 1))
         self.j = 0  # step within the current rollouts
-        self.obs: np.ndarray | None = None
-        self.payload: Any = None
-        self.key: np.ndarray | None = None
-        self.restart = np.ones(n, bool)
+        self.rollouts = ModelEnv(None, lambda mask: take_query(self.starts.sample(), mask), n)
 
     def update(self, transition: Any) -> None:
         pass
 
-    def _draw_starts(self) -> None:
-        q = self.starts.sample()
-        if self.obs is None or self.restart.all():
-            self.obs, self.payload, self.key = q.obs, q.payload, q.key
-        else:
-            r = self.restart
-            self.obs = self.obs.copy()
-            self.obs[r] = q.obs[r]
-            assert q.key is not None
-            self.key = np.where(r, q.key, -1)
-            if self.payload is not None and q.payload is not None:
-                self.payload = np.array(self.payload, dtype=object)
-                self.payload[r] = q.payload[r]
-        self.restart[:] = False
-
     def sample(self, agent: Any) -> Query:
         if self.j == 0:
-            self.restart[:] = True
-        if self.restart.any():
-            self._draw_starts()
-        assert self.obs is not None
+            self.rollouts.reset()
         eps = self.epsilon() if callable(self.epsilon) else self.epsilon
-        actions = agent.policy(self.obs, eps, self.rng)
-        return Query(self.obs, actions, key=self.key, payload=self.payload)
+        return self.rollouts.query(agent.policy(self.rollouts.observe().obs, eps, self.rng))
 
     def continue_from(self, query: Query, pred: Prediction) -> None:
-        self.obs, self.payload, self.key = pred.next_obs, pred.payload, None
-        self.restart = pred.done.copy() if pred.ended is None else pred.done | pred.ended
+        self.rollouts.advance(pred)
         self.j = (self.j + 1) % self.k
 
     def state_dict(self) -> dict[str, Any]:

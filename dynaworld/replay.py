@@ -2,7 +2,7 @@
 
 Each frame is stored once: a stacked observation is rebuilt from the last ``stack`` frames of its
 episode (padded with the episode's first frame, as the environment pads), and s' is simply the
-next slot. Images are kept as uint8. A per-step ``payload`` (e.g. an emulator state) is optional.
+next slot. Images are kept as uint8. Per-step emulator states (``sim``, for the perfect model) are optional.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class ReplayBuffer:
         frame_shape: tuple[int, ...],
         frame_dtype: Any = np.uint8,
         stack: int = 1,
-        payload: bool = False,
+        sim: bool = False,
     ) -> None:
         self.capacity, self.stack = capacity, stack
         self.frame_shape = tuple(frame_shape)
@@ -36,7 +36,7 @@ class ReplayBuffer:
         self.episode_start = np.zeros(
             capacity, np.int64
         )  # absolute index of the episode's 1st frame
-        self.payload: np.ndarray | None = np.empty(capacity, object) if payload else None
+        self.sim: np.ndarray | None = np.empty(capacity, object) if sim else None
         self.t = 0  # absolute index of the next frame to write
 
     @classmethod
@@ -46,12 +46,12 @@ class ReplayBuffer:
         obs_dtype: Any,
         capacity: int,
         stacked: bool,
-        payload: bool = False,
+        sim: bool = False,
     ) -> ReplayBuffer:
         """Atari-style stacked frames (stacked=True) store one (H, W) frame per step."""
         if stacked:
-            return cls(capacity, obs_shape[1:], obs_dtype, stack=obs_shape[0], payload=payload)
-        return cls(capacity, obs_shape, obs_dtype, stack=1, payload=payload)
+            return cls(capacity, obs_shape[1:], obs_dtype, stack=obs_shape[0], sim=sim)
+        return cls(capacity, obs_shape, obs_dtype, stack=1, sim=sim)
 
     # ------------------------------------------------------------------ size
     @property
@@ -67,14 +67,14 @@ class ReplayBuffer:
                 self.episode_start,
             )
         )
-        return n + (self.payload.nbytes if self.payload is not None else 0)
+        return n + (self.sim.nbytes if self.sim is not None else 0)
 
     def describe(self) -> str:
         f = self.frames
         return (
             f"replay buffer: {self.capacity:,} steps x frame {self.frame_shape} {f.dtype} "
             f"(stack {self.stack}) = {self.nbytes / 2**20:,.1f} MiB"
-            + (" + per-step payload" if self.payload is not None else "")
+            + (" + per-step emulator states" if self.sim is not None else "")
         )
 
     def __len__(self) -> int:
@@ -88,22 +88,22 @@ class ReplayBuffer:
     def _last_frame(self, obs: np.ndarray) -> np.ndarray:
         return obs[-1] if self.stack > 1 else obs
 
-    def _write(self, obs: np.ndarray, episode_start: int, payload: Any) -> None:
+    def _write(self, obs: np.ndarray, episode_start: int, sim: Any) -> None:
         i = self.t % self.capacity
         self.frames[i] = self._last_frame(obs)
         self.has_next[i] = False
         self.dones[i] = False
         self.episode_start[i] = episode_start
-        if self.payload is not None:
-            self.payload[i] = payload
+        if self.sim is not None:
+            self.sim[i] = sim
         self.t += 1
 
-    def start_episode(self, obs: np.ndarray, payload: Any = None) -> None:
+    def start_episode(self, obs: np.ndarray, sim: Any = None) -> None:
         """Store the first observation of an episode."""
-        self._write(obs, self.t, payload)
+        self._write(obs, self.t, sim)
 
     def add(
-        self, action: int, reward: float, done: bool, next_obs: np.ndarray, payload: Any = None
+        self, action: int, reward: float, done: bool, next_obs: np.ndarray, sim: Any = None
     ) -> None:
         """Store the transition from the last stored frame and its next observation."""
         if self.t == 0:
@@ -111,7 +111,7 @@ class ReplayBuffer:
         p = (self.t - 1) % self.capacity
         self.actions[p], self.rewards[p], self.dones[p] = action, reward, done
         self.has_next[p] = True
-        self._write(next_obs, int(self.episode_start[p]), payload)
+        self._write(next_obs, int(self.episode_start[p]), sim)
 
     # ------------------------------------------------------------------ reading
     def exists(self, idx: np.ndarray) -> np.ndarray:
@@ -174,8 +174,8 @@ class ReplayBuffer:
         out: dict[str, Any] = {"t": self.t, "capacity": self.capacity}
         for name in ("frames", "actions", "rewards", "dones", "has_next", "episode_start"):
             out[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name)[:n]))
-        if self.payload is not None:
-            out["payload"] = plain.encode(list(self.payload[:n]))
+        if self.sim is not None:
+            out["sim"] = plain.encode(list(self.sim[:n]))
         return out
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -184,10 +184,12 @@ class ReplayBuffer:
         n = len(d["actions"])
         for name in ("frames", "actions", "rewards", "dones", "has_next", "episode_start"):
             getattr(self, name)[:n] = d[name].numpy()
-        if self.payload is not None and "payload" in d:
-            if not isinstance(d["payload"], list) or len(d["payload"]) != n:
-                raise CheckpointError("the replay payload in this checkpoint is not a list of n")
-            self.payload[:n] = plain.decode(d["payload"])
+        if self.sim is not None and "sim" in d:
+            if not isinstance(d["sim"], list) or len(d["sim"]) != n:
+                raise CheckpointError(
+                    "the replay's emulator states in this checkpoint are not a list of n"
+                )
+            self.sim[:n] = plain.decode(d["sim"])
         self.t = int(d["t"])
 
 
@@ -206,8 +208,8 @@ class UniformSampler:
     def sample(self, agent: Any = None) -> Query:
         idx = self.buffer.sample_indices(self.batch_size, self.rng, self.recent)
         b = self.buffer
-        payload = b.payload[idx % b.capacity] if b.payload is not None else None
-        return Query(b.observations(idx), b.actions[idx % b.capacity], key=idx, payload=payload)
+        sim = b.sim[idx % b.capacity] if b.sim is not None else None
+        return Query(b.observations(idx), b.actions[idx % b.capacity], key=idx, sim=sim)
 
     def continue_from(self, query: Query, prediction: Any) -> None:  # one-step: nothing to continue
         pass

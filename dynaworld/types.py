@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+
+Rows: TypeAlias = Any  # a batch-first array: np.ndarray on the host, torch.Tensor on a device
 
 
 @dataclass
@@ -23,24 +25,31 @@ class Transition:
 
 @dataclass
 class Query:
-    """What the sampler d hands to the model m: states s̃ and actions ã (a batch)."""
+    """What the sampler d hands to the model m: states s̃ and actions ã (a batch).
 
-    obs: np.ndarray
-    action: np.ndarray
+    A model state has up to three parts, each batch-first and None when absent: ``obs`` (what
+    the agent sees; the dream's z), the model's own recurrent ``state`` (an LSTM's (h, c)), and
+    the simulator state ``sim`` the perfect model restores (emulator snapshots, one object a row).
+    """
+
+    obs: Rows
+    action: Rows
     key: np.ndarray | None = None  # replay indices (-1: a model's state), for lookups and history
-    payload: Any = None  # per-state extras (emulator states; an LSTM's hidden state)
+    state: Any = None  # the model's recurrent state of s̃ (an array or a tuple of arrays)
+    sim: np.ndarray | None = None  # emulator states of s̃ (object array), for the perfect model
 
 
 @dataclass
 class Prediction:
     """What the model m answers: r̃, s̃' (and whether the imagined episode ended)."""
 
-    reward: np.ndarray
-    next_obs: np.ndarray
-    done: np.ndarray
-    horizon: np.ndarray  # environment steps covered (n-step returns: bootstrap with gamma**horizon)
-    payload: Any = None  # per-state extras of s̃' (emulator states, for rollouts)
-    ended: np.ndarray | None = None  # imagined episode cut off without a terminal (time limit)
+    reward: Rows
+    next_obs: Rows
+    done: Rows
+    horizon: Rows  # environment steps covered (n-step returns: bootstrap with gamma**horizon)
+    state: Any = None  # the model's recurrent state of s̃' (see Query)
+    sim: np.ndarray | None = None  # emulator states of s̃' (see Query)
+    ended: Rows | None = None  # imagined episode cut off without a terminal (time limit)
 
 
 @dataclass

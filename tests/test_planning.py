@@ -8,7 +8,7 @@ from dynaworld.envs import make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.errors import ConfigError
 from dynaworld.models import ReplayModel, ReplayWriter
-from dynaworld.models.perfect import PerfectModel, replay_payload
+from dynaworld.models.perfect import PerfectModel, replay_sim
 from dynaworld.planning import ImaginedReplay, RolloutSampler
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch, Prediction, Query, Transition
@@ -25,9 +25,9 @@ def record(cfg: EnvConfig, steps: int, seed: int = 0):
     env = EmulatorStates(make_env(cfg))
     shape = env.observation_space.shape
     buf = ReplayBuffer.for_observation(
-        shape, np.uint8, 1000, stacked=cfg.id.startswith("ALE/"), payload=True
+        shape, np.uint8, 1000, stacked=cfg.id.startswith("ALE/"), sim=True
     )
-    model = ReplayWriter(buf, payload=replay_payload)
+    model = ReplayWriter(buf, sim=replay_sim)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     for _ in range(steps):
@@ -66,11 +66,11 @@ def test_perfect_model_k_step_rollout_follows_the_real_trajectory():
     buf, _ = record(cfg, 300)
     i = int(np.flatnonzero(buf.valid(np.arange(100)) & buf.valid(np.arange(10, 110)))[0])
     m = PerfectModel(cfg, seed=3)
-    obs, states = buf.observations(np.array([i])), buf.payload[[i]]
+    obs, states = buf.observations(np.array([i])), buf.sim[[i]]
     for j in range(10):
-        pred = m.step(Query(obs, buf.actions[[i + j]], payload=states))
+        pred = m.step(Query(obs, buf.actions[[i + j]], sim=states))
         np.testing.assert_array_equal(pred.next_obs[0], buf.observations(np.array([i + j + 1]))[0])
-        obs, states = pred.next_obs, pred.payload
+        obs, states = pred.next_obs, pred.sim
 
 
 class CountingModel:

@@ -75,16 +75,16 @@ def test_n_step_returns_match_brute_force():
         assert R == pytest.approx(g, rel=1e-6)
 
 
-def test_payload_and_state_dict_round_trip():
-    buf = ReplayBuffer(50, (3,), np.float32, payload=True)
-    buf.start_episode(np.zeros(3, np.float32), payload={"s": 0})
+def test_emulator_states_and_state_dict_round_trip():
+    buf = ReplayBuffer(50, (3,), np.float32, sim=True)
+    buf.start_episode(np.zeros(3, np.float32), sim={"s": 0})
     for i in range(1, 70):
-        buf.add(i % 2, float(i), i % 13 == 0, np.full(3, i, np.float32), payload={"s": i})
-    other = ReplayBuffer(50, (3,), np.float32, payload=True)
+        buf.add(i % 2, float(i), i % 13 == 0, np.full(3, i, np.float32), sim={"s": i})
+    other = ReplayBuffer(50, (3,), np.float32, sim=True)
     other.load_state_dict(buf.state_dict())
     for name in ("frames", "actions", "rewards", "dones", "has_next", "episode_start"):
         np.testing.assert_array_equal(getattr(buf, name), getattr(other, name))
-    assert list(other.payload) == list(buf.payload) and other.t == buf.t
+    assert list(other.sim) == list(buf.sim) and other.t == buf.t
     with pytest.raises(ValueError, match="capacity"):
         ReplayBuffer(40, (3,), np.float32).load_state_dict(buf.state_dict())
 

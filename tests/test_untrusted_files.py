@@ -75,19 +75,19 @@ def test_a_checkpoint_that_is_itself_a_crafted_pickle_is_refused(cli, finished_r
     assert not marker.exists()
 
 
-def test_a_replay_payload_that_is_a_pickle_is_refused(tmp_path):
+def test_replay_emulator_states_that_are_a_pickle_are_refused(tmp_path):
     marker = tmp_path / "pwned"
-    buf = ReplayBuffer(20, (2,), np.float32, payload=True)
-    buf.start_episode(np.zeros(2, np.float32), payload=(0, np.arange(3)))
+    buf = ReplayBuffer(20, (2,), np.float32, sim=True)
+    buf.start_episode(np.zeros(2, np.float32), sim=(0, np.arange(3)))
     for i in range(1, 5):
-        buf.add(0, 0.0, False, np.zeros(2, np.float32), payload=(i, np.arange(3)))
+        buf.add(0, 0.0, False, np.zeros(2, np.float32), sim=(i, np.arange(3)))
     state = buf.state_dict()
-    again = ReplayBuffer(20, (2,), np.float32, payload=True)
+    again = ReplayBuffer(20, (2,), np.float32, sim=True)
     again.load_state_dict(state)  # plain data round-trips
-    assert again.payload[3][0] == 3 and np.array_equal(again.payload[3][1], np.arange(3))
-    state["payload"] = evil_tensor(marker)
-    with pytest.raises(CheckpointError, match="payload"):
-        ReplayBuffer(20, (2,), np.float32, payload=True).load_state_dict(state)
+    assert again.sim[3][0] == 3 and np.array_equal(again.sim[3][1], np.arange(3))
+    state["sim"] = evil_tensor(marker)
+    with pytest.raises(CheckpointError, match="emulator states"):
+        ReplayBuffer(20, (2,), np.float32, sim=True).load_state_dict(state)
     assert not marker.exists()
 
 

@@ -59,7 +59,9 @@ def k2_claims(tmp: str) -> None:
 
     from dynaworld.agents.cmaes import load_state, new_es
     from dynaworld.config import load_config
-    from dynaworld.models.mdnrnn import features
+    from dynaworld.envs import frames
+    from dynaworld.envs.frames import ACTION_SPACES
+    from dynaworld.models.mdnrnn import action_vector, features
     from dynaworld.worldmodels import control
     from dynaworld.worldmodels import data as wmdata
     from dynaworld.worldmodels.config import WorldModelsConfig
@@ -76,7 +78,7 @@ def k2_claims(tmp: str) -> None:
     # Iteration 2's real interactions are C_1's rollouts (epsilon 0: C's actions exactly).
     params = np.load(run.c_dir(1) / "params.npy")
     v, m, c = load_v(d / "vae.pt"), load_m(run.m_path(1)), control.controller(run)
-    files = wmdata.rollout_files(run.data_dir(2))
+    files, doom = wmdata.rollout_files(run.data_dir(2)), ACTION_SPACES[frames.DOOM]
     assert len(files) == 2
     for f in files:
         r, state = wmdata.load_npz(f), m.initial_state(1)
@@ -86,7 +88,7 @@ def k2_claims(tmp: str) -> None:
                 z = v.encode(torch.from_numpy(frame)[None])[0]
                 a = c.act(p, features(z, state, "zch")[None])[0, 0]
                 assert int(np.argmax(recorded)) == int(a)
-                state = m.advance(z, c.action_vector(a[None], 3), state)
+                state = m.next_state(z, action_vector(a[None], doom), state)
     # UPDATEMODEL: M_2 was trained (3 updates) on the rollouts of both iterations, from M_1.
     m2 = torch.load(run.m_path(2), weights_only=True)
     assert m2["rollouts"] == 3 + 2

@@ -55,9 +55,3 @@ class Controller:
             return torch.stack([y[..., 0], (y[..., 1] + 1) / 2, y[..., 2].clamp(0, 1)], dim=-1)
         band = (y[..., 0] > -1 / 3).long() + (y[..., 0] > 1 / 3).long()
         return self.bands.to(band.device)[band]
-
-    def action_vector(self, actions: torch.Tensor, action_dim: int) -> torch.Tensor:
-        """Env actions -> the float vector M is conditioned on (one-hot for discrete)."""
-        if self.head == "car":
-            return actions
-        return torch.nn.functional.one_hot(actions, action_dim).float()

@@ -1,11 +1,17 @@
-"""The dream: M as a batched environment (a learned model *is* an environment).
+"""The dream: M as the loop's model m, and as a batched environment (a learned model *is* one).
 
-``DreamEnv`` is a Gymnasium ``VectorEnv`` (1.x conventions): ``num_envs`` dreams advance together,
-each starting from the encoded first frame of a real rollout, with M's temperature. Its observation
-is what C sees ([z, h], [z, c, h] or z); its action space is the real env's (CarRacing's
-Box([-1, 0, 0], [1, 1, 1]), Doom's Discrete(3)); a finished dream restarts in the same step, with
-``final_obs`` and ``final_info`` (its ``episode`` return and length) in ``info``. ``dream_returns`` is the fast path CMA-ES uses: a whole generation
-(population x rollouts) as one tensor program on the chosen device, no numpy in the loop.
+``DreamModel`` is World Models' M behind the loop's contract, ``step(Query) -> Prediction``: the
+query's ``obs`` is z, its ``state`` M's (h, c), its ``action`` the env's actions; the answer's
+``next_obs`` is z' drawn at temperature tau. Every dream runs on ``models.model_env.ModelEnv``
+over it, the same rollout code as Dyna's n×k planning:
+
+* ``DreamEnv`` is a Gymnasium ``VectorEnv`` (1.x conventions): ``num_envs`` dreams advance
+  together, each starting from the encoded first frame of a real rollout. Its observation is what
+  C sees ([z, h], [z, c, h] or z); its action space is the real env's (CarRacing's
+  Box([-1, 0, 0], [1, 1, 1]), Doom's Discrete(3)); a finished dream restarts in the same step,
+  with ``final_obs`` and ``final_info`` (its ``episode`` return and length) in ``info``.
+* ``dream_scores`` / ``dream_returns`` are the fast path CMA-ES uses: a whole generation
+  (population x rollouts) as one batch on the chosen device, no numpy in the loop.
 """
 
 from __future__ import annotations
@@ -18,7 +24,56 @@ import numpy as np
 import torch
 
 from dynaworld.agents.controller import Controller
-from dynaworld.models.mdnrnn import MDNRNN, State, features
+from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
+from dynaworld.models.model_env import ModelEnv
+from dynaworld.types import Prediction, Query, Transition
+
+
+class DreamModel:
+    """m = M: (z, a, (h, c)) -> (z', r, done, (h', c')) for a batch, at temperature tau.
+
+    ``reward``: 'head' (M's reward head) or 'survival' (+1 per step alive, Doom's score).
+    ``done``: 'threshold' (p > 0.5), 'sample' (Bernoulli p) or 'never'. Box actions outside
+    ``action_space`` are clipped to it; a Discrete action outside it is an error."""
+
+    def __init__(
+        self,
+        m: MDNRNN,
+        action_space: gym.Space[Any],
+        *,
+        temperature: float = 1.0,
+        reward: str = "head",
+        done: str = "threshold",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if reward == "head" and m.reward is None:
+            raise ValueError("DreamEnv(reward='head') needs an M trained with a reward head")
+        if done != "never" and m.done is None:
+            raise ValueError(f"DreamEnv(done={done!r}) needs an M trained with a done head")
+        self.m, self.action_space, self.temperature = m, action_space, temperature
+        self.reward_mode, self.done_mode, self.generator = reward, done, generator
+
+    def update(self, transition: Transition) -> None:
+        """Nothing per transition: M is fitted on whole rollouts in the population loop's
+        UPDATEMODEL step (``worldmodels.fit.train_m``)."""
+
+    @torch.no_grad()
+    def step(self, query: Query) -> Prediction:
+        z, action, state = query.obs, query.action, query.state
+        heads, state = self.m.step(z, action_vector(action, self.action_space), state)
+        nxt = MDNRNN.sample(heads, self.temperature, self.generator)
+        n, dev = z.shape[0], z.device
+        reward = heads["reward"] if self.reward_mode == "head" else torch.ones(n, device=dev)
+        if self.done_mode == "never":
+            done = torch.zeros(n, dtype=torch.bool, device=dev)
+        else:
+            p = torch.sigmoid(heads["done_logit"])
+            if self.done_mode == "sample":
+                done = torch.rand(n, device=dev, generator=self.generator) < p
+            else:
+                done = p > 0.5
+        ones = torch.ones(n, dtype=torch.long, device=dev)
+        return Prediction(reward, nxt, done, ones, state=state)
 
 
 class DreamEnv(gym.vector.VectorEnv):
@@ -39,20 +94,13 @@ class DreamEnv(gym.vector.VectorEnv):
         device: str | torch.device = "cpu",
         seed: int = 0,
     ) -> None:
-        """``starts``: (S, 2, Z) mu and logvar of real first frames. ``reward``: 'head' (M's reward
-        head) or 'survival' (+1 per step alive, Doom's score). ``done``: 'threshold' (p > 0.5),
-        'sample' (Bernoulli p) or 'never'. ``action_space``: the real env's (one env's); default
-        Box(-1, 1) of M's action width. Box actions outside it are clipped to it, as the real
-        envs' dynamics saturate; a Discrete action outside it is an error."""
+        """``starts``: (S, 2, Z) mu and logvar of real first frames; ``reward``, ``done`` and
+        ``temperature``: see ``DreamModel``. ``action_space``: the real env's (one env's);
+        default Box(-1, 1) of M's action width."""
         self.m = m.to(device).eval()
         self.device = torch.device(device)
         self.starts = torch.as_tensor(np.asarray(starts), dtype=torch.float32, device=self.device)
-        self.num_envs, self.temperature, self.observe = num_envs, temperature, observe
-        self.reward_mode, self.done_mode, self.max_steps = reward, done, max_steps
-        if reward == "head" and m.reward is None:
-            raise ValueError("DreamEnv(reward='head') needs an M trained with a reward head")
-        if done != "never" and m.done is None:
-            raise ValueError(f"DreamEnv(done={done!r}) needs an M trained with a done head")
+        self.num_envs, self.observe, self.max_steps = num_envs, observe, max_steps
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         width = {"z": m.z_dim, "zh": m.z_dim + m.hidden, "zch": m.z_dim + 2 * m.hidden}[observe]
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (width,), np.float32)
@@ -66,59 +114,48 @@ class DreamEnv(gym.vector.VectorEnv):
         )
         if width != m.action_dim:
             raise ValueError(f"action space {self.single_action_space} is not M's {m.action_dim}")
-        if isinstance(self.single_action_space, gym.spaces.Box):
-            self._low = torch.as_tensor(self.single_action_space.low, device=self.device)
-            self._high = torch.as_tensor(self.single_action_space.high, device=self.device)
+        self.model = DreamModel(
+            self.m,
+            self.single_action_space,
+            temperature=temperature,
+            reward=reward,
+            done=done,
+            generator=self.generator,
+        )
         self.observation_space = gym.vector.utils.batch_space(
             self.single_observation_space, num_envs
         )
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
-        self._z, self._state = self.start(num_envs)
-        self._t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self.dreams = self.rollouts(num_envs, autoreset=True, max_steps=max_steps)
+        self.dreams.restart()  # the first dreams are drawn at construction
         self._return = torch.zeros(num_envs, device=self.device)
 
-    # -- the batched model step shared by every dream rollout ---------------------------------
-    def start(self, n: int) -> tuple[torch.Tensor, State]:
+    @property
+    def temperature(self) -> float:
+        return self.model.temperature
+
+    def start(self, n: int) -> Query:
         """n start states: z drawn from random real first frames, M's zero state."""
         idx = torch.randint(len(self.starts), (n,), device=self.device, generator=self.generator)
         mu, logvar = self.starts[idx, 0], self.starts[idx, 1]
         eps = torch.randn(mu.shape, device=self.device, generator=self.generator)
-        return mu + eps * (0.5 * logvar).exp(), self.m.initial_state(n, self.device)
+        z = mu + eps * (0.5 * logvar).exp()
+        return Query(z, None, state=self.m.initial_state(n, self.device))
 
-    @torch.no_grad()
-    def advance(
-        self, z: torch.Tensor, action: torch.Tensor, state: State
-    ) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor]:
-        """(z, action vector, state) -> (z', state', reward, done) for a whole batch."""
-        heads, state = self.m.step(z, action, state)
-        z = MDNRNN.sample(heads, self.temperature, self.generator)
-        n = z.shape[0]
-        if self.reward_mode == "head":
-            reward = heads["reward"]
-        else:
-            reward = torch.ones(n, device=self.device)
-        if self.done_mode == "never":
-            done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        else:
-            p = torch.sigmoid(heads["done_logit"])
-            if self.done_mode == "sample":
-                done = torch.rand(n, device=self.device, generator=self.generator) < p
-            else:
-                done = p > 0.5
-        return z, state, reward, done
+    def rollouts(self, n: int, *, autoreset: bool, max_steps: int) -> ModelEnv:
+        """n dreams on the shared batched path (``autoreset=False``: finished ones leave)."""
+        return ModelEnv(
+            self.model,
+            lambda mask: self.start(int(mask.sum())),
+            n,
+            autoreset=autoreset,
+            max_steps=max_steps,
+        )
 
-    def observation(self, z: torch.Tensor, state: State) -> torch.Tensor:
-        return features(z, state, self.observe)
-
-    def action_vector(self, actions: torch.Tensor) -> torch.Tensor:
-        """What M is conditioned on: one-hot Discrete actions, Box actions clipped to the space."""
-        space = self.single_action_space
-        if isinstance(space, gym.spaces.Discrete):
-            a = actions.long() - int(space.start)
-            if bool(((a < 0) | (a >= space.n)).any()):
-                raise ValueError(f"actions {actions.tolist()} are not all in {space}")
-            return torch.nn.functional.one_hot(a, self.m.action_dim).float()
-        return torch.maximum(torch.minimum(actions.float(), self._high), self._low)
+    def observation(self, dreams: ModelEnv | None = None) -> torch.Tensor:
+        """What C sees of the dreams still running."""
+        d = dreams or self.dreams
+        return features(d.obs, d.state, self.observe)
 
     # -- Gymnasium VectorEnv API -----------------------------------------------------------------
     def reset(
@@ -128,40 +165,34 @@ class DreamEnv(gym.vector.VectorEnv):
             seeds = [seed] if isinstance(seed, int) else [s for s in seed if s is not None]
             if seeds:
                 self.generator.manual_seed(int(np.random.SeedSequence(seeds).generate_state(1)[0]))
-        self._z, self._state = self.start(self.num_envs)
-        self._t.zero_()
+        self.dreams.reset()
+        self.dreams.restart()
         self._return.zero_()
-        return self.observation(self._z, self._state).cpu().numpy(), {}
+        return self.observation().cpu().numpy(), {}
 
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        a = self.action_vector(torch.as_tensor(np.asarray(actions), device=self.device))
-        self._z, self._state, reward, done = self.advance(self._z, a, self._state)
-        self._t += 1
-        self._return += reward
-        truncated = (self._t >= self.max_steps) & ~done
-        obs = self.observation(self._z, self._state)
+        _, p, ended = self.dreams.step(torch.as_tensor(np.asarray(actions), device=self.device))
+        self._return += p.reward
+        truncated = ended & ~p.done
+        obs = self.observation()
         info: dict[str, Any] = {}
-        ended = done | truncated
         if ended.any():  # same-step autoreset: finished dreams restart from fresh real start states
             mask = ended.cpu().numpy()
             info["final_obs"] = obs.cpu().numpy()
             info["_final_obs"] = mask
-            episode = {"r": self._return.cpu().numpy().copy(), "l": self._t.cpu().numpy().copy()}
+            t = self.dreams.t.cpu().numpy().copy()
+            episode = {"r": self._return.cpu().numpy().copy(), "l": t}
             info["final_info"] = {"episode": {**episode, "_r": mask, "_l": mask}, "_episode": mask}
             info["_final_info"] = mask
             self._return[ended] = 0.0
-            z0, s0 = self.start(int(ended.sum()))
-            self._z[ended] = z0
-            self._state[0][0, ended] = s0[0][0]
-            self._state[1][0, ended] = s0[1][0]
-            self._t[ended] = 0
-            obs = self.observation(self._z, self._state)
+            self.dreams.restart()
+            obs = self.observation()
         return (
             obs.cpu().numpy(),
-            reward.cpu().numpy(),
-            done.cpu().numpy(),
+            p.reward.cpu().numpy(),
+            p.done.cpu().numpy(),
             truncated.cpu().numpy(),
             info,
         )
@@ -179,18 +210,13 @@ def dream_scores(
     ``act(obs, rows)`` maps the observations (N, W) of the dreams still running, whose indices
     are ``rows`` (N,), to env actions. A dream that ends leaves the batch, so a generation costs
     the dreams' summed length, not n times the longest."""
-    z, state = env.start(n)
-    rows = torch.arange(n, device=env.device)
+    dreams = env.rollouts(n, autoreset=False, max_steps=max_steps)
+    dreams.restart()
     total = torch.zeros(n, device=env.device)
-    for _ in range(max_steps):
-        a = act(env.observation(z, state), rows)
-        z, state, reward, done = env.advance(z, env.action_vector(a), state)
-        total[rows] += reward
-        if bool(done.any()):
-            keep = ~done
-            if not bool(keep.any()):
-                break
-            rows, z, state = rows[keep], z[keep], (state[0][:, keep], state[1][:, keep])
+    while dreams.running:
+        rows = dreams.rows
+        _, p, _ = dreams.step(act(env.observation(dreams), rows))
+        total[rows] += p.reward
     return total
 
 

@@ -7,7 +7,7 @@ Inputs per step are [normalised o_t, onehot(a_t)]; from the hidden state the hea
   before the episode's start, padded steps carry no loss), teacher-forced, every step predicted;
 * a rollout from a replay state (the query's ``key``) first runs the LSTM over the H − 1 real
   steps before it (observations and actions stored in replay), exactly as in training;
-* a rollout carries the hidden state (h, c) in the Query/Prediction ``payload``, so the next
+* a rollout carries the hidden state (h, c) in the Query/Prediction ``state``, so the next
   call continues from it on the model's own predictions.
 
 The agent stays a feed-forward DQN on the current observation: only the model has memory.
@@ -95,13 +95,13 @@ class LSTMModel(NetworkModel):
         return float(loss.detach())
 
     def predict_normalised(
-        self, obs: np.ndarray, action: np.ndarray, key: np.ndarray | None, payload: Any
+        self, obs: np.ndarray, action: np.ndarray, key: np.ndarray | None, state: Any
     ) -> tuple[torch.Tensor, Any]:
         n = len(action)
         h = torch.zeros(1, n, self.hidden, device=self.device)
         c = torch.zeros(1, n, self.hidden, device=self.device)
-        if payload is not None:  # continuing rollouts: the hidden state of s̃
-            hc = self.tensor(np.asarray(payload, np.float32))
+        if state is not None:  # continuing rollouts: the hidden state of s̃
+            hc = self.tensor(np.asarray(state, np.float32))
             h, c = hc[None, :, : self.hidden].clone(), hc[None, :, self.hidden :].clone()
         warm = np.zeros(n, bool) if key is None else np.asarray(key) >= 0
         if warm.any():  # fresh starts: run over the (up to H − 1) real steps before s̃
@@ -115,13 +115,13 @@ class LSTMModel(NetworkModel):
         out, (h, c) = self.net(self.inputs(obs, action)[:, None], (h, c))
         out = out[:, 0]
         mean = torch.cat([out[:, : self.obs_dim + 1], torch.sigmoid(out[:, -1:])], 1)
-        payload = torch.cat([h[0], c[0]], 1).cpu().numpy()
-        return mean, payload
+        state = torch.cat([h[0], c[0]], 1).cpu().numpy()
+        return mean, state
 
     def forward(
         self, x: torch.Tensor, var: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Without history: the LSTM from a zero state (prefer ``predict`` with key/payload)."""
+        """Without history: the LSTM from a zero state (prefer ``predict`` with key/state)."""
         out, _ = self.net(x[:, None])
         out = out[:, 0]
         return torch.cat([out[:, :-1], torch.sigmoid(out[:, -1:])], 1), None

@@ -8,12 +8,14 @@ Gaussian noise by sqrt(tau) (tau < 1: a calmer, more predictable dream; tau > 1:
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import gymnasium as gym
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-State = tuple[torch.Tensor, torch.Tensor]
+State = tuple[torch.Tensor, torch.Tensor]  # the LSTM's (h, c), each (N, hidden): batch first
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -40,13 +42,14 @@ class MDNRNN(nn.Module):
         self.done = nn.Linear(hidden, 1) if done_head else None
 
     def initial_state(self, n: int, device: torch.device | str = "cpu") -> State:
-        zeros = torch.zeros(1, n, self.hidden, device=device)
+        zeros = torch.zeros(n, self.hidden, device=device)
         return zeros, zeros.clone()
 
     def forward(
         self, z: torch.Tensor, a: torch.Tensor, state: State | None = None
     ) -> tuple[dict[str, torch.Tensor], State]:
-        """z (B, L, Z), a (B, L, A) -> mixture params (B, L, Z, G) and heads (B, L), new state."""
+        """z (B, L, Z), a (B, L, A) -> mixture params (B, L, Z, G) and heads (B, L), new state
+        (here in nn.LSTM's layout, (1, B, H) each; ``step`` is the batch-first view)."""
         out, state = self.lstm(torch.cat([z, a], dim=-1), state)
         B, L, _ = out.shape
         logpi, mu, logsigma = self.mdn(out).view(B, L, 3, self.z_dim, self.gaussians).unbind(2)
@@ -93,14 +96,14 @@ class MDNRNN(nn.Module):
         self, z: torch.Tensor, a: torch.Tensor, state: State
     ) -> tuple[dict[str, torch.Tensor], State]:
         """One batched step: z (N, Z), a (N, A) -> heads for step t+1 (N, ...) and the new state."""
-        heads, state = self(z[:, None], a[:, None], state)
-        return {k: v[:, 0] for k, v in heads.items()}, state
+        heads, (h, c) = self(z[:, None], a[:, None], (state[0][None], state[1][None]))
+        return {k: v[:, 0] for k, v in heads.items()}, (h[0], c[0])
 
     @torch.no_grad()
-    def advance(self, z: torch.Tensor, a: torch.Tensor, state: State) -> State:
+    def next_state(self, z: torch.Tensor, a: torch.Tensor, state: State) -> State:
         """Only the recurrent state after (z, a): what C needs when acting in the real env."""
-        _, state = self.lstm(torch.cat([z, a], dim=-1)[:, None], state)
-        return state
+        _, (h, c) = self.lstm(torch.cat([z, a], dim=-1)[:, None], (state[0][None], state[1][None]))
+        return h[0], c[0]
 
     @staticmethod
     def sample(
@@ -118,9 +121,24 @@ class MDNRNN(nn.Module):
         return mu + eps * sigma * math.sqrt(temperature)
 
 
+def action_vector(actions: torch.Tensor, space: gym.Space[Any]) -> torch.Tensor:
+    """Env actions (N,) or (N, A) -> what M is conditioned on (N, A): one-hot Discrete actions,
+    Box actions clipped to the space (the real envs' dynamics saturate). The one place this is
+    built, for the dream and for the real env alike."""
+    if isinstance(space, gym.spaces.Discrete):
+        a = actions.long() - int(space.start)
+        if bool(((a < 0) | (a >= space.n)).any()):
+            raise ValueError(f"actions {actions.tolist()} are not all in {space}")
+        return F.one_hot(a, int(space.n)).float()
+    assert isinstance(space, gym.spaces.Box)
+    low = torch.as_tensor(space.low, device=actions.device)
+    high = torch.as_tensor(space.high, device=actions.device)
+    return torch.maximum(torch.minimum(actions.float(), high), low)
+
+
 def features(z: torch.Tensor, state: State, kind: str) -> torch.Tensor:
     """What C sees: 'z', 'zh' ([z, h], CarRacing) or 'zch' ([z, c, h], Doom)."""
-    h, c = state[0][0], state[1][0]
+    h, c = state
     if kind == "z":
         return z
     if kind == "zh":

@@ -14,7 +14,7 @@ from dynaworld.registry import ModelContext
 from dynaworld.types import Prediction, Query, Transition
 
 
-def replay_payload(t: Transition, first: bool) -> Any:
+def replay_sim(t: Transition, first: bool) -> Any:
     """What the replay buffer stores per step for the perfect model (see EmulatorStates)."""
     return t.info["start_state"] if first else t.info["emulator_state"]
 
@@ -44,7 +44,7 @@ class PerfectModel:
         pass
 
     def step(self, query: Query) -> Prediction:
-        if query.payload is None:
+        if query.sim is None:
             raise ValueError(
                 "the perfect model needs emulator states: sample from a buffer that stores them"
             )
@@ -56,15 +56,13 @@ class PerfectModel:
         states = np.empty(n, object)
         step = self._minatar_step if self.game is not None else self.sim.step
         for i in range(n):
-            set_state(self.sim, query.payload[i], query.obs[i])
+            set_state(self.sim, query.sim[i], query.obs[i])
             o, r, term, trunc, info = step(int(query.action[i]))
             next_obs[i], rewards[i] = o, r
             done[i] = term or info.get("terminal_for_learning", False)
             ended[i] = trunc and not term
             states[i] = get_state(self.sim)
-        return Prediction(
-            rewards, next_obs, done, np.ones(n, np.int64), payload=states, ended=ended
-        )
+        return Prediction(rewards, next_obs, done, np.ones(n, np.int64), sim=states, ended=ended)
 
 
 def from_context(ctx: ModelContext) -> PerfectModel:

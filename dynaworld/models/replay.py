@@ -34,17 +34,16 @@ class ReplayModel:
 class ReplayWriter:
     """The loop's data step: each real transition written into a replay buffer (D ← D ∪ {t}).
 
-    ``payload`` (optional) maps each stored observation's transition to an extra object kept per
-    step, e.g. the emulator state for the perfect model: ``payload(t, first=True)`` for s,
-    ``payload(t, first=False)`` for s'.
+    ``sim`` (optional) maps a transition to the emulator state stored beside each observation,
+    for the perfect model: ``sim(t, first=True)`` for s, ``sim(t, first=False)`` for s'.
     """
 
-    def __init__(self, buffer: ReplayBuffer, payload: Any = None) -> None:
-        self.buffer, self.payload = buffer, payload
+    def __init__(self, buffer: ReplayBuffer, sim: Any = None) -> None:
+        self.buffer, self.sim = buffer, sim
         self.new_episode = True
 
     def add(self, t: Transition) -> None:
-        extra = self.payload
+        extra = self.sim
         if self.new_episode:
             self.buffer.start_episode(t.obs, extra(t, True) if extra else None)
         self.buffer.add(t.action, t.reward, t.done, t.next_obs, extra(t, False) if extra else None)

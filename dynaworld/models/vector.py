@@ -142,9 +142,9 @@ class VectorModel:
         raise NotImplementedError
 
     def predict_normalised(
-        self, obs: np.ndarray, action: np.ndarray, key: np.ndarray | None, payload: Any
+        self, obs: np.ndarray, action: np.ndarray, key: np.ndarray | None, state: Any
     ) -> tuple[torch.Tensor, Any]:
-        """Means of [Δs, r, P(done)] and the payload of s̃' (memoryless models: none)."""
+        """Means of [Δs, r, P(done)] and the recurrent state of s̃' (memoryless models: none)."""
         return self.forward(self.inputs(obs, action))[0], None
 
     # ------------------------------------------------------------------ data
@@ -196,12 +196,12 @@ class VectorModel:
         obs: np.ndarray,
         action: np.ndarray,
         key: np.ndarray | None = None,
-        payload: Any = None,
+        state: Any = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-        """s̃', r̃, done and the payload of s̃' for a batch."""
-        mean, payload = self.predict_normalised(obs, action, key, payload)
+        """s̃', r̃, done and the recurrent state of s̃' for a batch."""
+        mean, state = self.predict_normalised(obs, action, key, state)
         nxt, r, p_done = self.decode(obs, mean)
-        return nxt.astype(np.asarray(obs).dtype), r, p_done > 0.5, payload
+        return nxt.astype(np.asarray(obs).dtype), r, p_done > 0.5, state
 
     @torch.no_grad()
     def predictive(self, obs: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,17 +214,17 @@ class VectorModel:
         return nxt, v
 
     def step(self, query: Query) -> Prediction:
-        nxt, r, done, payload = self.predict(query.obs, query.action, query.key, query.payload)
-        return Prediction(r, nxt, done, np.ones(len(query.action), np.int64), payload)
+        nxt, r, done, state = self.predict(query.obs, query.action, query.key, query.state)
+        return Prediction(r, nxt, done, np.ones(len(query.action), np.int64), state)
 
     def rollout(
         self, obs: np.ndarray, actions: np.ndarray, key: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """k-step open-loop prediction: states (B, k, d), rewards and dones (B, k) for the
         action sequences ``actions`` (B, k) from ``obs`` (replay indices ``key``, if any)."""
-        states, rewards, dones, payload = [], [], [], None
+        states, rewards, dones, state = [], [], [], None
         for j in range(actions.shape[1]):
-            obs, r, d, payload = self.predict(obs, actions[:, j], key if j == 0 else None, payload)
+            obs, r, d, state = self.predict(obs, actions[:, j], key if j == 0 else None, state)
             states.append(obs)
             rewards.append(r)
             dones.append(d)

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dynaworld.agents.controller import Controller
+from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE
 
 
@@ -60,36 +62,31 @@ def beside(left: list[np.ndarray], right: list[np.ndarray], gap: int = 2) -> lis
 @torch.no_grad()
 def dream_frames(
     v: ConvVAE,
-    env: object,
+    env: DreamEnv,
     params: np.ndarray | None,
-    controller: object,
+    controller: Controller,
     steps: int = 300,
 ) -> list[np.ndarray]:
     """One dream rollout (C acting, or random actions without params), each z decoded by V."""
-    from dynaworld.agents.controller import Controller
-    from dynaworld.models.dream import DreamEnv
-
-    assert isinstance(env, DreamEnv) and isinstance(controller, Controller)
-    z, state = env.start(1)
+    dream = env.rollouts(1, autoreset=False, max_steps=steps)
+    dream.restart()
     frames = []
-    for _ in range(steps):
-        frames.append(_to_uint8(v.decode(z.cpu()))[0])
+    while dream.running:
+        frames.append(_to_uint8(v.decode(dream.obs.cpu()))[0])
         if params is None:
             a = torch.as_tensor(env.single_action_space.sample())[None]
         else:
             p = torch.as_tensor(params[None], dtype=torch.float32, device=env.device)
-            a = controller.act(p, env.observation(z, state)[None])[0]
-        z, state, _, done = env.advance(z, env.action_vector(a.to(env.device)), state)
-        if bool(done[0]):
-            break
+            a = controller.act(p, env.observation(dream)[None])[0]
+        dream.step(a.to(env.device))
     return frames
 
 
 def dream_gif(
     v: ConvVAE,
-    env: object,
+    env: DreamEnv,
     params: np.ndarray | None,
-    controller: object,
+    controller: Controller,
     path: str | Path,
     steps: int = 300,
     real: list[np.ndarray] | None = None,

@@ -14,8 +14,8 @@ import torch
 
 from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
-from dynaworld.envs.worldmodels import action_dim, make_wm_env
-from dynaworld.models.mdnrnn import MDNRNN, features
+from dynaworld.envs.worldmodels import make_wm_env
+from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels.data import RandomPolicy, write_rollout
 
@@ -74,7 +74,7 @@ def real_episode(
         x = features(z, state, observe) if state is not None else z
         a = controller.act(p, x[None])[0, 0]
         if m is not None and state is not None:
-            state = m.advance(z, controller.action_vector(a[None], m.action_dim), state)
+            state = m.next_state(z, action_vector(a[None], env.action_space), state)
         action = a.numpy() if controller.head == "car" else int(a)
         frame, r, terminated, truncated, _ = env.step(action)
         total += float(r)
@@ -159,7 +159,6 @@ def controller_rollout_task(
     v, m, env = _cached(v_path, m_path, env_kw)
     m = m if spec["observe"] != "z" else None
     c = spec_controller(spec, v.z_dim, m.hidden if m else 0)
-    width = action_dim(env)
     rng = np.random.default_rng(seed)
     explore = RandomPolicy(env, "random", hold_max, rng)
     p = torch.as_tensor(params, dtype=torch.float32)[None]
@@ -172,9 +171,9 @@ def controller_rollout_task(
         a = c.act(p, x[None])[0, 0]
         if explore.left > 0 or rng.random() < epsilon:
             a = torch.as_tensor(explore(frame))
-        vec = c.action_vector(a[None].long() if c.head != "car" else a[None].float(), width)
+        vec = action_vector(a[None], env.action_space)
         if m is not None and state is not None:
-            state = m.advance(z, vec, state)
+            state = m.next_state(z, vec, state)
         frame, r, terminated, truncated, _ = env.step(a.numpy() if c.head == "car" else int(a))
         frames.append(frame)
         actions.append(vec[0].numpy())
