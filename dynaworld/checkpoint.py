@@ -1,9 +1,11 @@
-"""Atomic checkpoints that load with ``torch.load(weights_only=True)``.
+"""The one checkpoint scheme: atomic files that load with ``torch.load(weights_only=True)``.
 
-A checkpoint is a directory ``checkpoints/step_<N>/state.pt``, written under a temporary name and
-renamed into place, so a crash never leaves a half-written checkpoint under a real name. What is
-not a tensor (an env's state, emulator snapshots) travels as ``plain`` data: loading a checkpoint
-from an untrusted source cannot run code.
+Every state file dynaworld writes (the trainer's checkpoints, V's and M's ``*.ckpt`` and ``*.pt``,
+CMA-ES's ``es_state.pt``, pretrained models) is written by ``save_file`` under a temporary name,
+synced and renamed into place, so a crash never leaves a half-written file under a real name, and
+read by ``load_file``. What is not a tensor (an env's state, emulator snapshots) travels as
+``plain`` data: loading a file from an untrusted source cannot run code. The trainer's checkpoint
+is a directory ``checkpoints/step_<N>/state.pt`` (the newest ``keep`` are kept).
 """
 
 from __future__ import annotations
@@ -47,6 +49,31 @@ def remove_partial(run_dir: str | Path) -> list[Path]:
     return stale
 
 
+def save_file(state: Any, path: str | Path) -> Path:
+    """Write ``state`` to ``path`` atomically (its folder is created). A full disk (or any write
+    error) removes the partial file and raises CheckpointError naming the space it needs."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:  # torch wraps ENOSPC in a RuntimeError
+        tmp.unlink(missing_ok=True)
+        need = _nbytes(state)
+        free = shutil.disk_usage(final.parent).free
+        full = isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space" in str(e)
+        why = "the disk is full" if full or free < need else f"{type(e).__name__}: {e}"
+        raise CheckpointError(
+            f"cannot write {final}: {why} (it needs about {need / 2**20:,.0f} MiB, "
+            f"{free / 2**20:,.0f} MiB are free); the previous checkpoint is intact: free space, then resume"
+        ) from None
+    os.replace(tmp, final)
+    return final
+
+
 def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
     """Write ``state`` as checkpoint ``step``; the previous ones stay intact until it is whole.
 
@@ -60,21 +87,10 @@ def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        with open(tmp / "state.pt", "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-    except (OSError, RuntimeError) as e:  # torch wraps ENOSPC in a RuntimeError
+        save_file(state, tmp / "state.pt")
+    except CheckpointError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        need = _nbytes(state)
-        free = shutil.disk_usage(root).free
-        full = isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space" in str(e)
-        why = "the disk is full" if full or free < need else f"{type(e).__name__}: {e}"
-        raise CheckpointError(
-            f"cannot write checkpoint step {step:,} in {root}: {why} (it needs about "
-            f"{need / 2**20:,.0f} MiB, {free / 2**20:,.0f} MiB are free); the previous "
-            "checkpoint is intact: free space, then resume"
-        ) from None
+        raise CheckpointError(f"checkpoint step {step:,}: {e}") from None
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

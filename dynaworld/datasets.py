@@ -23,7 +23,7 @@ from dynaworld import checkpoint as ckpt
 from dynaworld.config import TrainConfig, to_dict
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
-from dynaworld.files import atomic_write, load_npz, read_json
+from dynaworld.files import load_npz, read_json
 from dynaworld.models import ReplayWriter
 from dynaworld.models.heldout import termination_error
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, load_pretrained
@@ -203,7 +203,6 @@ def train_model(
         else None,
     }
     out = Path(out)
-    with atomic_write(out) as f:  # creates the folder
-        torch.save({"format": 1, "model": model.state_dict(), "info": info}, f)
+    ckpt.save_file({"format": 1, "model": model.state_dict(), "info": info}, out)
     out.with_suffix(".json").write_text(json.dumps(info, indent=2))
     return out

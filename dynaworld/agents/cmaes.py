@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tensorboardX import SummaryWriter
 
 from dynaworld import plain
+from dynaworld.checkpoint import load_file, save_file
 from dynaworld.errors import CheckpointError
-from dynaworld.files import atomic_write
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import CsvLog
 
@@ -64,8 +63,7 @@ def save_state(state: dict[str, Any], folder: Path) -> None:
         **{k: plain.encode(state[k]) for k in ("generation", "best_eval", "best_params")},
         "wall_time_s": state["wall_time_s"],
     }
-    with atomic_write(folder / STATE_FILE) as f:
-        torch.save(out, f)
+    save_file(out, folder / STATE_FILE)
 
 
 def load_state(folder: Path, es: Any) -> dict[str, Any] | None:
@@ -78,8 +76,8 @@ def load_state(folder: Path, es: Any) -> dict[str, Any] | None:
                 f"not loaded (a pickle can run code): delete {folder} to start this stage again"
             )
         return None
+    d = load_file(path, "CMA-ES state")
     try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(d, dict) or d.get("format") != "dynaworld.cmaes/1":
             raise ValueError("not a dynaworld CMA-ES state")
         plain.restore(es, d["es"])
@@ -91,9 +89,7 @@ def load_state(folder: Path, es: Any) -> dict[str, Any] | None:
         state = {k: plain.decode(d[k]) for k in ("generation", "best_eval", "best_params")}
         if len(state["best_params"]) != len(es.mean):
             raise ValueError(f"{len(state['best_params'])} parameters, this C has {len(es.mean)}")
-    except CheckpointError:
-        raise
-    except Exception as e:  # noqa: BLE001 - truncated zip, wrong shapes, refused content
+    except Exception as e:  # noqa: BLE001 - wrong shapes, a state of another pycma
         raise CheckpointError(
             f"{path}: corrupt CMA-ES checkpoint ({type(e).__name__}: {e}); nothing was deleted"
         ) from None

@@ -18,9 +18,8 @@ import numpy as np
 import torch
 from tensorboardX import SummaryWriter
 
-from dynaworld.checkpoint import load_file
+from dynaworld.checkpoint import load_file, save_file
 from dynaworld.errors import DynaworldError
-from dynaworld.files import atomic_write
 from dynaworld.models.mdnrnn import MDNRNN
 from dynaworld.models.vae import ConvVAE
 from dynaworld.progress import progress_bar
@@ -31,11 +30,6 @@ from dynaworld.worldmodels.rollout import load_m, load_v
 from dynaworld.worldmodels.run import Run
 
 Loss = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
-
-
-def save(obj: dict[str, Any], path: Path) -> None:
-    with atomic_write(path) as f:
-        torch.save(obj, f)
 
 
 SAVE_SECONDS = 300.0  # a checkpoint at least this often, so a killed session loses little
@@ -94,7 +88,7 @@ def fit(
             if step % 200 == 0 or step == steps or time.monotonic() - saved > SAVE_SECONDS:
                 saved = time.monotonic()
                 log.flush()
-                save(
+                save_file(
                     {"weights": model.state_dict(), "optimizer": opt.state_dict(), "step": step},
                     ckpt,
                 )
@@ -143,7 +137,7 @@ def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
         device=run.device,
         progress=progress,
     )
-    save({"z_dim": vc.z_dim, "weights": v.cpu().state_dict()}, run.dir / "vae.pt")
+    save_file({"z_dim": vc.z_dim, "weights": v.cpu().state_dict()}, run.dir / "vae.pt")
     recon_grid(v, wmdata.load_npz(files[-1])["frames"], run.dir / "vae_recon.png")
     return {"updates": steps, **parts}
 
@@ -222,5 +216,7 @@ def train_m(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
         clip=mc.grad_clip,
         progress=progress,
     )
-    save({"shape": shape, "weights": m.cpu().state_dict(), "rollouts": len(files)}, run.m_path(k))
+    save_file(
+        {"shape": shape, "weights": m.cpu().state_dict(), "rollouts": len(files)}, run.m_path(k)
+    )
     return {"updates": steps, "rollouts": len(files), **parts}
