@@ -30,6 +30,10 @@ from dynaworld.envs import make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.files import read_json
+from dynaworld.resume import default_run_dir, read_run_config
+from dynaworld.training import train as run_training
+from dynaworld.worldmodels import control
+from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
 
 
 class Policy:
@@ -72,8 +76,6 @@ class Run:
     """A training run folder: its config, summary, agent, env and evaluation."""
 
     def __init__(self, run_dir: str | Path) -> None:
-        from dynaworld.resume import read_run_config
-
         self.dir = Path(run_dir)
         self.config: TrainConfig = read_run_config(self.dir)
         latest = ckpt.latest_checkpoint(self.dir)
@@ -109,8 +111,6 @@ class WorldModelsRun:
     """A World Models run folder: C of an iteration, M's dream, real evaluation."""
 
     def __init__(self, run_dir: str | Path, iteration: int | None = None) -> None:
-        from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
-
         self.pipeline = Pipeline(load_run_config(run_dir), run_dir, progress=False)
         self.paths, self.config = self.pipeline.paths, self.pipeline.cfg
         self.iteration = iteration or self.paths.last_iteration()
@@ -118,8 +118,6 @@ class WorldModelsRun:
     @property
     def controller(self) -> tuple[Any, np.ndarray]:
         """(C, its best parameters) of this iteration."""
-        from dynaworld.worldmodels import control
-
         path = self.paths.c_dir(self.iteration) / "params.npy"
         if not path.is_file():
             raise DynaworldError(f"{path} does not exist: train C first")
@@ -127,8 +125,6 @@ class WorldModelsRun:
 
     def dream_env(self, num_envs: int = 1, seed: int = 0) -> Any:
         """M's dream as a Gymnasium VectorEnv (``DreamEnv``)."""
-        from dynaworld.worldmodels import control
-
         return control.dream_env(self.paths, self.iteration, num_envs, seed)
 
     def evaluate(self, episodes: int = 100) -> dict[str, Any]:
@@ -149,9 +145,6 @@ def load(run_dir: str | Path) -> Run | WorldModelsRun:
 def train(config: str | Path, run_dir: str | Path | None = None, **overrides: Any) -> Run:
     """Train a run from a config file or a shipped config's name; ``overrides`` are config keys,
     '__' for a section's dot (``agent__lr=1e-4`` is ``agent.lr=1e-4``). Returns the loaded run."""
-    from dynaworld.resume import default_run_dir
-    from dynaworld.training import train as run_training
-
     pairs = [f"{k.replace('__', '.')}={_yaml(v)}" for k, v in overrides.items()]
     cfg = load_config(config, pairs)
     d = Path(run_dir) if run_dir else default_run_dir(cfg)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from dynaworld import __version__
 from dynaworld.argtypes import non_negative_int, positive_int, probability
 from dynaworld.errors import DynaworldError
+from dynaworld.worldmodels.cli import add_parser
 
 EPILOG = """examples:
   dynaworld train configs/dqn_minatar_breakout.yaml total_steps=5000 --run-dir runs/breakout
@@ -34,8 +36,6 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from dynaworld import __version__
-
     p.add_argument("--version", action="version", version=f"dynaworld {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train_commands, _add_sweep_commands, _add_data_commands, _add_other_commands):
@@ -163,8 +163,6 @@ def _add_data_commands(sub: Any) -> None:
 
 def _add_other_commands(sub: Any) -> None:
     """worldmodels and config."""
-    from dynaworld.worldmodels.cli import add_parser
-
     add_parser(sub)
 
     c = sub.add_parser("config", help="list every config key with its default and documentation")
@@ -176,147 +174,6 @@ def _add_other_commands(sub: Any) -> None:
     c.add_argument(
         "--list", action="store_true", help="the configs and experiments that ship, by name"
     )
-
-
-def cmd_train(a: argparse.Namespace) -> int:
-    from dynaworld.config import load_config
-    from dynaworld.resume import default_run_dir, resume_config
-    from dynaworld.training import train
-
-    if a.resume:
-        overrides = ([a.config] if a.config else []) + list(a.overrides)
-        cfg = resume_config(a.resume, overrides)
-        run_dir = a.resume
-        summary = train(cfg, run_dir, resume=True)
-    else:
-        if not a.config:
-            raise DynaworldError("train needs a CONFIG file (or --resume RUN_DIR)")
-        cfg = load_config(a.config, a.overrides)
-        cfg.env.imports = [*cfg.env.imports, *(m for m in a.imports if m not in cfg.env.imports)]
-        from dynaworld.envs import check_env_id, import_env_modules
-
-        import_env_modules(cfg.env.imports)
-
-        check_env_id(cfg.env.id)
-        for w in cfg.warnings():
-            print(f"dynaworld: warning: {w}", file=sys.stderr)
-        run_dir = a.run_dir or str(default_run_dir(cfg))
-        summary = train(cfg, run_dir)
-    print(json.dumps(summary))
-    print(f"dynaworld: run directory {run_dir}")
-    return 0
-
-
-def cmd_eval(a: argparse.Namespace) -> int:
-    from dynaworld.api import Run
-
-    run = Run(a.run_dir)  # the agent alone: no replay buffer or planning model is built
-    returns = run.evaluate(a.episodes, seed=a.seed, progress=True)
-    out = {
-        "checkpoint": str(run.checkpoint),
-        "episodes": len(returns),
-        "eval_return_mean": float(returns.mean()),
-        "eval_return_std": float(returns.std()),
-    }
-    print(json.dumps(out))
-    return 0
-
-
-def cmd_sweep(a: argparse.Namespace) -> int:
-    from dynaworld.experiments import Experiment, run_sweep
-
-    run_sweep(
-        Experiment.load(a.experiment),
-        a.out,
-        seeds=a.seeds,
-        workers=a.workers,
-        ray_address=a.ray,
-        suites=a.suite,
-        overrides=a.overrides,
-        games=a.game,
-        methods=a.method,
-        add_spec=a.add_spec,
-    )
-    return 0
-
-
-def cmd_report(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from dynaworld.experiments import report
-
-    if list(Path(a.out).glob("C_*/eval.json")):  # a World Models run directory
-        from dynaworld.worldmodels.report import report as wm_report
-
-        print(f"dynaworld: report {wm_report([a.out])}")
-        return 0
-    path = report(a.out, a.include)
-    print(f"dynaworld: report {path}")
-    return 0
-
-
-def cmd_demo(a: argparse.Namespace) -> int:
-    from dynaworld.experiments.demo import demo
-
-    demo(a.out, a.game, a.steps, a.seeds, a.workers)
-    return 0
-
-
-def cmd_collect(a: argparse.Namespace) -> int:
-    from dynaworld.datasets import collect
-
-    out = collect(a.run_dir, a.steps, a.out, a.epsilon, a.seed)
-    print(f"dynaworld: dataset {out}")
-    return 0
-
-
-def cmd_model_train(a: argparse.Namespace) -> int:
-    from dynaworld.config import load_config
-    from dynaworld.datasets import train_model
-
-    cfg = load_config(a.config, a.overrides)
-    out = train_model(a.dataset, cfg, a.out, a.updates, a.seed, a.init)
-    print(json.dumps(json.loads(out.with_suffix(".json").read_text())))
-    print(f"dynaworld: model {out}")
-    return 0
-
-
-def cmd_model_error(a: argparse.Namespace) -> int:
-    from dynaworld.evaluate import measure_run_model
-
-    for d in a.run_dirs:
-        print(json.dumps(measure_run_model(d)), flush=True)
-    return 0
-
-
-def cmd_worldmodels(a: argparse.Namespace) -> int:
-    from dynaworld.worldmodels.cli import handle
-
-    return handle(a)
-
-
-def cmd_config(a: argparse.Namespace) -> int:
-    from dynaworld.config import TrainConfig, describe, load_config, to_dict
-    from dynaworld.worldmodels.config import WorldModelsConfig
-
-    cls: type = WorldModelsConfig if a.worldmodels else TrainConfig
-    if a.list:
-        from dynaworld.shipped import KINDS, names
-
-        for kind in KINDS:
-            print(f"shipped {kind}s ({KINDS[kind]}):")
-            for n in names(kind):
-                print(f"  {n}")
-        return 0
-    if a.config:
-        import yaml
-
-        cfg: object = load_config(a.config, a.overrides, cls)
-        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
-        return 0
-    for key, default, help in describe(cls):
-        print(f"{key:28s} {default:14s} {help}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -331,20 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    handlers = {
-        "train": cmd_train,
-        "eval": cmd_eval,
-        "config": cmd_config,
-        "sweep": cmd_sweep,
-        "report": cmd_report,
-        "demo": cmd_demo,
-        "collect": cmd_collect,
-        "model-train": cmd_model_train,
-        "model-error": cmd_model_error,
-        "worldmodels": cmd_worldmodels,
-    }
     try:
-        return handlers[args.command](args)
+        # the one deferred import: the commands need torch, parsing (and --help) does not
+        commands = importlib.import_module("dynaworld.commands")
+        return int(commands.COMMANDS[args.command](args))
     except DynaworldError as e:
         print(f"dynaworld: error: {e}", file=sys.stderr)
         return 2

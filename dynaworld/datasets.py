@@ -20,7 +20,9 @@ import numpy as np
 import torch
 
 from dynaworld import checkpoint as ckpt
+from dynaworld.build import build
 from dynaworld.config import TrainConfig, to_dict
+from dynaworld.device import resolve_device
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import load_npz, read_json
@@ -29,6 +31,7 @@ from dynaworld.models.heldout import termination_error
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, load_pretrained
 from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer
+from dynaworld.resume import read_run_config
 from dynaworld.types import Transition
 
 ARRAYS = ("frames", "actions", "rewards", "dones", "has_next", "episode_start")
@@ -43,9 +46,6 @@ def collect(
     chunk: int = 10_000,
 ) -> Path:
     """Play the newest checkpoint of ``run_dir`` for ``steps`` real steps; write the dataset."""
-    from dynaworld.build import build
-    from dynaworld.resume import read_run_config
-
     out = Path(out)
     if out.exists():
         raise DynaworldError(
@@ -156,8 +156,6 @@ def train_model(
     """Fit the learned pixel model on ``dataset`` for ``updates`` minibatches; write its checkpoint
     and its errors on the dataset's held-out episodes. ``init``: start from that model checkpoint's
     weights (fresh optimizer); with ``updates=0`` this only measures it."""
-    from dynaworld.device import resolve_device
-
     buffer, meta = load_dataset(dataset)
     if meta["env_id"] != cfg.env.id:
         raise DynaworldError(f"dataset is from {meta['env_id']}, config is for {cfg.env.id}")

@@ -7,10 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from dynaworld import checkpoint as ckpt
+from dynaworld.build import build, load_and_restore, measure_model
 from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.progress import progress_bar
+from dynaworld.resume import read_run_config
+from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
 
 
 def evaluate(
@@ -65,11 +69,6 @@ def measure_run_model(run_dir: str | Path) -> dict[str, Any]:
     k-step frame/state and reward errors and the termination error, on the same samples as
     training measured at that step. Adds that step's row to ``termination_error.csv`` if the run
     has none (runs made before the termination error was logged); nothing else is written."""
-    from dynaworld import checkpoint as ckpt
-    from dynaworld.build import build, load_and_restore, measure_model
-    from dynaworld.resume import read_run_config
-    from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
-
     d = Path(run_dir)
     cfg = read_run_config(d)
     latest = ckpt.latest_checkpoint(d)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from dynaworld.errors import DynaworldError
 
 
@@ -54,8 +56,6 @@ def load_npz(
 ) -> dict[str, Any]:
     """The arrays of an ``.npz`` file, read with ``allow_pickle=False`` (object arrays are
     refused); an unreadable file is an error naming it."""
-    import numpy as np
-
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in (keys or z.files)}

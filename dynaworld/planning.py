@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from dynaworld.loop import due
 from dynaworld.models.model_env import ModelEnv, take_query
@@ -144,8 +145,6 @@ class ImaginedReplay:
         return n
 
     def state_dict(self) -> dict[str, Any]:
-        import torch
-
         out: dict[str, Any] = {
             "size": self.size,
             "pos": self.pos,

@@ -15,7 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from dynaworld import __version__
 from dynaworld.errors import DynaworldError
+from dynaworld.files import atomic_write
 
 KINDS = {
     "train": "an agent run (made by 'dynaworld train')",
@@ -41,8 +45,6 @@ def kind_of(d: str | Path) -> str | None:
     if (d / "meta.json").is_file():
         return "dataset"
     if (d / "config.yaml").is_file():
-        import yaml
-
         try:
             keys = set(yaml.safe_load((d / "config.yaml").read_text()) or {})
         except yaml.YAMLError:
@@ -69,9 +71,6 @@ def claim(d: str | Path, kind: str, command: str) -> Path:
     check_kind(d, kind, command)
     d.mkdir(parents=True, exist_ok=True)
     if not (d / KIND_FILE).exists():
-        from dynaworld import __version__
-        from dynaworld.files import atomic_write
-
         with atomic_write(d / KIND_FILE, "w") as f:
             json.dump({"kind": kind, "dynaworld": __version__}, f)
     return d
@@ -79,8 +78,6 @@ def claim(d: str | Path, kind: str, command: str) -> Path:
 
 def record(d: str | Path, event: str, **fields: Any) -> None:
     """Append one event (with the time and the command line) to ``d/history.jsonl``."""
-    from dynaworld import __version__
-
     line = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "event": event,

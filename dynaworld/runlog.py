@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tensorboardX import SummaryWriter
+
 from dynaworld.files import atomic_write
 
 COLUMNS = (
@@ -97,8 +99,6 @@ class RunLogger:
         self.extra: dict[str, CsvLog] = {}
         self.tb = None
         if tensorboard:
-            from tensorboardX import SummaryWriter
-
             self.tb = SummaryWriter(
                 str(self.dir / "tensorboard"), purge_step=resume_step, flush_secs=30
             )

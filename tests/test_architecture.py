@@ -100,3 +100,25 @@ def test_no_model_is_chosen_by_comparing_its_name_outside_the_registry():
             if strings & names and "model" in text:
                 found.append(f"{name}:{node.lineno}: {text}")
     assert found == []
+
+
+# imported where they are used: optional extras, emulators, and plotting (slow to import)
+DEFERRED = {"ale_py", "cma", "envpool", "matplotlib", "minatar", "ray", "vizdoom"}
+
+
+def test_imports_inside_functions_are_only_of_optional_or_slow_packages():
+    found = []
+    for name, p in modules().items():
+        for fn in ast.walk(ast.parse(p.read_text())):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    tops = {node.module.split(".")[0]}
+                elif isinstance(node, ast.Import):
+                    tops = {a.name.split(".")[0] for a in node.names}
+                else:
+                    continue
+                if tops - DEFERRED and not (name == "dynaworld" and fn.name == "__getattr__"):
+                    found.append(f"{name}.{fn.name}:{node.lineno}: {ast.unparse(node)}")
+    assert found == []  # (dynaworld.__getattr__ is the lazy API of PEP 562)

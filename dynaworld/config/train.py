@@ -28,6 +28,23 @@ def parse_shape(shape: str) -> tuple[int, int]:
     return int(m[1]), int(m[2])
 
 
+# observation dimensions that stay visible (positions and angles; velocities are hidden)
+VISIBLE = {
+    "CartPole": (0, 2),  # x, θ  (hidden: ẋ, θ̇)
+    "Acrobot": (0, 1, 2, 3),  # cos θ1, sin θ1, cos θ2, sin θ2  (hidden: θ̇1, θ̇2)
+    "MountainCar": (0,),  # position  (hidden: velocity)
+}
+
+
+def visible_dims(env_id: str) -> tuple[int, ...]:
+    game = env_id.split("/")[-1].rsplit("-v", 1)[0]
+    if game not in VISIBLE:
+        raise ConfigError(
+            f"env.hide_velocities: supported for {', '.join(VISIBLE)}, not {env_id!r}"
+        )
+    return VISIBLE[game]
+
+
 @dataclass
 class EnvConfig:
     """Environment E: any Gymnasium id; Atari (``ALE/...``) and MinAtar get their standard wrappers."""
@@ -297,8 +314,6 @@ class TrainConfig:
                 f"(e.g. CartPole-v1), not {self.env.id!r}"
             )
         if self.env.hide_velocities:
-            from dynaworld.envs.partial import visible_dims
-
             visible_dims(self.env.id)  # raises for an unsupported game
 
     def warnings(self) -> list[str]:

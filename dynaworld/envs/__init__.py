@@ -21,6 +21,8 @@ import numpy as np
 from gymnasium.utils import RecordConstructorArgs
 
 from dynaworld.config import EnvConfig
+from dynaworld.envs.atari import rom_name
+from dynaworld.envs.partial import HideVelocities
 from dynaworld.errors import ConfigError, EnvironmentNotFound
 from dynaworld.imports import import_installed
 
@@ -82,8 +84,6 @@ def check_env_id(env_id: str) -> None:
     if env_id in gym.registry:
         if is_atari(env_id):
             import ale_py
-
-            from dynaworld.envs.atari import rom_name
 
             if ale_py.roms.get_rom_path(rom_name(env_id)) is None:  # pragma: no cover
                 raise EnvironmentNotFound(f"{env_id}: ale-py has no ROM '{rom_name(env_id)}'")
@@ -209,8 +209,6 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
     import_env_modules(cfg.imports)
     check_env_id(cfg.id)
     if is_atari(cfg.id):
-        from dynaworld.envs.atari import rom_name
-
         settings = dict(
             game=rom_name(cfg.id),
             frame_skip=cfg.frame_skip,
@@ -240,7 +238,5 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
     elif not (isinstance(space, gym.spaces.Box) and space.dtype == np.uint8):
         env = Float32Observation(env)
     if cfg.hide_velocities:
-        from dynaworld.envs.partial import HideVelocities
-
         env = HideVelocities(env, cfg.id)
     return gym.wrappers.RecordEpisodeStatistics(env)

@@ -6,23 +6,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils import RecordConstructorArgs
 
-from dynaworld.errors import ConfigError
-
-# observation dimensions that stay visible (positions and angles; velocities are hidden)
-VISIBLE = {
-    "CartPole": (0, 2),  # x, θ  (hidden: ẋ, θ̇)
-    "Acrobot": (0, 1, 2, 3),  # cos θ1, sin θ1, cos θ2, sin θ2  (hidden: θ̇1, θ̇2)
-    "MountainCar": (0,),  # position  (hidden: velocity)
-}
-
-
-def visible_dims(env_id: str) -> tuple[int, ...]:
-    game = env_id.split("/")[-1].rsplit("-v", 1)[0]
-    if game not in VISIBLE:
-        raise ConfigError(
-            f"env.hide_velocities: supported for {', '.join(VISIBLE)}, not {env_id!r}"
-        )
-    return VISIBLE[game]
+from dynaworld.config.train import visible_dims
 
 
 class HideVelocities(gym.ObservationWrapper, RecordConstructorArgs):

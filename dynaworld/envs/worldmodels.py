@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dynaworld.envs.envpool_carracing import make_envpool_carracing
 from dynaworld.envs.frames import ACTION_SPACES, CARRACING, DOOM, HUD_ROWS, process_frame
 from dynaworld.errors import EnvironmentNotFound
 
@@ -79,8 +80,6 @@ def make_wm_env(
     ``backend='envpool'`` gives envpool's C++ CarRacing-v3 behind the same interface.
     ``doom_skill``: VizDoom's 1-5 (None: take_cover.cfg's 4; the paper's ppaquette env set 5)."""
     if env_id == CARRACING and backend == "envpool":
-        from dynaworld.envs.envpool_carracing import make_envpool_carracing
-
         return make_envpool_carracing(size, max_episode_steps)
     if env_id == CARRACING:
         try:

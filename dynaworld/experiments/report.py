@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dynaworld.config import load_yaml
+from dynaworld.config import PlanningConfig, load_yaml, merge
 from dynaworld.errors import DynaworldError
 from dynaworld.experiments.charts import (
     FAMILY_COLORS,
@@ -25,6 +25,7 @@ from dynaworld.experiments.charts import (
     learning_curves,
     model_error_chart,
 )
+from dynaworld.experiments.experiment import Experiment
 from dynaworld.experiments.stats import cell, mean_ci
 from dynaworld.registry import MODELS
 from dynaworld.runlog import read_csv
@@ -63,9 +64,6 @@ def read_results(out: Path) -> list[dict[str, Any]]:
 def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(planning model, shape) → (method, label, family) of the experiment that made ``out``
     (named in ``out/experiment.yaml``). DQN's key is ('none', '')."""
-    from dynaworld.config import PlanningConfig, merge
-    from dynaworld.experiments.experiment import Experiment
-
     info = out / "experiment.yaml"
     record = load_yaml(info) if info.is_file() else {}
     if isinstance(record.get("experiment"), dict):  # the spec holds the file's contents

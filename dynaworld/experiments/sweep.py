@@ -29,6 +29,7 @@ from dynaworld.config import (
     merge,
     to_dict,
 )
+from dynaworld.datasets import collect, train_model
 from dynaworld.errors import ConfigError
 from dynaworld.experiments.experiment import Experiment, RunSpec, nested
 from dynaworld.experiments.record import (
@@ -44,6 +45,7 @@ from dynaworld.files import atomic_write, read_json
 from dynaworld.parallel import make_pool
 from dynaworld.progress import progress_bar
 from dynaworld.registry import MODELS
+from dynaworld.training import train
 
 
 def pretrain_jobs(
@@ -75,8 +77,6 @@ def run_pretrain(
     expert: dict[str, Any], folder: str, settings: dict[str, Any], threads: int | None
 ) -> dict[str, Any]:
     """Expert DQN run → collect its play → train the model (each stage skipped once done)."""
-    from dynaworld.datasets import collect, train_model
-
     d = Path(folder)
     summary = run_one(expert, str(d / "expert"), threads)
     cfg = from_dict(TrainConfig, expert)
@@ -108,8 +108,6 @@ def run_pretrain(
 
 def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict[str, Any]:
     """Train (or resume, or skip) one run; its output goes to run_dir/log.txt. Returns its summary."""
-    from dynaworld.training import train
-
     d = Path(run_dir)
     cfg = from_dict(TrainConfig, cfg_dict)
     check_same_run(d, cfg)

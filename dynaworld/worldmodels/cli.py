@@ -1,13 +1,10 @@
-"""``dynaworld worldmodels ...``: the World Models pipeline's stages, evaluation, dream GIF, report."""
+"""``dynaworld worldmodels ...``'s parser: the stages, evaluation, dream GIF, probe, report
+(``worldmodels.commands`` runs them)."""
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
 from typing import Any
 
-from dynaworld import rundir
 from dynaworld.argtypes import positive_int
 
 STAGE_COMMANDS = {
@@ -96,98 +93,3 @@ def add_parser(sub: Any) -> None:
     rep = ws.add_parser("report", help="the lecture's table from runs, beside the paper's numbers")
     rep.add_argument("run_dirs", nargs="+")
     rep.add_argument("--out", help="report.md path (default FIRST_RUN_DIR/report.md)")
-
-
-def _config(a: argparse.Namespace) -> Any:
-    from dynaworld.config import load_config
-    from dynaworld.errors import ConfigError
-    from dynaworld.worldmodels.config import WorldModelsConfig
-    from dynaworld.worldmodels.pipeline import load_run_config
-
-    if a.config and "=" in a.config:  # an override in the config's place
-        a.overrides, a.config = [a.config, *a.overrides], None
-    if a.config:
-        return load_config(a.config, a.overrides, WorldModelsConfig)
-    if not (Path(a.run_dir) / "config.yaml").exists():
-        from dynaworld.shipped import names
-
-        shipped = [n for n in names("config") if n.startswith("worldmodels_")]
-        raise ConfigError(
-            f"{a.run_dir} holds no World Models run yet: name a config first, e.g. "
-            f"'dynaworld worldmodels {a.wm_command} {shipped[0]} --run-dir {a.run_dir}' "
-            f"(shipped: {', '.join(shipped)})"
-        )
-    return load_run_config(a.run_dir, a.overrides)
-
-
-def handle(a: argparse.Namespace) -> int:
-    from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
-
-    c = a.wm_command
-    if getattr(a, "run_dir", None):  # before any config is read or anything is written
-        rundir.check_kind(a.run_dir, "worldmodels", f"dynaworld worldmodels {c}")
-    if c == "run" or c in STAGE_COMMANDS:
-        pipe = Pipeline(_config(a), a.run_dir, a.ray)
-        stages = None if c == "run" else [c.replace("-", "_")]
-        out = pipe.run(stages) if stages else pipe.run()
-        print(json.dumps(out, default=float))
-        print(f"dynaworld: run directory {a.run_dir}")
-    elif c == "experiment":
-        from dynaworld.worldmodels.experiment import run_experiment
-
-        print(json.dumps(run_experiment(a.experiment, a.run_dir, a.overrides, a.ray)))
-    elif c == "evaluate":
-        pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray)
-        out = pipe.evaluate(a.episodes, a.iteration)
-        print(json.dumps(out))
-    elif c == "random":
-        print(
-            json.dumps(Pipeline(load_run_config(a.run_dir), a.run_dir).evaluate_random(a.episodes))
-        )
-    elif c == "dream":
-        import numpy as np
-
-        from dynaworld.worldmodels import control
-        from dynaworld.worldmodels.figures import dream_gif
-        from dynaworld.worldmodels.rollout import load_v
-
-        run = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir).paths
-        k = a.iteration or run.last_iteration()
-        params_path = run.c_dir(k) / "params.npy"
-        params = None if a.random or not params_path.exists() else np.load(params_path)
-        real = None
-        if a.beside_real is not None:
-            if params is None:
-                raise SystemExit("dynaworld: --beside-real needs a trained controller (params.npy)")
-            real = control.real_frames(run, k, params, a.beside_real, a.steps)
-        gif = dream_gif(
-            load_v(run.dir / "vae.pt", str(run.device)),
-            control.dream_env(run, k),
-            params,
-            control.controller(run),
-            a.out or Path(a.run_dir) / ("dream_vs_real.gif" if real else "dream.gif"),
-            a.steps,
-            real,
-            a.scale,
-            a.every,
-        )
-        print(f"dynaworld: dream {gif}")
-    elif c == "probe":
-        from dynaworld.worldmodels.probe import probe
-
-        run = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir).paths
-        out = probe(run, a.iteration or run.last_iteration(), a.episodes)
-        print(Path(out["path"]).with_suffix(".md").read_text(), end="")
-        print(f"dynaworld: probe {out['path']}")
-    elif c == "parity":
-        from dynaworld.worldmodels.parity import parity
-
-        skills = [None if k == "cfg" else int(k) for k in (a.skill or ["cfg", "5"])]
-        result = parity(a.out, skills, a.episodes)
-        print(Path(a.out).with_suffix(".md").read_text(), end="")
-        print(f"dynaworld: parity {Path(a.out).with_suffix('.json')} ({len(result['rows'])} rows)")
-    elif c == "report":
-        from dynaworld.worldmodels.report import report
-
-        print(f"dynaworld: report {report(a.run_dirs, a.out)}")
-    return 0

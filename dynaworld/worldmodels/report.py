@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dynaworld.files import read_json
+from dynaworld.worldmodels.figures import es_curve, temperature_chart
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
 LABEL_CAR = {
@@ -87,15 +88,12 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
         "",
     ]
     lines += [f"- `{e['path']}`" for e in evals]
-    from dynaworld.worldmodels.figures import es_curve
 
     folders = sorted(
         {Path(e["path"]).parent for e in evals if (Path(e["path"]).parent / "log.csv").exists()}
     )
     target = Path(out) if out else dirs[0] / "report.md"
     if doom:
-        from dynaworld.worldmodels.figures import temperature_chart
-
         bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
         lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
     if folders:

@@ -1,0 +1,153 @@
+"""What each ``dynaworld`` command does, given its parsed arguments (``cli`` parses them).
+
+Each function takes the ``argparse.Namespace`` of its command and returns the exit status. This
+module imports the library (torch and all); ``cli`` imports it only once a command runs, so
+``dynaworld --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from dynaworld.api import Run
+from dynaworld.config import TrainConfig, describe, load_config, to_dict
+from dynaworld.datasets import collect as collect_dataset
+from dynaworld.datasets import train_model
+from dynaworld.envs import check_env_id, import_env_modules
+from dynaworld.errors import DynaworldError
+from dynaworld.evaluate import measure_run_model
+from dynaworld.experiments import Experiment, run_sweep
+from dynaworld.experiments import report as sweep_report
+from dynaworld.experiments.demo import demo as run_demo
+from dynaworld.resume import default_run_dir, resume_config
+from dynaworld.shipped import KINDS, names
+from dynaworld.training import train as run_training
+from dynaworld.worldmodels import commands as wm_commands
+from dynaworld.worldmodels.config import WorldModelsConfig
+from dynaworld.worldmodels.report import report as wm_report
+
+
+def train(a: argparse.Namespace) -> int:
+    if a.resume:
+        overrides = ([a.config] if a.config else []) + list(a.overrides)
+        cfg = resume_config(a.resume, overrides)
+        run_dir = a.resume
+        summary = run_training(cfg, run_dir, resume=True)
+    else:
+        if not a.config:
+            raise DynaworldError("train needs a CONFIG file (or --resume RUN_DIR)")
+        cfg = load_config(a.config, a.overrides)
+        cfg.env.imports = [*cfg.env.imports, *(m for m in a.imports if m not in cfg.env.imports)]
+        import_env_modules(cfg.env.imports)
+
+        check_env_id(cfg.env.id)
+        for w in cfg.warnings():
+            print(f"dynaworld: warning: {w}", file=sys.stderr)
+        run_dir = a.run_dir or str(default_run_dir(cfg))
+        summary = run_training(cfg, run_dir)
+    print(json.dumps(summary))
+    print(f"dynaworld: run directory {run_dir}")
+    return 0
+
+
+def evaluate(a: argparse.Namespace) -> int:
+    run = Run(a.run_dir)  # the agent alone: no replay buffer or planning model is built
+    returns = run.evaluate(a.episodes, seed=a.seed, progress=True)
+    out = {
+        "checkpoint": str(run.checkpoint),
+        "episodes": len(returns),
+        "eval_return_mean": float(returns.mean()),
+        "eval_return_std": float(returns.std()),
+    }
+    print(json.dumps(out))
+    return 0
+
+
+def sweep(a: argparse.Namespace) -> int:
+    run_sweep(
+        Experiment.load(a.experiment),
+        a.out,
+        seeds=a.seeds,
+        workers=a.workers,
+        ray_address=a.ray,
+        suites=a.suite,
+        overrides=a.overrides,
+        games=a.game,
+        methods=a.method,
+        add_spec=a.add_spec,
+    )
+    return 0
+
+
+def report(a: argparse.Namespace) -> int:
+    if list(Path(a.out).glob("C_*/eval.json")):  # a World Models run directory
+        print(f"dynaworld: report {wm_report([a.out])}")
+        return 0
+    path = sweep_report(a.out, a.include)
+    print(f"dynaworld: report {path}")
+    return 0
+
+
+def demo(a: argparse.Namespace) -> int:
+    run_demo(a.out, a.game, a.steps, a.seeds, a.workers)
+    return 0
+
+
+def collect(a: argparse.Namespace) -> int:
+    out = collect_dataset(a.run_dir, a.steps, a.out, a.epsilon, a.seed)
+    print(f"dynaworld: dataset {out}")
+    return 0
+
+
+def model_train(a: argparse.Namespace) -> int:
+    cfg = load_config(a.config, a.overrides)
+    out = train_model(a.dataset, cfg, a.out, a.updates, a.seed, a.init)
+    print(json.dumps(json.loads(out.with_suffix(".json").read_text())))
+    print(f"dynaworld: model {out}")
+    return 0
+
+
+def model_error(a: argparse.Namespace) -> int:
+    for d in a.run_dirs:
+        print(json.dumps(measure_run_model(d)), flush=True)
+    return 0
+
+
+def worldmodels(a: argparse.Namespace) -> int:
+    return wm_commands.handle(a)
+
+
+def config(a: argparse.Namespace) -> int:
+    cls: type = WorldModelsConfig if a.worldmodels else TrainConfig
+    if a.list:
+        for kind in KINDS:
+            print(f"shipped {kind}s ({KINDS[kind]}):")
+            for n in names(kind):
+                print(f"  {n}")
+        return 0
+    if a.config:
+        cfg: object = load_config(a.config, a.overrides, cls)
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+        return 0
+    for key, default, help in describe(cls):
+        print(f"{key:28s} {default:14s} {help}")
+    return 0
+
+
+COMMANDS = {
+    "train": train,
+    "eval": evaluate,
+    "config": config,
+    "sweep": sweep,
+    "report": report,
+    "demo": demo,
+    "collect": collect,
+    "model-train": model_train,
+    "model-error": model_error,
+    "worldmodels": worldmodels,
+}
