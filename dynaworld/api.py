@@ -21,16 +21,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from dynaworld import checkpoint as ckpt
 from dynaworld import rundir
-from dynaworld.agents import DQNAgent, q_network
-from dynaworld.config import TrainConfig, load_config
-from dynaworld.device import resolve_device
+from dynaworld.agents import DQNAgent
+from dynaworld.build import load_agent
+from dynaworld.config import load_config
 from dynaworld.envs import make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.files import read_json
-from dynaworld.resume import default_run_dir, read_run_config
+from dynaworld.resume import default_run_dir
 from dynaworld.training import train as run_training
 from dynaworld.worldmodels import control
 from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
@@ -77,19 +76,9 @@ class Run:
 
     def __init__(self, run_dir: str | Path) -> None:
         self.dir = Path(run_dir)
-        self.config: TrainConfig = read_run_config(self.dir)
-        latest = ckpt.latest_checkpoint(self.dir)
-        if latest is None:
-            raise DynaworldError(f"{self.dir} has no checkpoint yet")
-        cfg, env = self.config, self.make_env()
-        shape = tuple(env.observation_space.shape or ())
-        n = int(env.action_space.n)  # type: ignore[attr-defined]
-        env.close()
-        net = q_network(cfg.agent.network, shape, n, cfg.agent.hidden)
-        agent = DQNAgent(net, n, cfg.agent, resolve_device(cfg.device), seed=cfg.seed)
-        agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
-        self.checkpoint = latest
-        self.agent = Policy(agent, shape, cfg.agent.eval_eps)
+        self.config, agent, self.checkpoint = load_agent(self.dir)
+        shape = tuple(self.make_env().observation_space.shape or ())
+        self.agent = Policy(agent, shape, self.config.agent.eval_eps)
 
     @property
     def summary(self) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from dynaworld.models.perfect import replay_sim
 from dynaworld.planning import ImaginedReplay, RolloutSampler
 from dynaworld.registry import ModelContext, ModelSpec, make_model, model_spec
 from dynaworld.replay import ReplayBuffer, UniformSampler
+from dynaworld.resume import read_run_config
 
 
 def seeds(seed: int, n: int) -> list[int]:
@@ -153,3 +154,20 @@ def load_and_restore(c: Components, path: Path) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
         raise CheckpointError(f"{path} does not fit this run ({type(e).__name__}: {e})") from None
     return state
+
+
+def load_agent(run_dir: str | Path) -> tuple[TrainConfig, DQNAgent, Path]:
+    """A run's config, its trained agent alone (no replay buffer or planning model is built)
+    and the checkpoint it came from (the newest)."""
+    cfg = read_run_config(run_dir)
+    latest = ckpt.latest_checkpoint(run_dir)
+    if latest is None:
+        raise DynaworldError(f"{run_dir} has no checkpoint yet")
+    env = make_env(cfg.env, train=False)
+    shape = tuple(env.observation_space.shape or ())
+    n = int(env.action_space.n)  # type: ignore[attr-defined]
+    env.close()
+    net = q_network(cfg.agent.network, shape, n, cfg.agent.hidden)
+    agent = DQNAgent(net, n, cfg.agent, resolve_device(cfg.device), seed=cfg.seed)
+    agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
+    return cfg, agent, latest

@@ -20,18 +20,18 @@ import numpy as np
 import torch
 
 from dynaworld import checkpoint as ckpt
-from dynaworld.build import build
+from dynaworld.build import load_agent
 from dynaworld.config import TrainConfig, to_dict
 from dynaworld.device import resolve_device
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import load_npz, read_json
+from dynaworld.loop import Loop, LoopState
 from dynaworld.models import ReplayWriter
 from dynaworld.models.heldout import termination_error
 from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, load_pretrained
 from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer
-from dynaworld.resume import read_run_config
 from dynaworld.types import Transition
 
 ARRAYS = ("frames", "actions", "rewards", "dones", "has_next", "episode_start")
@@ -51,44 +51,25 @@ def collect(
         raise DynaworldError(
             f"{out} already exists: choose another --out (nothing was overwritten)"
         )
-    cfg = read_run_config(run_dir)
-    cfg.planning.model = "none"
-    latest = ckpt.latest_checkpoint(run_dir)
-    if latest is None:
-        raise DynaworldError(f"{run_dir} has no checkpoint to play")
-    c = build(cfg)
-    c.agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
+    cfg, agent, latest = load_agent(run_dir)
     env = make_env(cfg.env, train=True)
     shape = tuple(env.observation_space.shape or ())
     buffer = ReplayBuffer.for_observation(
         shape, env.observation_space.dtype, 2 * steps + 1, stacked=is_atari(cfg.env.id)
     )
-    writer = ReplayWriter(buffer)
-    rng = np.random.Generator(np.random.PCG64(seed))
+    record = _Episodes(progress_bar(total=steps, desc=f"collect {cfg.env.id}", unit="step"))
     obs, _ = env.reset(seed=seed)
-    returns: list[float] = []
-    bar = progress_bar(total=steps, desc=f"collect {cfg.env.id}", unit="step")
-    for _ in range(steps):
-        a = int(c.agent.policy(obs[None], epsilon, rng)[0])
-        nxt, r, term, trunc, info = env.step(a)
-        writer.add(
-            Transition(
-                obs,
-                a,
-                float(r),
-                nxt,
-                bool(term or info.get("terminal_for_learning")),
-                bool(term or trunc),
-                info,
-            )
-        )
-        if term or trunc:
-            returns.append(float(info["episode"]["r"]))
-            obs, _ = env.reset()
-        else:
-            obs = nxt
-        bar.update(1)
-    bar.close()
+    loop = Loop(
+        env,
+        FixedEpsilon(agent, epsilon, seed),
+        data=[ReplayWriter(buffer)],
+        M=steps,
+        callbacks=[record],
+        state=LoopState(obs=obs),
+    )
+    loop.run()  # Algorithm 1 with no planning and no learning: real interactions into D
+    record.bar.close()
+    returns = record.returns
     meta = {
         "env_id": cfg.env.id,
         "steps": steps,
@@ -105,6 +86,36 @@ def collect(
     }
     write_dataset(buffer, out, meta, chunk)
     return out
+
+
+class FixedEpsilon:
+    """π for data collection: the trained agent, epsilon-greedy at a fixed epsilon; no learning."""
+
+    def __init__(self, agent: Any, epsilon: float, seed: int) -> None:
+        self.agent, self.epsilon = agent, epsilon
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+
+    def act(self, obs: np.ndarray) -> int:
+        return int(self.agent.policy(obs[None], self.epsilon, self.rng)[0])
+
+    def update(self, batch: Any) -> int:
+        return 0
+
+
+class _Episodes:
+    """Callback: the returns of finished episodes, and the progress bar."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.returns: list[float] = []
+
+    def on_step(self, t: Transition, state: LoopState) -> None:
+        if t.episode_end:
+            self.returns.append(float(t.info["episode"]["r"]))
+        self.bar.update(1)
+
+    def on_iteration(self, state: LoopState) -> bool:
+        return False
 
 
 def write_dataset(buffer: ReplayBuffer, out: Path, meta: dict[str, Any], chunk: int) -> None:
