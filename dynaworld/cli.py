@@ -100,7 +100,7 @@ def _add_sweep_commands(sub: Any) -> None:
 
     r = sub.add_parser(
         "report",
-        help="tables (mean ± 95%% CI), bar charts and curves of a sweep or a World Models run",
+        help="tables (mean, IQM, bootstrap CIs), comparisons, charts of a sweep or a World Models run",
     )
     r.add_argument("out", help="sweep directory, or a World Models run directory")
     r.add_argument(
@@ -109,6 +109,11 @@ def _add_sweep_commands(sub: Any) -> None:
         metavar="SWEEP_DIR",
         help="add another sweep's runs of this experiment's methods (same planning model and "
         "shape, suite, game and steps), e.g. planning_shape's perfect-model runs (repeatable)",
+    )
+    r.add_argument(
+        "--experiment",
+        metavar="FILE",
+        help="take the comparisons (A vs B pairs) from this experiment file, not the sweep's record",
     )
 
     d = sub.add_parser(

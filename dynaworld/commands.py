@@ -88,7 +88,7 @@ def report(a: argparse.Namespace) -> int:
     if list(Path(a.out).glob("C_*/eval.json")):  # a World Models run directory
         print(f"dynaworld: report {wm_report([a.out])}")
         return 0
-    path = sweep_report(a.out, a.include)
+    path = sweep_report(a.out, a.include, a.experiment)
     print(f"dynaworld: report {path}")
     return 0
 

@@ -1,33 +1,32 @@
-"""The charts of a sweep's report: bars with 95% CIs, learning curves, model-error curves."""
+"""The charts of a sweep's report: bars, learning curves and model-error curves.
+
+Every chart says what its marks are: the mean over seeds (n given per bar and per curve) with a
+95% stratified bootstrap CI (``stats.interval``). A report gives each method one colour and one
+marker (``styles``), the same in every chart.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dynaworld.experiments.stats import mean_ci
+from dynaworld.experiments.stats import Interval, interval
 from dynaworld.runlog import read_csv, read_metrics
 
-# Lecture colours: the methods chart, and online (orange) / pre-trained (blue) / perfect (green).
-FAMILY_COLORS = {
-    "DQN 100k": "#4c72b0",
-    "DQN": "#4c72b0",
-    "DQN extra updates": "#dd8452",
-    "DQN 10M": "#55a868",
-    "Dyna-DQN": "#c44e52",
-    "Rollout-Dyna-DQN": "#8172b3",
-    "online": "#ff7f0e",
-    "pretrained": "#1f77b4",
-    "perfect": "#2ca02c",
-    # model kinds (experiments/model_kinds.yaml)
-    "linear": "#8c564b",
-    "GP": "#2ca02c",
-    "sparse GP": "#98df8a",
-    "ensemble": "#ff7f0e",
-    "LSTM": "#9467bd",
-}
+# One colour and marker per method, in the experiment's order (colour-blind-safe Tableau 10).
+PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
+           "#8c8c8c", "#ccb974", "#64b5cd"]  # fmt: skip
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+Style = tuple[str, str]  # (colour, marker)
+CI_NOTE = "mean over seeds; error bars: 95% stratified bootstrap CI"
+
+
+def method_styles(labels: list[str]) -> dict[str, Style]:
+    """Each method's (colour, marker), fixed by its place in the experiment's method list."""
+    return {m: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]) for i, m in enumerate(labels)}
 
 
 def eval_curve(run_dir: str) -> dict[float, float] | None:
@@ -51,19 +50,23 @@ def _plt() -> Any:
 def bar_chart(
     title: str,
     labels: list[str],
-    means: list[float],
-    cis: list[float],
-    colors: list[str],
+    intervals: list[Interval],
+    styles: dict[str, Style],
     path: Path,
     ylabel: str = "final evaluation return",
 ) -> Path:
+    """One bar per method: its mean and 95% bootstrap CI (asymmetric), n under its name."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(labels) + 1.5), 4.0), dpi=120)
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(labels) + 1.5), 4.2), dpi=120)
     xs = np.arange(len(labels))
-    ax.bar(xs, means, yerr=cis, color=colors, capsize=4, edgecolor="black", linewidth=0.5)
-    ax.set_xticks(xs, labels, rotation=30, ha="right", fontsize=8)
+    means = np.array([iv.point for iv in intervals])
+    err = np.array([[iv.point - iv.lo for iv in intervals], [iv.hi - iv.point for iv in intervals]])
+    colors = [styles[m][0] for m in labels]
+    ax.bar(xs, means, yerr=err, color=colors, capsize=4, edgecolor="black", linewidth=0.5)
+    names = [f"{m}\n(n={iv.n})" for m, iv in zip(labels, intervals, strict=True)]
+    ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(f"{title}\n{CI_NOTE}", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,30 +75,52 @@ def bar_chart(
     return path
 
 
-def learning_curves(title: str, runs: dict[str, list[str]], path: Path) -> Path | None:
-    """Mean ± 95% CI of the evaluation return against env steps, one line per method."""
+def _band(ax: Any, xs: Any, values: list[list[float]], style: Style, label: str) -> None:
+    """A mean line with a light 95% bootstrap band; ``values[i]``: the seeds' values at xs[i]."""
+    ivs = [interval(v) for v in values]
+    m = np.array([iv.point for iv in ivs])
+    color, marker = style
+    ax.plot(xs, m, color=color, marker=marker, ms=3.5, lw=1.4, label=label)
+    ax.fill_between(xs, [iv.lo for iv in ivs], [iv.hi for iv in ivs], color=color, alpha=0.12)
+
+
+def learning_curves(
+    title: str, runs: dict[str, list[str]], styles: dict[str, Style], path: Path
+) -> Path | None:
+    """The evaluation return against env steps: per method the mean over seeds and its 95%
+    bootstrap band; with more than 4 methods, one panel per method over the others in grey."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    drawn = False
+    series = {}
     for label, dirs in runs.items():
         curves = [c for c in map(eval_curve, dirs) if c is not None]
         steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
-        if not steps:
-            continue
-        stats = [mean_ci([c[s] for c in curves]) for s in steps]
-        m = np.array([s[0] for s in stats])
-        h = np.array([s[1] for s in stats])
-        ax.plot(steps, m, marker="o", ms=3, label=f"{label} (n={len(curves)})")
-        ax.fill_between(steps, m - h, m + h, alpha=0.2)
-        drawn = True
-    if not drawn:
-        plt.close(fig)
+        if steps:
+            series[label] = (steps, [[c[s] for c in curves] for s in steps], len(curves))
+    if not series:
         return None
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("evaluation return")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    panels = list(series) if len(series) > 4 else [None]
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols + 0.8, 2.9 * rows + 0.6), dpi=120, squeeze=False,
+        sharex=True, sharey=True,
+    )  # fmt: skip
+    for ax, focus in zip(axes.flat, panels, strict=False):
+        for label, (steps, values, n) in series.items():
+            if focus is not None and label != focus:
+                ax.plot(steps, [np.mean(v) for v in values], color="#bbbbbb", lw=0.8)
+                continue
+            _band(ax, steps, values, styles[label], f"{label} (n={n})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("environment steps")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("evaluation return")
+    grey = "; grey: the other methods' means" if panels != [None] else ""
+    fig.suptitle(f"{title}\n{CI_NOTE.replace('error bars', 'bands')}{grey}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -137,28 +162,37 @@ def final_termination_errors(dirs: list[str]) -> np.ndarray | None:
     return np.array(per_run) if per_run else None
 
 
-def model_error_chart(title: str, runs: dict[str, list[str]], path: Path) -> Path | None:
-    """Final k-step prediction error (frames or states, and rewards, steps 1..k) of each model."""
+def model_error_chart(
+    title: str, runs: dict[str, list[str]], styles: dict[str, Style], path: Path
+) -> Path | None:
+    """Final k-step prediction error (frames or states, and rewards, steps 1..k) of each model:
+    the mean over seeds with its 95% bootstrap band."""
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=120)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.8), dpi=120)
     drawn = False
     for label, dirs in runs.items():
         arr = final_model_errors(dirs)
         if arr is None:
             continue
         ks = np.arange(1, arr.shape[1] + 1)
-        a1.plot(ks, arr[:, :, 0].mean(0), marker="o", ms=3, label=f"{label} (n={len(arr)})")
-        a2.plot(ks, arr[:, :, 1].mean(0), marker="o", ms=3, label=label)
+        _band(a1, ks, [list(arr[:, j, 0]) for j in range(len(ks))], styles[label],
+              f"{label} (n={len(arr)})")  # fmt: skip
+        _band(a2, ks, [list(arr[:, j, 1]) for j in range(len(ks))], styles[label], label)
         drawn = True
     if not drawn:
         plt.close(fig)
         return None
-    a1.set(xlabel="prediction step k", ylabel="frame / state error", title="frames or states")
-    a2.set(xlabel="prediction step k", ylabel="|reward error|", title="rewards")
+    a1.set(
+        xlabel="prediction step k (open loop)",
+        ylabel="frame error (wrong cells / pixels)\nor state error (|error| / state std)",
+        title="frames or states",
+    )
+    a2.set(xlabel="prediction step k (open loop)", ylabel="|reward error| (reward units)",
+           title="rewards")  # fmt: skip
     for a in (a1, a2):
         a.grid(alpha=0.3)
     a1.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(f"{title}\n{CI_NOTE.replace('error bars', 'bands')}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,8 @@ class Experiment:
         default_factory=dict
     )  # how 'planning.model_path: auto' is made
     data: dict[str, Any] = field(default_factory=dict)  # the experiment file's contents
+    # (A, B) method pairs the report compares (declared before the runs: the test family)
+    comparisons: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
@@ -103,12 +106,21 @@ class Experiment:
             "base",
             "description",
             "pretrain",
+            "comparisons",
         }
         if unknown:
             raise ConfigError(f"{path}: unknown experiment keys {sorted(unknown)}")
         for key in ("suites", "methods"):
             if not isinstance(data.get(key), dict) or not data[key]:
                 raise ConfigError(f"{path}: '{key}' must be a non-empty mapping")
+        pairs = data.get("comparisons") or []
+        bad = [p for p in pairs if not (isinstance(p, list) and len(p) == 2)]
+        if bad:
+            raise ConfigError(f"{path}: comparisons must be [A, B] method pairs, got {bad[0]!r}")
+        for name in {m for p in pairs for m in p} - set(data["methods"]):
+            close = difflib.get_close_matches(str(name), list(data["methods"]), 1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{path}: comparisons: unknown method '{name}'{hint}")
         return cls(
             data.get("name", Path(path).stem),
             int(data.get("seeds", 3)),
@@ -118,6 +130,7 @@ class Experiment:
             Path(path),
             data.get("pretrain") or {},
             data,
+            [(str(a), str(b)) for a, b in pairs],
         )
 
     def runs(

@@ -1,13 +1,17 @@
-"""Reports of a sweep: tables with mean ± 95% CI over seeds, bar charts and learning curves.
+"""Reports of a sweep: tables over seeds, comparisons, bar charts and learning curves.
 
 ``report(DIR)`` reads ``DIR/results.csv`` (and each run's metrics.csv) and writes
-``DIR/report.md``, one bar chart per game (``DIR/charts/<suite>_<game>.png``, lecture style:
-one bar per method with its 95% CI) and learning curves (``DIR/charts/curves_<suite>_<game>.png``).
-Atari games also get human-normalised scores, (score − random) / (human − random).
+``DIR/report.md``: per game the mean and the IQM of the final return and the mean of sample
+efficiency, each with a 95% stratified bootstrap CI (``stats``); the comparisons the experiment
+file declares (probability of improvement, Welch's t-test, Holm-corrected over all of them);
+one bar chart per game (``DIR/charts/<suite>_<game>.png``) and learning curves
+(``DIR/charts/curves_<suite>_<game>.png``). Atari games also get human-normalised scores,
+(score − random) / (human − random).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,16 +21,24 @@ import numpy as np
 from dynaworld.config import PlanningConfig, load_yaml, merge
 from dynaworld.errors import DynaworldError
 from dynaworld.experiments.charts import (
-    FAMILY_COLORS,
+    Style,
     bar_chart,
     eval_curve,
     final_model_errors,
     final_termination_errors,
     learning_curves,
+    method_styles,
     model_error_chart,
 )
 from dynaworld.experiments.experiment import Experiment
-from dynaworld.experiments.stats import cell, mean_ci
+from dynaworld.experiments.stats import (
+    cell,
+    cell_text,
+    holm,
+    interval,
+    probability_of_improvement,
+    welch_p,
+)
 from dynaworld.registry import MODELS
 from dynaworld.runlog import read_csv
 
@@ -61,9 +73,8 @@ def read_results(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
-    """(planning model, shape) → (method, label, family) of the experiment that made ``out``
-    (named in ``out/experiment.yaml``). DQN's key is ('none', '')."""
+def recorded_experiment(out: Path) -> Experiment:
+    """The experiment that made the sweep ``out`` (recorded in ``out/experiment.yaml``)."""
     info = out / "experiment.yaml"
     record = load_yaml(info) if info.is_file() else {}
     if isinstance(record.get("experiment"), dict):  # the spec holds the file's contents
@@ -72,10 +83,17 @@ def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
         path = record.get("experiment")
         if not path or not Path(path).is_file():
             raise DynaworldError(
-                f"--include matches runs to the methods of {out}'s experiment file, named in "
-                f"{info}: {'that file is missing' if not path else f'{path} not found'}"
+                f"the report reads {out}'s experiment from the file named in {info}: "
+                f"{'that file is missing' if not path else f'{path} not found'}"
             )
         exp = Experiment.load(path)
+    return exp
+
+
+def method_keys(out: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(planning model, shape) → (method, label, family) of the experiment that made ``out``.
+    DQN's key is ('none', '')."""
+    exp = recorded_experiment(out)
     keys = {}
     for method in exp.methods:
         label, family, settings = exp.method(method)
@@ -118,9 +136,12 @@ def mean_eval_return(run_dir: str) -> float | None:
 Groups = dict[tuple[str, str], dict[str, list[dict[str, Any]]]]
 
 
-def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
+def report(
+    out: str | Path, include: list[str | Path] | None = None, experiment: str | Path | None = None
+) -> Path:
     """Write ``out/report.md`` and the charts; return the report's path. ``include``: other sweep
-    directories whose runs of this experiment's methods join the tables and charts."""
+    directories whose runs of this experiment's methods join the tables and charts.
+    ``experiment``: take the comparisons from this experiment file instead of the sweep's record."""
     out = Path(out)
     rows = read_results(out)
     if include:
@@ -128,29 +149,108 @@ def report(out: str | Path, include: list[str | Path] | None = None) -> Path:
     groups: Groups = defaultdict(lambda: defaultdict(list))
     for r in rows:
         groups[(r["suite"], r["game"])][r["method"]].append(r)
+    pairs, source = declared_comparisons(out, experiment)
+    styles = method_styles(list(dict.fromkeys(r["label"] for r in rows)))
     lines = [
         f"# Report: {out.name}",
         "",
         f"{len(rows)} finished runs from `{out / 'results.csv'}`"
         + "".join(f" and `{Path(o) / 'results.csv'}`" for o in include or [])
-        + ". "
-        "Each cell: final evaluation return, mean ± 95% CI over seeds (Student t), n seeds.",
+        + ". Each cell: the statistic over seeds with its 95% stratified bootstrap CI in "
+        "brackets and n, the number of seeds (one seed: no interval).",
         "",
     ]
     charts: list[Path] = []
+    tests: list[list[Any]] = []
     for suite in sorted({s for s, _ in groups}):
-        lines += suite_section(out, suite, groups, rows, charts)
+        lines += suite_section(out, suite, groups, rows, charts, styles)
+        tests += comparison_rows(suite, groups, pairs)
+    lines += comparisons_section(tests, source)
     lines += ["## Charts", ""] + [f"![{c.stem}](charts/{c.name})" for c in charts] + [""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
     return path
 
 
+def declared_comparisons(
+    out: Path, experiment: str | Path | None
+) -> tuple[list[tuple[str, str]], str]:
+    """The (A, B) method pairs to compare, and where they were declared."""
+    if experiment is not None:
+        exp = Experiment.load(experiment)
+        return exp.comparisons, f"`{exp.path}` (given with --experiment)"
+    try:
+        exp = recorded_experiment(out)
+    except DynaworldError:
+        return [], "nowhere (no experiment record)"
+    return exp.comparisons, f"the sweep's experiment record `{out / 'experiment.yaml'}`"
+
+
+def comparison_rows(suite: str, groups: Groups, pairs: list[tuple[str, str]]) -> list[list[Any]]:
+    """[suite, game, metric, label A, label B, P(A > B) interval, Welch p] per declared pair,
+    game where both methods ran, and metric (final return; sample efficiency)."""
+    metrics: dict[str, Any] = {
+        "final return": lambda r: float(r["eval_return_mean"]),
+        "sample efficiency": lambda r: mean_eval_return(r["run_dir"]),
+    }
+    out = []
+    for a, b in pairs:
+        games = [
+            g for (s, g), bm in sorted(groups.items()) if s == suite and bm.get(a) and bm.get(b)
+        ]
+        for metric, f in metrics.items():
+            xs, ys = [], []
+            for g in games:
+                by_method = groups[(suite, g)]
+                la, lb = by_method[a][0]["label"], by_method[b][0]["label"]
+                x = [v for v in map(f, by_method[a]) if v is not None]
+                y = [v for v in map(f, by_method[b]) if v is not None]
+                if x and y:
+                    pi = probability_of_improvement(x, y)
+                    out.append([suite, g, metric, la, lb, pi, welch_p(x, y)])
+                    xs.append(x)
+                    ys.append(y)
+            if len(xs) > 1:  # every game together (not a test of the family)
+                pi = probability_of_improvement(xs, ys)
+                out.append([suite, "all games", metric, la, lb, pi, math.nan])
+    return out
+
+
+def comparisons_section(tests: list[list[Any]], source: str) -> list[str]:
+    if not tests:
+        return []
+    adjusted = holm([t[6] for t in tests])
+    lines = [
+        "## Comparisons",
+        "",
+        f"Pairs declared in {source}; per run its final evaluation return and its sample "
+        "efficiency (defined above). P(A > B): the "
+        "probability that a run of A scores above a run of B (ties count 1/2), with its 95% "
+        "stratified bootstrap CI ('all games': averaged over the games, seeds resampled within "
+        "each); Welch's two-sided t-test, and its p-value Holm-corrected over "
+        f"all {sum(1 for t in tests if t[6] == t[6])} tests of this report (– : fewer than 2 "
+        "seeds a side, or no variance).",
+        "",
+        "| suite | game | metric | A | B | P(A > B) | Welch p | Holm p |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t, h in zip(tests, adjusted, strict=True):
+        p = "–" if t[6] != t[6] else f"{t[6]:.3g}"
+        q = "–" if h != h else f"{h:.3g}"
+        lines.append(f"| {' | '.join(t[:5])} | {cell_text(t[5])} | {p} | {q} |")
+    return [*lines, ""]
+
+
 def suite_section(
-    out: Path, suite: str, groups: Groups, rows: list[dict[str, Any]], charts: list[Path]
+    out: Path,
+    suite: str,
+    groups: Groups,
+    rows: list[dict[str, Any]],
+    charts: list[Path],
+    styles: dict[str, Style],
 ) -> list[str]:
-    """A suite's tables (final return, sample efficiency, model errors, HNS, wall time); its
-    charts are appended to ``charts``."""
+    """A suite's tables (final return: mean and IQM; sample efficiency; model errors; HNS; wall
+    time); its charts are appended to ``charts``."""
     games = sorted(g for s, g in groups if s == suite)
     methods = list(dict.fromkeys(r["method"] for r in rows if r["suite"] == suite))
     labels = {r["method"]: r["label"] for r in rows}
@@ -158,48 +258,53 @@ def suite_section(
         "| game | " + " | ".join(labels[m] for m in methods) + " |",
         "|---|" + "---|" * len(methods),
     ]
-    final, efficiency, errors = [], [], []
-    norm: dict[str, list[float]] = defaultdict(list)
+    final, robust, efficiency, errors = [], [], [], []
+    norm: dict[str, list[list[float]]] = defaultdict(list)
     for g in games:
         by_method = groups[(suite, g)]
-        cells, auc = [], []
+        vals = {m: [float(r["eval_return_mean"]) for r in by_method.get(m, [])] for m in methods}
+        final.append(f"| {g} | " + " | ".join(cell(vals[m]) for m in methods) + " |")
+        robust.append(f"| {g} | " + " | ".join(cell(vals[m], "IQM") for m in methods) + " |")
+        auc = []
         for m in methods:
             rs = by_method.get(m, [])
-            vals = [float(r["eval_return_mean"]) for r in rs]
-            cells.append(cell(vals))
             means = [mean_eval_return(r["run_dir"]) for r in rs]
             auc.append(cell([x for x in means if x is not None]))
-            hn = [human_normalised(r["env_id"], v) for r, v in zip(rs, vals, strict=True)]
-            if vals and all(x is not None for x in hn):
-                norm[m].append(float(np.mean(hn)))  # type: ignore[arg-type]
-        final.append(f"| {g} | " + " | ".join(cells) + " |")
+            hn = [human_normalised(r["env_id"], v) for r, v in zip(rs, vals[m], strict=True)]
+            if vals[m] and all(x is not None for x in hn):
+                norm[m].append([float(x) for x in hn if x is not None])
         efficiency.append(f"| {g} | " + " | ".join(auc) + " |")
         present = [m for m in methods if by_method.get(m)]
-        charts.append(game_bars(out, suite, g, by_method, present, labels))
+        charts.append(game_bars(out, suite, g, by_method, present, labels, styles))
         run_dirs = {labels[m]: [r["run_dir"] for r in by_method[m]] for m in present}
         errors += model_error_rows(g, run_dirs)
         for draw, name, what in (
-            (learning_curves, "curves", "evaluation during training"),
-            (model_error_chart, "model_error", "model prediction error on held-out data"),
+            (learning_curves, "curves", "evaluation return during training"),
+            (model_error_chart, "model_error", "model prediction error on held-out episodes"),
         ):
-            chart = draw(
-                f"{g} ({suite}): {what}", run_dirs, out / "charts" / f"{name}_{suite}_{g}.png"
-            )
+            path = out / "charts" / f"{name}_{suite}_{g}.png"
+            chart = draw(f"{g} ({suite}): {what}", run_dirs, styles, path)
             if chart:
                 charts.append(chart)
-    lines = [f"## {suite}", "", *header, *final]
-    lines += ["", EFFICIENCY, "", *header, *efficiency]
+    lines = [f"## {suite}", "", "Final evaluation return, mean:", "", *header, *final]
+    lines += ["", "Final evaluation return, IQM (interquartile mean over seeds):", ""]
+    lines += [*header, *robust, "", EFFICIENCY, "", *header, *efficiency]
     if errors:
         lines += ["", MODEL_ERRORS, "", *MODEL_ERROR_HEADER, *errors]
     if norm:
         lines += [
             "",
-            f"Human-normalised score, mean over games ({', '.join(games)}):",
+            f"Human-normalised score over games ({', '.join(games)}) and seeds: mean and IQM, "
+            "each with its stratified bootstrap 95% CI:",
             "",
-            "| method | HNS |",
-            "|---|---|",
+            "| method | HNS mean | HNS IQM |",
+            "|---|---|---|",
         ]
-        lines += [f"| {labels[m]} | {np.mean(norm[m]):.3f} |" for m in methods if norm.get(m)]
+        lines += [
+            f"| {labels[m]} | {interval(norm[m])} | {interval(norm[m], 'IQM')} |"
+            for m in methods
+            if norm.get(m)
+        ]
     wall = {
         m: np.mean(
             [float(r["wall_time_s"]) for r in rows if r["suite"] == suite and r["method"] == m]
@@ -216,13 +321,13 @@ def suite_section(
 
 EFFICIENCY = (
     "Sample efficiency: mean evaluation return over all evaluations during training (the "
-    "area under the learning curve divided by its length), mean ± 95% CI over seeds:"
+    "area under the learning curve divided by its length), mean over seeds:"
 )
 MODEL_ERRORS = (
     "Model prediction error on held-out episodes at the end of training (open loop "
     "with the recorded actions; frames: wrong cells / pixel error, vector states: "
-    "|error| / state std), mean ± 95% CI over seeds. Termination (one step, from "
-    "held-out real transitions): recall = terminal transitions predicted terminal, "
+    "|error| / state std), mean over seeds with its 95% bootstrap CI. Termination (one step, "
+    "from held-out real transitions): recall = terminal transitions predicted terminal, "
     "false alarm = non-terminal ones predicted terminal (– : not measured)."
 )
 MODEL_ERROR_HEADER = [
@@ -239,21 +344,15 @@ def game_bars(
     by_method: dict[str, list[dict[str, Any]]],
     present: list[str],
     labels: dict[str, str],
+    styles: dict[str, Style],
 ) -> Path:
-    """A game's bar chart: one bar per method, its 95% CI; fewer seeds than the others is said."""
-    most = max(len(by_method[m]) for m in present)
-    stats = [mean_ci([float(r["eval_return_mean"]) for r in by_method[m]]) for m in present]
-    colors = [FAMILY_COLORS.get(by_method[m][0]["family"], "#999999") for m in present]
-    names = [
-        labels[m] + (f"\n(n={len(by_method[m])})" if len(by_method[m]) < most else "")
-        for m in present
-    ]
+    """A game's bar chart: one bar per method, its mean and 95% bootstrap CI, n per bar."""
+    ivs = [interval([float(r["eval_return_mean"]) for r in by_method[m]]) for m in present]
     return bar_chart(
         f"{g} ({suite})",
-        names,
-        [s[0] for s in stats],
-        [s[1] for s in stats],
-        colors,
+        [labels[m] for m in present],
+        ivs,
+        styles,
         out / "charts" / f"{suite}_{g}.png",
     )
 
@@ -265,9 +364,9 @@ def model_error_rows(g: str, run_dirs: dict[str, list[str]]) -> list[str]:
         arr = final_model_errors(dirs)
         if arr is None:
             continue
-        ends = [mean_ci(list(arr[:, j, 0])) for j in (0, arr.shape[1] - 1)]
+        ends = [interval(list(arr[:, j, 0])) for j in (0, arr.shape[1] - 1)]
         term = final_termination_errors(dirs)
-        ends += [mean_ci(list(term[:, j])) for j in (0, 1)] if term is not None else []
-        cells = [f"{mu:.4f} ± {ci:.4f}" for mu, ci in ends] + ["–"] * (4 - len(ends))
+        ends += [interval(list(term[:, j])) for j in (0, 1)] if term is not None else []
+        cells = [cell_text(iv, 4).rsplit(" (n=", 1)[0] for iv in ends] + ["–"] * (4 - len(ends))
         rows.append(f"| {g} | {label} | {arr.shape[1]} | " + " | ".join(cells) + f" | {len(arr)} |")
     return rows

@@ -89,7 +89,7 @@ class ModelEnv:
         self.state: Any = None
         self.sim: np.ndarray | None = None
         self.key: np.ndarray | None = None
-        self.t: Rows = None  # steps since each row's start
+        self.t: Rows = None  # steps since each row's start (autoreset=False: one int, all alike)
         self.rows: Rows = None  # autoreset=False: the original indices of the rows still running
         self.pending: Rows = None  # rows that ended and restart when the next query is built
         self.reset()
@@ -110,7 +110,8 @@ class ModelEnv:
         q = self.starts(mask)
         if self.obs is None or bool(mask.all()):
             self.obs, self.state, self.sim, self.key = q.obs, q.state, q.sim, q.key
-            self.t, self.rows = _counter(q.obs, self.n), _counter(q.obs, self.n, arange=True)
+            self.t = _counter(q.obs, self.n) if self.autoreset else 0
+            self.rows = _counter(q.obs, self.n, arange=True)
         else:
             self.obs = put(self.obs, mask, q.obs)
             self.state = put(self.state, mask, q.state)
@@ -137,8 +138,10 @@ class ModelEnv:
         self.obs, self.state, self.sim, self.key = p.next_obs, p.state, p.sim, None
         self.t = self.t + 1
         ended = p.done if p.ended is None else p.done | p.ended
-        if self.max_steps is not None:
+        if self.max_steps is not None and self.autoreset:
             ended = ended | (self.t >= self.max_steps)
+        elif self.max_steps is not None and self.t >= self.max_steps:  # every row is cut
+            ended = ended | True
         if self.autoreset:
             self.pending = ended if bool(ended.any()) else None
         elif bool(ended.any()):
@@ -148,7 +151,7 @@ class ModelEnv:
                 take(p.state, keep),
                 take(p.sim, keep),
             )
-            self.t, self.rows = take(self.t, keep), take(self.rows, keep)
+            self.rows = take(self.rows, keep)
         return ended
 
     def step(self, action: Rows) -> tuple[Query, Prediction, Rows]:

@@ -1,0 +1,53 @@
+"""Report statistics: bootstrap CIs that respect the data, IQM, probability of improvement,
+Welch + Holm."""
+
+import math
+
+import numpy as np
+from scipy import stats as sps
+
+from dynaworld.experiments.stats import (
+    cell,
+    holm,
+    interval,
+    probability_of_improvement,
+    welch_p,
+)
+
+
+def test_a_bootstrap_ci_never_leaves_the_range_the_returns_can_take():
+    cartpole = [500.0, 500.0, 500.0, 470.0, 210.0]  # max return 500
+    iv = interval(cartpole)
+    assert 210.0 <= iv.lo < iv.point < iv.hi <= 500.0
+    t = sps.t.ppf(0.975, 4) * np.std(cartpole, ddof=1) / math.sqrt(5)
+    assert np.mean(cartpole) + t > 500.0  # the Student-t interval this replaced did leave it
+
+
+def test_one_seed_is_shown_as_n_1_without_an_interval():
+    assert cell([0.6]) == "0.60 (n=1)"
+    assert cell([]) == "–"
+    assert cell([1.0, 2.0, 3.0]).endswith("(n=3)") and "[" in cell([1.0, 2.0, 3.0])
+
+
+def test_iqm_is_robust_to_one_outlying_seed_and_bootstrap_is_stratified_by_game():
+    runs = [1.0, 2.0, 3.0, 4.0, 1000.0]
+    assert interval(runs).point > 200 and interval(runs, "IQM").point < 4
+    # two games: each resample keeps each game's 3 seeds, so the pooled mean stays between
+    two = interval([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    assert two.point == two.lo == two.hi == 0.5
+
+
+def test_probability_of_improvement_counts_wins_and_half_ties():
+    assert probability_of_improvement([5.0, 6.0], [1.0, 2.0]).point == 1.0
+    assert probability_of_improvement([1.0, 1.0], [1.0, 1.0]).point == 0.5
+    assert probability_of_improvement([[3.0, 1.0], [0.0]], [[2.0, 2.0], [1.0]]).point == 0.25
+
+
+def test_welch_and_holm():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 10), rng.normal(3, 1, 10)
+    assert welch_p(a, b) < 1e-4 and welch_p(a, a) == 1.0 and math.isnan(welch_p([1.0], b))
+    # Holm step-down: sorted p × (m, m-1, ...), made monotone, capped at 1; nan is not a test
+    assert np.allclose(holm([0.01, 0.04, 0.03, math.nan]), [0.03, 0.06, 0.06, math.nan],
+                       equal_nan=True)  # fmt: skip
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
