@@ -51,3 +51,16 @@ def test_welch_and_holm():
     assert np.allclose(holm([0.01, 0.04, 0.03, math.nan]), [0.03, 0.06, 0.06, math.nan],
                        equal_nan=True)  # fmt: skip
     assert holm([0.5, 0.9]) == [1.0, 1.0]
+
+
+def test_comparisons_are_declared_in_the_experiment_file_and_checked_before_any_run():
+    import pytest
+
+    from dynaworld.errors import ConfigError
+    from dynaworld.experiments import Experiment
+
+    exp = Experiment.load("planning_shape")
+    assert ("rollout_10x10", "dyna_100x1") in exp.comparisons
+    data = {**exp.data, "comparisons": [["rollout_10x10", "dyna_100"]]}
+    with pytest.raises(ConfigError, match="unknown method 'dyna_100'.*dyna_100x1"):
+        Experiment.from_data(data, "x.yaml")
