@@ -178,7 +178,7 @@ def declared_comparisons(
     """The (A, B) method pairs to compare, and where they were declared."""
     if experiment is not None:
         exp = Experiment.load(experiment)
-        return exp.comparisons, f"`{exp.path}` (given with --experiment)"
+        return exp.comparisons, f"the experiment `{experiment}` (given with --experiment)"
     try:
         exp = recorded_experiment(out)
     except DynaworldError:
