@@ -18,7 +18,7 @@ from dynaworld.runlog import read_csv, read_metrics
 
 # One colour and marker per method, in the experiment's order (colour-blind-safe Tableau 10).
 PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
-           "#8c8c8c", "#ccb974", "#64b5cd"]  # fmt: skip
+           "#1b9e77", "#ccb974", "#64b5cd"]  # fmt: skip
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 Style = tuple[str, str]  # (colour, marker)
 CI_NOTE = "mean over seeds; error bars: 95% stratified bootstrap CI"
@@ -117,6 +117,7 @@ def learning_curves(
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("environment steps")
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k" if x else "0")
     for ax in axes[:, 0]:
         ax.set_ylabel("evaluation return")
     grey = "; grey: the other methods' means" if panels != [None] else ""
