@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from dynaworld.agents.controller import Controller
 from dynaworld.models.dream import DreamEnv
@@ -25,27 +25,59 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 def recon_grid(
     v: ConvVAE, frames: np.ndarray, path: str | Path, n: int = 8, scale: int = 3
 ) -> Path:
-    """Top row: n frames spread over a rollout; bottom row: V's reconstructions (from mu)."""
+    """Top row: n frames spread over a held-out rollout; bottom row: V's reconstructions (from
+    mu); each row labelled on the left."""
     v = v.cpu().eval()
     idx = np.linspace(0, len(frames) - 1, n).astype(int)
     x = torch.from_numpy(frames[idx])
     recon = _to_uint8(v.decode(v.encode(x)[0]))
-    grid = np.concatenate([np.concatenate(list(frames[idx]), 1), np.concatenate(list(recon), 1)], 0)
-    img = Image.fromarray(grid).resize(
-        (grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST
-    )
-    img.save(path)
+    rows = [np.concatenate(list(frames[idx]), 1), np.concatenate(list(recon), 1)]
+    img = Image.fromarray(np.concatenate(rows, 0))
+    img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    h = img.height // 2
+    labelled = Image.new("RGB", (img.width + LABEL_WIDTH, img.height + 16), "white")
+    labelled.paste(img, (LABEL_WIDTH, 16))
+    draw = ImageDraw.Draw(labelled)
+    draw.text((4, 2), f"V (ConvVAE): {n} held-out frames and their reconstructions", fill="black")
+    for i, text in enumerate(("input", "V's recon-\nstruction")):
+        draw.multiline_text((4, 16 + i * h + h // 2 - 12), text, fill="black")
+    labelled.save(path)
     return Path(path)
 
 
-def save_gif(frames: list[np.ndarray], path: str | Path, fps: int = 20, scale: int = 3) -> Path:
-    imgs = [
-        Image.fromarray(f).resize(
-            (f.shape[1] * scale, f.shape[0] * scale), Image.Resampling.NEAREST
-        )
-        for f in frames
-    ]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+GIF_COLOURS = 40  # a shared palette this small keeps game frames legible at 1/3 the bytes
+LABEL_WIDTH = 80  # pixels left of a recon grid's rows for their labels
+
+
+def save_gif(
+    frames: list[np.ndarray],
+    path: str | Path,
+    fps: int = 20,
+    scale: int = 3,
+    captions: list[str] | None = None,
+) -> Path:
+    """An animated GIF of uint8 frames: one small palette made from a sample of the frames
+    and used for all of them, so the encoder stores only each frame's changes. ``captions``: text
+    over equal-width panels of each frame (e.g. ["real", "dream"])."""
+    width, height = frames[0].shape[1] * scale, frames[0].shape[0] * scale
+    top = 14 if captions else 0
+    sample = Image.fromarray(np.concatenate(frames[:: max(1, len(frames) // 16)], 0))
+    palette = sample.quantize(GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+    imgs = []
+    for f in frames:
+        img = Image.fromarray(f).resize((width, height), Image.Resampling.NEAREST)
+        if captions:
+            framed = Image.new("RGB", (width, height + top), "white")
+            framed.paste(img, (0, top))
+            draw = ImageDraw.Draw(framed)
+            for i, text in enumerate(captions):
+                draw.text((i * width // len(captions) + 4, 1), text, fill="black")
+            img = framed
+        imgs.append(img.quantize(palette=palette, dither=Image.Dither.NONE))
+    imgs[0].save(
+        path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0,
+        optimize=True,
+    )  # fmt: skip
     return Path(path)
 
 
@@ -96,41 +128,47 @@ def dream_gif(
     """The dream rollout as a GIF; with ``real`` frames, the real episode on the left.
     ``every``: keep every n-th step (the GIF still plays at the game's 20 steps per second)."""
     frames = dream_frames(v, env, params, controller, steps)
+    captions = ["real game", "dream (M, decoded by V)"] if real else ["dream (M, decoded by V)"]
     frames = beside(real, frames) if real else frames
-    return save_gif(frames[::every], path, fps=max(1, 20 // every), scale=scale)
+    return save_gif(frames[::every], path, max(1, 20 // every), scale, captions)
 
 
 def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = None) -> Path:
-    """CMA-ES progress: mean and best fitness per generation (+ periodic evaluations)."""
+    """CMA-ES progress per run (``labels``: e.g. "τ = 1.15" or the C variant): the population's
+    mean fitness (solid), its best candidate (dotted) and the periodic evaluations of the mean
+    (dots), against integer generations."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    handles = []
     for i, folder in enumerate(folders):
         with open(folder / "log.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         g = [int(r["generation"]) for r in rows]
         label = labels[i] if labels else folder.name
-        line = ax.plot(
-            g, [float(r["fitness_mean"]) for r in rows], label=f"{label} (population mean)"
-        )[0]
-        ax.plot(
-            g,
-            [float(r["fitness_best"]) for r in rows],
-            ls=":",
-            color=line.get_color(),
-            label=f"{label} (best candidate)",
-        )
+        line = ax.plot(g, [float(r["fitness_mean"]) for r in rows], label=label)[0]
+        handles.append(line)
+        best = [float(r["fitness_best"]) for r in rows]
+        ax.plot(g, best, ls=":", color=line.get_color())
         ev = [(int(r["generation"]), float(r["eval_mean"])) for r in rows if r["eval_mean"]]
         if ev:
-            ax.plot(
-                *zip(*ev, strict=True), "o", color=line.get_color(), label=f"{label} (eval of mean)"
-            )
-    ax.set_xlabel("generation")
-    ax.set_ylabel("return")
-    ax.legend(fontsize=7)
+            ax.plot(*zip(*ev, strict=True), "o", ms=4, color=line.get_color())
+    styles = [
+        Line2D([], [], color="k", label="population mean"),
+        Line2D([], [], color="k", ls=":", label="best candidate"),
+        Line2D([], [], color="k", marker="o", ls="", label="evaluation of the mean"),
+    ]
+    first = ax.legend(handles=handles, fontsize=7, loc="upper left", title="run", title_fontsize=7)
+    ax.add_artist(first)
+    ax.legend(handles=styles, fontsize=7, loc="lower right")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="generation", ylabel="return (the fitness CMA-ES maximises)")
+    ax.set_title("CMA-ES: fitness per generation", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

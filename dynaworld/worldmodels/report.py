@@ -89,15 +89,22 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     ]
     lines += [f"- `{e['path']}`" for e in evals]
 
-    folders = sorted(
-        {Path(e["path"]).parent for e in evals if (Path(e["path"]).parent / "log.csv").exists()}
-    )
+    runs = {
+        Path(e["path"]).parent: e for e in evals if (Path(e["path"]).parent / "log.csv").exists()
+    }
+    folders = sorted(runs, key=lambda f: (runs[f].get("temperature") or 0, str(f)))
+    names = [
+        f"τ = {runs[f]['temperature']:g} ({runs[f].get('where', 'dream')})"
+        if doom and runs[f].get("temperature") is not None
+        else LABEL_CAR.get(runs[f]["variant"], runs[f]["variant"])
+        for f in folders
+    ]
     target = Path(out) if out else dirs[0] / "report.md"
     if doom:
         bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
         lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
     if folders:
-        chart = es_curve(folders, target.with_name("cmaes.png"))
+        chart = es_curve(folders, target.with_name("cmaes.png"), names)
         lines += ["", f"![CMA-ES]({chart.name})"]
     target.write_text("\n".join(lines) + "\n")
     return target
