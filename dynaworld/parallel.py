@@ -14,11 +14,12 @@ import socket
 import tempfile
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Protocol
 
 from dynaworld.errors import DynaworldError
+from dynaworld.progress import progress_bar
 
 
 class Pool(Protocol):
@@ -121,3 +122,15 @@ def check_ray_address(address: str, timeout: float) -> None:
 
 def make_pool(workers: int, ray_address: str | None = None) -> Pool:
     return RayPool(ray_address, workers) if ray_address else local_pool(workers)
+
+
+def gather(futures: list[Future[Any]], **bar: Any) -> list[Any]:
+    """The futures' results in the order they finish, under a progress bar (``bar``: its
+    ``progress_bar`` arguments, e.g. desc, unit, total, initial, disable)."""
+    shown = progress_bar(**{"total": len(futures), **bar})
+    out = []
+    for f in as_completed(futures):
+        out.append(f.result())
+        shown.update()
+    shown.close()
+    return out

@@ -275,36 +275,16 @@ def suite_section(
                 norm[m].append([float(x) for x in hn if x is not None])
         efficiency.append(f"| {g} | " + " | ".join(auc) + " |")
         present = [m for m in methods if by_method.get(m)]
-        charts.append(game_bars(out, suite, g, by_method, present, labels, styles))
         run_dirs = {labels[m]: [r["run_dir"] for r in by_method[m]] for m in present}
         errors += model_error_rows(g, run_dirs)
-        for draw, name, what in (
-            (learning_curves, "curves", "evaluation return during training"),
-            (model_error_chart, "model_error", "model prediction error on held-out episodes"),
-        ):
-            path = out / "charts" / f"{name}_{suite}_{g}.png"
-            chart = draw(f"{g} ({suite}): {what}", run_dirs, styles, path)
-            if chart:
-                charts.append(chart)
+        charts += game_charts(out, suite, g, by_method, present, labels, styles)
     lines = [f"## {suite}", "", "Final evaluation return, mean:", "", *header, *final]
     lines += ["", "Final evaluation return, IQM (interquartile mean over seeds):", ""]
     lines += [*header, *robust, "", EFFICIENCY, "", *header, *efficiency]
     if errors:
         lines += ["", MODEL_ERRORS, "", *MODEL_ERROR_HEADER, *errors]
     if norm:
-        lines += [
-            "",
-            f"Human-normalised score over games ({', '.join(games)}) and seeds: mean and IQM, "
-            "each with its stratified bootstrap 95% CI:",
-            "",
-            "| method | HNS mean | HNS IQM |",
-            "|---|---|---|",
-        ]
-        lines += [
-            f"| {labels[m]} | {interval(norm[m])} | {interval(norm[m], 'IQM')} |"
-            for m in methods
-            if norm.get(m)
-        ]
+        lines += hns_table(games, norm, [m for m in methods if norm.get(m)], labels)
     wall = {
         m: np.mean(
             [float(r["wall_time_s"]) for r in rows if r["suite"] == suite and r["method"] == m]
@@ -317,6 +297,21 @@ def suite_section(
         "",
     ]
     return lines
+
+
+def hns_table(
+    games: list[str], norm: dict[str, list[list[float]]], methods: list[str], labels: dict[str, str]
+) -> list[str]:
+    """Human-normalised score over a suite's games and seeds (the games are the strata)."""
+    return [
+        "",
+        f"Human-normalised score over games ({', '.join(games)}) and seeds: mean and IQM, each "
+        "with its stratified bootstrap 95% CI:",
+        "",
+        "| method | HNS mean | HNS IQM |",
+        "|---|---|---|",
+        *(f"| {labels[m]} | {interval(norm[m])} | {interval(norm[m], 'IQM')} |" for m in methods),
+    ]
 
 
 EFFICIENCY = (
@@ -337,7 +332,7 @@ MODEL_ERROR_HEADER = [
 ]
 
 
-def game_bars(
+def game_charts(
     out: Path,
     suite: str,
     g: str,
@@ -345,16 +340,22 @@ def game_bars(
     present: list[str],
     labels: dict[str, str],
     styles: dict[str, Style],
-) -> Path:
-    """A game's bar chart: one bar per method, its mean and 95% bootstrap CI, n per bar."""
+) -> list[Path]:
+    """A game's charts: one bar per method (mean and 95% bootstrap CI, n per bar), the learning
+    curves and, for learned models, their k-step errors."""
     ivs = [interval([float(r["eval_return_mean"]) for r in by_method[m]]) for m in present]
-    return bar_chart(
-        f"{g} ({suite})",
-        [labels[m] for m in present],
-        ivs,
-        styles,
-        out / "charts" / f"{suite}_{g}.png",
-    )
+    names = [labels[m] for m in present]
+    charts = [bar_chart(f"{g} ({suite})", names, ivs, styles, out / "charts" / f"{suite}_{g}.png")]
+    run_dirs = {labels[m]: [r["run_dir"] for r in by_method[m]] for m in present}
+    for draw, name, what in (
+        (learning_curves, "curves", "evaluation return during training"),
+        (model_error_chart, "model_error", "model prediction error on held-out episodes"),
+    ):
+        path = out / "charts" / f"{name}_{suite}_{g}.png"
+        chart = draw(f"{g} ({suite}): {what}", run_dirs, styles, path)
+        if chart:
+            charts.append(chart)
+    return charts
 
 
 def model_error_rows(g: str, run_dirs: dict[str, list[str]]) -> list[str]:

@@ -4,7 +4,6 @@ real rollouts (iteration k > 1's data) and its evaluation on the real environmen
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import as_completed
 from typing import Any
 
 import numpy as np
@@ -16,8 +15,7 @@ from dynaworld.config import save_config
 from dynaworld.envs.worldmodels import ACTION_SPACES
 from dynaworld.errors import DynaworldError
 from dynaworld.models.dream import DreamEnv, dream_returns
-from dynaworld.parallel import Pool
-from dynaworld.progress import progress_bar
+from dynaworld.parallel import Pool, gather
 from dynaworld.runlog import write_json
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.fit import encoded_files
@@ -90,10 +88,7 @@ def real_returns(
         for p, s in zip(params, seeds, strict=True)
     ]
     if desc is not None:
-        bar = progress_bar(total=len(futures), desc=desc, unit="episode")
-        for _ in as_completed(futures):
-            bar.update()
-        bar.close()
+        gather(futures, desc=desc, unit="episode")
     return [f.result() for f in futures]
 
 
@@ -182,18 +177,8 @@ def collect(run: Run, k: int, pool: Pool, progress: bool = True) -> dict[str, An
         )
         for i in todo
     ]
-    bar = progress_bar(
-        total=it.rollouts,
-        initial=it.rollouts - len(todo),
-        desc=f"collect {k}",
-        unit="rollout",
-        disable=not progress,
-    )
-    results = []
-    for f in as_completed(futures):
-        results.append(f.result())
-        bar.update()
-    bar.close()
+    results = gather(futures, total=it.rollouts, initial=it.rollouts - len(todo),
+                     desc=f"collect {k}", unit="rollout", disable=not progress)  # fmt: skip
     return {"rollouts": len(results), "mean_return": float(np.mean([r["return"] for r in results]))}
 
 

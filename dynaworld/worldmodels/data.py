@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,7 @@ from dynaworld import files
 from dynaworld.envs.worldmodels import action_dim, make_wm_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
-from dynaworld.parallel import make_pool
-from dynaworld.progress import progress_bar
+from dynaworld.parallel import gather, make_pool
 
 PATTERN = "rollout_{:06d}.npz"
 
@@ -169,13 +167,8 @@ def collect(
     for tmp in out.glob(".tmp-*"):
         tmp.unlink()
     todo = [i for i in range(rollouts) if not (out / PATTERN.format(i)).exists()]
-    env_kw = {
-        "env_id": env_id,
-        "size": size,
-        "max_episode_steps": max_episode_steps,
-        "backend": backend,
-        "doom_skill": doom_skill,
-    }
+    env_kw = dict(env_id=env_id, size=size, max_episode_steps=max_episode_steps, backend=backend,
+                  doom_skill=doom_skill)  # fmt: skip
     if todo:
         pool = make_pool(min(workers, len(todo)), ray_address)
         try:
@@ -193,17 +186,8 @@ def collect(
                 )
                 for i in todo
             ]
-            bar = progress_bar(
-                total=rollouts,
-                initial=rollouts - len(todo),
-                desc="collect",
-                unit="rollout",
-                disable=not progress,
-            )
-            for f in as_completed(futures):
-                f.result()
-                bar.update()
-            bar.close()
+            gather(futures, total=rollouts, initial=rollouts - len(todo), desc="collect",
+                   unit="rollout", disable=not progress)  # fmt: skip
         finally:
             pool.shutdown()
     steps = [rollout_steps(p) for p in rollout_files(out)[:rollouts]]
