@@ -98,31 +98,44 @@ def build(cfg: TrainConfig) -> Components:
     elif spec.plan == "rollouts":
         if spec.observations == "vector" and len(obs_shape) != 1:
             raise DynaworldError(f"planning.model={pc.model} needs vector observations, not {obs_shape}")  # fmt: skip
-        ctx = ModelContext(cfg, obs_shape, n_actions, buffer, device, s_model)
-        model = make_model(spec, ctx)
-        eps = pc.epsilon if pc.epsilon is not None else agent.epsilon
-        recent = pc.recent if pc.start_states == "recent" else None
-        rollouts = RolloutSampler(buffer, n, k, eps, seed=s_plan, recent=recent)
-        learner = None
-        if pc.update_rule == "imagined_buffer":
-            learner = ImaginedReplay(
-                agent,
-                pc.imagined_capacity,
-                cfg.agent.batch_size,
-                pc.updates_per_transition,
-                seed=s_plan + 7,
-                real=UniformSampler(buffer, 1, seed=s_plan + 11),
-                real_model=replay,
-                real_fraction=pc.real_fraction,
-            )
-            stateful["imagined"] = learner
-        planning.append(
-            Planning(model, rollouts, every(pc.period, k, start), learner, name="model")
-        )
-        stateful.update(rollouts=rollouts, planning_model=model)
+        model = make_model(spec, ModelContext(cfg, obs_shape, n_actions, buffer, device, s_model))
+        planning.append(model_planning(cfg, model, agent, replay, s_plan, stateful))
     loop = Loop(env, agent, planning, data=[writer], K=cfg.total_steps, M=1)
     loop.state.obs, _ = env.reset(seed=s_env)
     return Components(cfg, env, agent, buffer, loop, device, spec, stateful)
+
+
+def model_planning(
+    cfg: TrainConfig,
+    model: Any,
+    agent: DQNAgent,
+    replay: ReplayModel,
+    seed: int,
+    stateful: dict[str, Any],
+) -> Planning:
+    """Dyna's planning source: ``model`` rolled out n×k from replay start states every
+    ``planning.period`` real steps, its transitions reaching the agent by the update rule."""
+    pc, buffer = cfg.planning, replay.buffer
+    n, k = parse_shape(pc.shape)
+    eps = pc.epsilon if pc.epsilon is not None else agent.epsilon
+    recent = pc.recent if pc.start_states == "recent" else None
+    rollouts = RolloutSampler(buffer, n, k, eps, seed=seed, recent=recent)
+    learner = None
+    if pc.update_rule == "imagined_buffer":
+        learner = ImaginedReplay(
+            agent,
+            pc.imagined_capacity,
+            cfg.agent.batch_size,
+            pc.updates_per_transition,
+            seed=seed + 7,
+            real=UniformSampler(buffer, 1, seed=seed + 11),
+            real_model=replay,
+            real_fraction=pc.real_fraction,
+        )
+        stateful["imagined"] = learner
+    stateful.update(rollouts=rollouts, planning_model=model)
+    start = cfg.replay.learning_starts
+    return Planning(model, rollouts, every(pc.period, k, start), learner, name="model")
 
 
 def measure_model(
