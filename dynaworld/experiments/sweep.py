@@ -159,6 +159,21 @@ def execute(exp: Experiment, pool: Any, todo: list[RunSpec], total: int, threads
     return failures
 
 
+def write_record(
+    out: Path, spec: dict[str, Any], spec_file: Path | None, invocation: dict[str, Any]
+) -> dict[str, Any]:
+    """Claim ``out`` for this sweep, write its spec (``experiment.yaml`` or the added
+    ``experiment.N.yaml``) and append this invocation to ``history.jsonl``; the spec written."""
+    rundir.claim(out, "sweep", "dynaworld sweep")
+    if spec_file is not None:
+        if spec_file.exists():  # a dynaworld <= 0.1 record: kept inside the new one
+            spec = {**spec, "legacy_record": load_yaml(spec_file)}
+        with atomic_write(spec_file, "w") as out_file:
+            yaml.safe_dump(spec, out_file, sort_keys=False)
+    rundir.record(out, "sweep", **invocation)
+    return spec
+
+
 def run_sweep(
     exp: Experiment,
     out: str | Path,
@@ -190,23 +205,16 @@ def run_sweep(
         check_same_run(s.run_dir, s.cfg)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     pool = make_pool(workers, ray_address)  # a Ray address that does not answer fails here
+    invocation = {
+        "overrides": overrides,
+        "seeds": seeds or exp.seeds,
+        "runs": len(specs),
+        "suites": list(suites or []),
+        "games": list(games or []),
+        "methods": list(methods or []),
+    }
     try:
-        rundir.claim(out, "sweep", "dynaworld sweep")
-        if spec_file is not None:
-            if spec_file.exists():  # a dynaworld <= 0.1 record: kept inside the new one
-                spec = {**spec, "legacy_record": load_yaml(spec_file)}
-            with atomic_write(spec_file, "w") as out_file:
-                yaml.safe_dump(spec, out_file, sort_keys=False)
-        rundir.record(
-            out,
-            "sweep",
-            overrides=overrides,
-            seeds=seeds or exp.seeds,
-            runs=len(specs),
-            suites=list(suites or []),
-            games=list(games or []),
-            methods=list(methods or []),
-        )
+        spec = write_record(out, spec, spec_file, invocation)
     except BaseException:  # the pool (a Ray cluster) must not outlive a failed write
         pool.shutdown(wait=False)
         raise

@@ -7,9 +7,11 @@ and their difference, the model-exploitation gap.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.figures import es_curve, temperature_chart
 
@@ -51,37 +53,7 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
         )
     doom = any(e.get("where") == "dream" for e in evals)
     lines = ["# World Models: our runs beside the paper (Ha & Schmidhuber 2018)", ""]
-    if doom:
-        lines += [
-            "| temperature τ | virtual score (ours) | actual score (ours) | gap | episodes | virtual (paper) | actual (paper) |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for e in sorted(
-            (e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"]
-        ):
-            p = PAPER_DOOM.get(round(e["temperature"], 2))
-            paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
-            lines.append(
-                f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')} | "
-                f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
-                f"{_ms(e['mean'], e['std'])} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
-                f"{paper[0]} | {paper[1]} |"
-            )
-        for e in evals:
-            if e["variant"] == "random":
-                lines.append(
-                    f"| random policy | — | {_ms(e['mean'], e['std'])} | — | {e['episodes']} | — | "
-                    f"{_ms(*PAPER_DOOM_RANDOM)} |"
-                )
-    else:
-        lines += ["| method | ours (real tracks) | episodes | paper |", "|---|---|---|---|"]
-        order = {k: i for i, k in enumerate(PAPER_CAR)}
-        for e in sorted(evals, key=lambda e: order.get(e["variant"], 9)):
-            pc = PAPER_CAR.get(e["variant"])
-            lines.append(
-                f"| {LABEL_CAR.get(e['variant'], e['variant'])} | {_ms(e['mean'], e['std'])} | "
-                f"{e['episodes']} | {_ms(*pc) if pc else '—'} |"
-            )
+    lines += doom_table(evals) if doom else car_table(evals)
     lines += [
         "",
         "Paper numbers are the paper's (100 episodes); ours come from the eval.json files:",
@@ -108,3 +80,56 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
         lines += ["", f"![CMA-ES]({chart.name})"]
     target.write_text("\n".join(lines) + "\n")
     return target
+
+
+def doom_table(evals: list[dict[str, Any]]) -> list[str]:
+    """Per temperature: virtual and actual score, the gap, the paper's, and the test against the
+    random policy on the real game's episodes (P(C > random), Welch, Holm over the rows)."""
+    dream = sorted((e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"])
+    rand = next((e for e in evals if e["variant"] == "random"), None)
+    tests = [
+        (probability_of_improvement(e["returns"], rand["returns"]), welch_p(e["returns"], rand["returns"]))
+        if rand and e.get("returns") and rand.get("returns") else None
+        for e in dream
+    ]  # fmt: skip
+    holm_p = holm([t[1] if t else math.nan for t in tests])
+    lines = [
+        "| temperature τ | virtual score (ours) | actual score (ours) | gap | episodes "
+        "| virtual (paper) | actual (paper) | P(C > random) | Welch p | Holm p |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e, t, h in zip(dream, tests, holm_p, strict=True):
+        p = PAPER_DOOM.get(round(e["temperature"], 2))
+        paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
+        test = (
+            f"{cell_text(t[0]).rsplit(' (n=', 1)[0]} | {t[1]:.2g} | {h:.2g}" if t else "– | – | –"
+        )
+        lines.append(
+            f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')} | "
+            f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
+            f"{_ms(e['mean'], e['std'])} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
+            f"{paper[0]} | {paper[1]} | {test} |"
+        )
+    if rand:
+        lines.append(
+            f"| random policy | — | {_ms(rand['mean'], rand['std'])} | — | {rand['episodes']} | — "
+            f"| {_ms(*PAPER_DOOM_RANDOM)} | | | |"
+        )
+    return lines + [
+        "",
+        "Scores: mean ± std over episodes. P(C > random): the probability that an episode of C "
+        "outlasts one of the random policy (95% bootstrap CI); Welch's two-sided t-test on the "
+        "episodes, Holm-corrected over the temperatures of this table.",
+    ]
+
+
+def car_table(evals: list[dict[str, Any]]) -> list[str]:
+    lines = ["| method | ours (real tracks) | episodes | paper |", "|---|---|---|---|"]
+    order = {k: i for i, k in enumerate(PAPER_CAR)}
+    for e in sorted(evals, key=lambda e: order.get(e["variant"], 9)):
+        pc = PAPER_CAR.get(e["variant"])
+        lines.append(
+            f"| {LABEL_CAR.get(e['variant'], e['variant'])} | {_ms(e['mean'], e['std'])} | "
+            f"{e['episodes']} | {_ms(*pc) if pc else '—'} |"
+        )
+    return lines
