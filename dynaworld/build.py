@@ -17,8 +17,9 @@ import torch
 
 from dynaworld import checkpoint as ckpt
 from dynaworld.agents import DQNAgent, q_network
+from dynaworld.agents.networks import network_kind
 from dynaworld.config import TrainConfig, parse_shape
-from dynaworld.device import resolve_device
+from dynaworld.device import cpu_threads, resolve_device
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import load_env_state
@@ -65,14 +66,15 @@ def build(cfg: TrainConfig) -> Components:
     s_torch, s_env, s_agent, s_sampler, s_plan, s_model = seeds(cfg.seed, 6)
     torch.manual_seed(s_torch)
     random.seed(s_torch)
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
     pc, spec = cfg.planning, model_spec(cfg.planning.model)
     env = make_env(cfg.env, train=True)
     if spec.simulator:
         env = EmulatorStates(env)
     obs_shape = tuple(env.observation_space.shape or ())
+    torch.set_num_threads(
+        cpu_threads(cfg.torch_threads, network_kind(cfg.agent.network, obs_shape))
+    )
     n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     net = q_network(cfg.agent.network, obs_shape, n_actions, cfg.agent.hidden)
     agent = DQNAgent(net, n_actions, cfg.agent, device, seed=s_agent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -28,3 +29,15 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def cpu_threads(configured: int | None, network: str) -> int:
+    """torch's intra-op threads for a training process: ``configured`` when set; else 1 for the
+    small networks ('mlp', 'minatar': their batch-32 matmuls gain nothing from more threads, and
+    lose much when another process shares the cores), else every core this process may use.
+    (A sweep sets ``torch_threads`` itself: the cores divided by its worker processes.)"""
+    if configured:
+        return configured
+    if network in ("mlp", "minatar"):
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

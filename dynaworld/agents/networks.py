@@ -72,6 +72,17 @@ class MLP(nn.Module):
         return self.net(x.float())
 
 
+def network_kind(kind: str, obs_shape: tuple[int, ...]) -> str:
+    """The network 'auto' picks for ``obs_shape`` (other kinds are returned as they are)."""
+    if kind != "auto":
+        return kind
+    if len(obs_shape) == 3 and obs_shape[1] == obs_shape[2] == 10:
+        return "minatar"
+    if len(obs_shape) == 3 and min(obs_shape[1:]) >= NATURE_MIN_SIZE:
+        return "nature"
+    return "mlp"
+
+
 def q_network(
     kind: str, obs_shape: tuple[int, ...], n_actions: int, hidden: Sequence[int] = (120, 84)
 ) -> nn.Module:
@@ -80,13 +91,7 @@ def q_network(
     'auto': an MLP on vectors, the MinAtar net on C×10×10 grids, the Nature CNN on C×H×W images
     of at least 36×36 (the smallest its convolutions take), an MLP on the flattened image below.
     """
-    if kind == "auto":
-        if len(obs_shape) == 3 and obs_shape[1] == obs_shape[2] == 10:
-            kind = "minatar"
-        elif len(obs_shape) == 3 and min(obs_shape[1:]) >= NATURE_MIN_SIZE:
-            kind = "nature"
-        else:
-            kind = "mlp"
+    kind = network_kind(kind, obs_shape)
     if kind == "nature":
         if len(obs_shape) != 3 or min(obs_shape[1:]) < NATURE_MIN_SIZE:
             raise ConfigError(
