@@ -8,7 +8,7 @@ from dynaworld.registry import MODELS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dynaworld"
 MAX_MODULE_LINES = 400
-MAX_FUNCTION_LINES = 80  # the aim is ~60; argument parsers and the loop's run are the longest
+MAX_FUNCTION_LINES = 65  # the "~60"
 
 
 def modules() -> dict[str, Path]:

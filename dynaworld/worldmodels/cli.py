@@ -41,6 +41,11 @@ def add_parser(sub: Any) -> None:
     x.add_argument("overrides", nargs="*", help="key=value applied to the base config")
     x.add_argument("--run-dir", required=True)
     x.add_argument("--ray", metavar="ADDR")
+    _add_result_commands(ws)
+
+
+def _add_result_commands(ws: Any) -> None:
+    """evaluate, random, dream, probe, parity and report: what a trained run is worth."""
     e = ws.add_parser("evaluate", help="a trained controller on real episodes -> C_*/eval.json")
     e.add_argument("run_dir")
     e.add_argument(
