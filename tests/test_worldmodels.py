@@ -323,8 +323,8 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert r.returncode == 0 and (run_dir / "dream.gif").exists(), r.stderr
     r = cli("worldmodels", "dream", str(run_dir), "--steps", "5", "--beside-real", "3")
     assert r.returncode == 0, r.stderr
-    with Image.open(run_dir / "dream_vs_real.gif") as gif:  # real | 2 px gap | dream, scaled 3x
-        assert gif.size == (3 * (64 + 2 + 64), 3 * 64) and gif.n_frames == 5
+    with Image.open(run_dir / "dream_vs_real.gif") as gif:  # real | 2 px | dream, 3x, captions
+        assert gif.size == (3 * (64 + 2 + 64), 3 * 64 + 14) and gif.n_frames == 5  # + captions
     r = cli("report", str(run_dir))  # the general report command knows World Models runs
     assert r.returncode == 0 and "report.md" in r.stdout, r.stderr
     text = (run_dir / "report.md").read_text()
