@@ -116,7 +116,7 @@ class ModelEnv:
             self.obs = put(self.obs, mask, q.obs)
             self.state = put(self.state, mask, q.state)
             if self.sim is not None and q.sim is not None:
-                self.sim = put(np.array(self.sim, dtype=object), mask, q.sim)
+                self.sim = put(self.sim, mask, q.sim)
             if q.key is not None:
                 self.key = put(np.full(self.n, -1, np.int64), mask, q.key)
             self.t = put(self.t, mask, None)

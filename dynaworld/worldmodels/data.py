@@ -16,11 +16,13 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from dynaworld import files
 from dynaworld.envs.worldmodels import action_dim, make_wm_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
+from dynaworld.models.mdnrnn import action_vector
 from dynaworld.parallel import gather, make_pool
 
 PATTERN = "rollout_{:06d}.npz"
@@ -57,15 +59,6 @@ def rollout_steps(path: Path) -> int:
 
 def rollout_files(folder: str | Path) -> list[Path]:
     return sorted(Path(folder).glob("rollout_*.npz"))
-
-
-def one_hot_or_box(env: gym.Env, action: Any) -> np.ndarray:
-    """The action as the float vector M is conditioned on (one-hot for discrete actions)."""
-    if isinstance(env.action_space, gym.spaces.Discrete):
-        v = np.zeros(int(env.action_space.n), np.float32)
-        v[int(action)] = 1.0
-        return v
-    return np.asarray(action, np.float32).reshape(-1)
 
 
 class RandomPolicy:
@@ -118,7 +111,9 @@ def collect_one(
             a = act(frame)
             frame, r, terminated, truncated, _ = env.step(a)
             frames.append(frame)
-            actions.append(one_hot_or_box(env, a))
+            actions.append(
+                action_vector(torch.as_tensor(np.asarray(a))[None], env.action_space)[0].numpy()
+            )
             rewards.append(r)
             terms.append(terminated)
             if terminated or truncated:
