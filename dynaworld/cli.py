@@ -121,7 +121,7 @@ def _add_sweep_commands(sub: Any) -> None:
     )
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--game", default="MinAtar/Breakout-v1")
-    d.add_argument("--steps", type=positive_int, default=40_000, help="real steps per run")
+    d.add_argument("--steps", type=positive_int, default=30_000, help="real steps per run")
     d.add_argument("--seeds", type=positive_int, default=2)
     d.add_argument("--workers", type=positive_int, default=2)
 

@@ -17,6 +17,7 @@ from PIL import Image
 from dynaworld.agents.cmaes import evolve, load_state, new_es
 from dynaworld.agents.controller import Controller
 from dynaworld.config import load_config
+from dynaworld.envs.envpool_carracing import CarRacingGroups, EnvpoolCarRacing
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
 from dynaworld.models.dream import DreamEnv, dream_returns
 from dynaworld.models.mdnrnn import MDNRNN
@@ -24,6 +25,7 @@ from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
+from dynaworld.worldmodels.rollout import controller_for, population_returns, real_episode
 from tests.conftest import run_isolated
 
 pytest.importorskip("Box2D")
@@ -376,6 +378,59 @@ def envpool_frames_interface(tmp: str) -> None:
         "CarRacing-v3", tmp, 2, max_steps=10, backend="envpool", workers=1, progress=False
     )
     assert meta["frames"] == 2 * 11
+
+
+def test_a_batched_generation_scores_every_candidate_as_one_episode_at_a_time_would():
+    pytest.importorskip("envpool")
+    run_isolated(batched_generation_claims)
+
+
+def batched_generation_claims() -> None:
+    """3 candidates x 4 tracks in lock-step (``CarRacingGroups`` + ``population_returns``) give
+    exactly the scores of ``real_episode`` on one envpool env per (candidate, track seed)."""
+    torch.manual_seed(0)
+    v, m = ConvVAE(8).eval(), MDNRNN(8, 3, 16, 2).eval()
+    c = controller_for("zh", 8, 16, "car", 0)
+    params = torch.randn(3, c.n_params) * 0.5
+    env = CarRacingGroups(3, 4, seed=11)
+    batched = population_returns(env, v, m, c, params, "zh", max_steps=60)
+    one = EnvpoolCarRacing()
+    alone = [
+        [real_episode(one, v, m, c, p.numpy(), "zh", 11 + j, max_steps=60) for j in range(4)]
+        for p in params
+    ]
+    np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-4)
+    assert len(set(np.round(batched[0], 3))) == 4  # four different tracks
+    assert env.done.shape == (3, 4) and not env.done.any()  # 60 < 1,000 steps: none ended
+
+
+def test_cmaes_on_envpool_scores_a_generation_batched_as_the_workers_did(run_dir, tmp_path):
+    pytest.importorskip("envpool")
+    run_isolated(batched_fitness_claims, str(run_dir), str(tmp_path))
+
+
+def batched_fitness_claims(trained: str, tmp: str) -> None:
+    """With env.backend=envpool, C's real fitness is computed in-process and batched
+    (``control.population_scores``): the same scores as one worker task per candidate."""
+    import shutil
+    from pathlib import Path
+
+    from dynaworld.parallel import local_pool
+    from dynaworld.worldmodels import control
+    from dynaworld.worldmodels.run import Run
+
+    for name in ("vae.pt", "mdn.pt"):
+        shutil.copy(Path(trained) / name, Path(tmp) / name)
+    run = Run(load_config(None, [*TINY, "env.backend=envpool"], WorldModelsConfig), tmp)
+    assert control.batched(run)
+    params = np.random.default_rng(0).normal(0, 0.5, (4, control.controller(run).n_params))
+    batched = control.population_scores(run, 1)(params, 500, 2, 20)
+    pool = local_pool(1)
+    try:
+        alone = control.real_returns(run, pool, 1, params, [[500, 501]] * 4, 20, training=True)
+    finally:
+        pool.shutdown()
+    np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-4)
 
 
 DOOM_TINY = [

@@ -36,6 +36,7 @@ Differences from Gymnasium to know about (measured in ``benchmarks/carracing_bac
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -140,6 +141,80 @@ class EnvpoolCarRacing(gym.Env[np.ndarray, np.ndarray]):
         state["_pool"] = None
         state["_done"] = True
         return state
+
+
+class CarRacingGroups:
+    """G groups of R envpool CarRacing-v3 envs stepped in lock-step: a CMA-ES generation's episodes.
+
+    Env j of every group drives track ``seed + j`` (envpool seeds a pool's env j with its seed
+    + j), so all candidates of a generation meet the same R tracks, and env j's first episode is
+    ``EnvpoolCarRacing().reset(seed=seed + j)``'s. Frames are (G, R, size, size, 3) uint8. An env
+    whose episode ended keeps being stepped with its group (envpool restarts it; ``step``'s
+    ``done`` stays True for it); a group all of whose episodes ended is no longer stepped.
+    """
+
+    def __init__(
+        self,
+        groups: int,
+        per_group: int,
+        seed: int,
+        size: int = 64,
+        max_episode_steps: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        envpool = _import_envpool()
+        self.size, self.shape = size, (groups, per_group)
+        self.max_episode_steps = int(max_episode_steps or DEFAULT_MAX_STEPS)
+        # one pool per group; each pool's threads step its envs while the others step theirs
+        threads = threads or max(1, min(per_group, (os.cpu_count() or 1) // groups))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.pools = [
+                envpool.make(
+                    CARRACING,
+                    env_type="gymnasium",
+                    num_envs=per_group,
+                    batch_size=per_group,
+                    num_threads=threads,
+                    seed=int(seed) % 2**31,
+                    max_episode_steps=self.max_episode_steps,
+                )  # fmt: skip
+                for _ in range(groups)
+            ]
+        self.frames = np.zeros((*self.shape, size, size, 3), np.uint8)
+        self.done = np.ones(self.shape, bool)
+
+    def _store(self, g: int, obs: np.ndarray, env_id: np.ndarray) -> None:
+        for i, j in enumerate(env_id):
+            self.frames[g, j] = process_frame(obs[i], self.size, HUD_ROWS)
+
+    def reset(self) -> np.ndarray:
+        for g, pool in enumerate(self.pools):
+            obs, info = pool.reset()
+            self._store(g, obs, info["env_id"])
+        self.done[:] = False
+        return self.frames
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """actions (G, R, 3) -> frames (G, R, size, size, 3), rewards (G, R) (0 where an episode
+        had already ended), done (G, R) (the episode has ended, now or before)."""
+        live = np.flatnonzero(~self.done.all(1))
+        a = np.clip(np.asarray(actions, np.float32), ACTION_LOW, ACTION_HIGH)
+        for g in live:
+            self.pools[g].send(a[g], np.arange(self.shape[1], dtype=np.int32))
+        rewards = np.zeros(self.shape, np.float32)
+        for g in live:
+            obs, r, term, trunc, info = self.pools[g].recv()
+            j = info["env_id"]
+            rewards[g, j] = np.where(self.done[g, j], 0.0, r)
+            self.done[g, j] |= term | trunc
+            self._store(int(g), obs, j)
+        return self.frames, rewards, self.done.copy()
+
+    def close(self) -> None:
+        for pool in self.pools:
+            pool.close()
+        self.pools = []
 
 
 def make_envpool_carracing(size: int = 64, max_episode_steps: int | None = None) -> gym.Env:

@@ -58,7 +58,7 @@ METHODS: dict[str, dict[str, Any]] = {
 def demo(
     out: str | Path = "runs/demo",
     game: str = "MinAtar/Breakout-v1",
-    steps: int = 40_000,
+    steps: int = 30_000,
     seeds: int = 2,
     workers: int = 2,
 ) -> Path:

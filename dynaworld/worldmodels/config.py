@@ -145,7 +145,13 @@ class ESConfig:
     max_steps: int | None = doc(
         None, "Cap of training rollouts (None: the env's own episode length).", positive
     )
-    workers: int = doc(2, "Evaluation worker processes (or Ray tasks with --ray).", positive)
+    workers: int = doc(
+        2,
+        "Evaluation worker processes (or Ray tasks with --ray). With CarRacing on "
+        "env.backend=envpool, CMA-ES's real rollouts need none: a generation's episodes step in "
+        "lock-step in one process (envpool's threads), V, M and C batched over all of them.",
+        positive,
+    )
     diagonal: bool = doc(False, "Diagonal CMA-ES (cheaper for many parameters).")
 
 

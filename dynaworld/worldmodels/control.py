@@ -12,6 +12,8 @@ import torch
 from dynaworld.agents.cmaes import CMAES
 from dynaworld.agents.controller import Controller
 from dynaworld.config import save_config
+from dynaworld.envs.envpool_carracing import CarRacingGroups
+from dynaworld.envs.frames import CARRACING
 from dynaworld.envs.worldmodels import ACTION_SPACES
 from dynaworld.errors import DynaworldError
 from dynaworld.models.dream import DreamEnv, dream_returns
@@ -24,7 +26,9 @@ from dynaworld.worldmodels.rollout import (
     episodes_task,
     load_m,
     load_run,
+    load_v,
     play,
+    population_returns,
     random_task,
     spec_controller,
 )
@@ -92,6 +96,31 @@ def real_returns(
     return [f.result() for f in futures]
 
 
+def batched(run: Run) -> bool:
+    """Real CMA-ES rollouts step a whole generation in lock-step in this process (envpool's
+    CarRacing); otherwise one task per candidate goes to the worker pool."""
+    return run.cfg.env.id == CARRACING and run.cfg.env.backend == "envpool"
+
+
+def population_scores(run: Run, k: int) -> Callable[..., np.ndarray]:
+    """scores(params (P, n), seed, rollouts, max_steps) -> raw scores (P, rollouts): every
+    candidate on the tracks seed .. seed + rollouts - 1 (``CarRacingGroups``), V + M_k + C
+    batched over all P x rollouts episodes. The same numbers as ``real_returns`` on envpool."""
+    v = load_v(run.dir / "vae.pt", str(run.device))
+    m = load_m(run.m_path(k), str(run.device)) if run.observe != "z" else None
+    c, e = controller(run), run.cfg.env
+
+    def scores(params: np.ndarray, seed: int, rollouts: int, max_steps: int | None) -> np.ndarray:
+        env = CarRacingGroups(len(params), rollouts, seed, e.size, e.max_episode_steps)
+        try:
+            p = torch.as_tensor(params, dtype=torch.float32, device=run.device)
+            return population_returns(env, v, m, c, p, run.observe, max_steps)
+        finally:
+            env.close()
+
+    return scores
+
+
 def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
     """C_k's CMA-ES (from C_(k-1)'s best parameters for k > 1), its fitness and a closer."""
     es, folder, c = run.cfg.es, run.c_dir(k), controller(run)
@@ -113,6 +142,14 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
                 .cpu()
                 .numpy()
             )
+    elif batched(run):
+        scores = population_scores(run, k)
+
+        def fitness(params: np.ndarray, g: int) -> np.ndarray:
+            return scores(params, g * 10_000, es.rollouts, es.max_steps).mean(1)
+
+        def evaluate(mean: np.ndarray) -> np.ndarray:
+            return scores(mean[None], EVAL_SEED // 2, es.eval_rollouts, None)[0]
     else:
         workers = pool()
 

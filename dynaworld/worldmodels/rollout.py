@@ -14,6 +14,7 @@ import torch
 
 from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
+from dynaworld.envs.frames import ACTION_SPACES, CARRACING
 from dynaworld.envs.worldmodels import make_wm_env
 from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
 from dynaworld.models.vae import ConvVAE
@@ -81,6 +82,45 @@ def real_episode(
         t += 1
         if terminated or truncated or (max_steps is not None and t >= max_steps):
             return total
+
+
+@torch.no_grad()
+def population_returns(
+    env: Any,
+    v: ConvVAE,
+    m: MDNRNN | None,
+    controller: Controller,
+    params: torch.Tensor,
+    observe: str,
+    max_steps: int | None = None,
+) -> np.ndarray:
+    """Raw scores (G, R) of candidates ``params`` (G, n), each on the R envs of its group of the
+    batched ``env`` (``CarRacingGroups``), all stepped in lock-step: each step is one V encode,
+    one M step and one C act over every episode still running (``real_episode``, batched)."""
+    device = params.device
+    frames = env.reset()
+    G, R = frames.shape[:2]
+    state = m.initial_state(G * R, device) if m is not None else None
+    total = np.zeros((G, R))
+    done = np.zeros((G, R), bool)
+    space = ACTION_SPACES[CARRACING]
+    for _ in range(max_steps or env.max_episode_steps):
+        g = np.flatnonzero(~done.all(1))  # groups with an episode still running
+        rows = torch.from_numpy((g[:, None] * R + np.arange(R)).ravel()).to(device)
+        z = v.encode(torch.from_numpy(frames[g].reshape(-1, *frames.shape[2:])).to(device))[0]
+        sub = (state[0][rows], state[1][rows]) if state is not None else None
+        x = features(z, sub, observe) if sub is not None else z
+        a = controller.act(params[torch.from_numpy(g).to(device)], x.view(len(g), R, -1))
+        if m is not None and sub is not None and state is not None:
+            h, c = m.next_state(z, action_vector(a.reshape(-1, a.shape[-1]), space), sub)
+            state[0][rows], state[1][rows] = h, c
+        actions = np.zeros((G, R, 3), np.float32)
+        actions[g] = a.cpu().numpy()
+        frames, r, done = env.step(actions)
+        total += r
+        if done.all():
+            break
+    return total
 
 
 def spec_controller(spec: dict[str, Any], z_dim: int, hidden_m: int) -> Controller:
