@@ -47,6 +47,23 @@ def run_dir(tmp_path_factory):
     return d
 
 
+def test_the_reference_data_policy_drives_each_episode_its_own_way():
+    env = gym.make("CarRacing-v3")  # only its action space is used
+    drives = []
+    for seed in (0, 0, 1):
+        act = wmdata.RandomPolicy(env, "reference", 10, np.random.default_rng(seed))
+        frame = np.zeros((64, 64, 3), np.uint8)
+        drives.append(np.stack([act(frame) for _ in range(50)]))
+    assert np.array_equal(drives[0], drives[1]) and not np.allclose(drives[0], drives[2])
+    low, high = env.action_space.low, env.action_space.high
+    assert all(((d >= low) & (d <= high)).all() and d.std(0).max() > 0 for d in drives)
+    with pytest.raises(ConfigError, match="data.policy='reference'"):
+        doom = ["env.id=VizdoomTakeCover-v1", "data.policy=reference"]
+        load_config(None, doom, WorldModelsConfig).validate()
+    with pytest.raises(ConfigError, match="data.policy"):
+        load_config(None, ["data.policy=referense"], WorldModelsConfig)
+
+
 def test_collect_writes_whole_compressed_rollouts_and_resumes(run_dir):
     files = wmdata.rollout_files(run_dir / "data")
     assert len(files) == 3

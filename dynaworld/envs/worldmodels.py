@@ -97,11 +97,3 @@ def make_wm_env(
             f"World Models environments are '{CARRACING}' and '{DOOM}', not '{env_id}'"
         )
     return gym.wrappers.RecordEpisodeStatistics(env)
-
-
-def action_dim(env: gym.Env) -> int:
-    """Width of the action vector M is conditioned on (one-hot width for discrete actions)."""
-    space = env.action_space
-    if isinstance(space, gym.spaces.Discrete):
-        return int(space.n)
-    return int(np.prod(space.shape))  # type: ignore[arg-type]

@@ -51,9 +51,10 @@ class DataConfig:
     max_steps: int = doc(1_000, "Steps per rollout at most.", positive)
     policy: str = doc(
         "random",
-        "'random': uniform random actions, each held for 1..hold_max steps; "
-        "'random_controller': a random-weights linear controller on the downsampled frame.",
-        one_of("random", "random_controller"),
+        "'random': uniform random actions, each held for 1..hold_max steps; 'reference' "
+        "(CarRacing): the reference code's, a World Model with random weights (standard Cauchy "
+        "x U(0, 0.01)) per episode, so the car drives off in a different way each episode.",
+        one_of("random", "reference"),
     )
     hold_max: int = doc(10, "Random actions are held for 1..hold_max steps.", positive)
     min_steps: int = doc(
@@ -210,6 +211,11 @@ class WorldModelsConfig:
     )
 
     def validate(self) -> None:
+        if self.data.policy == "reference" and self.env.id != "CarRacing-v3":
+            raise ConfigError(
+                f"data.policy='reference' is the reference's CarRacing data policy; "
+                f"{self.env.id} takes data.policy='random'"
+            )
         if self.es.where == "dream" and not (self.mdn.reward_head or self.mdn.done_head):
             raise ConfigError(
                 "es.where='dream' needs mdn.reward_head or mdn.done_head: "

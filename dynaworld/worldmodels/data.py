@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from dynaworld import files
-from dynaworld.envs.worldmodels import action_dim, make_wm_env
+from dynaworld.agents.controller import Controller
+from dynaworld.envs.worldmodels import make_wm_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
 from dynaworld.models.mdnrnn import action_vector
@@ -62,22 +63,19 @@ def rollout_files(folder: str | Path) -> list[Path]:
 
 
 class RandomPolicy:
-    """Uniform random actions held for 1..hold_max steps, or a random-weights linear controller."""
+    """Uniform random actions held for 1..hold_max steps, or (kind 'reference') the reference's
+    random World Model (``ReferencePolicy``)."""
 
     def __init__(self, env: gym.Env, kind: str, hold_max: int, rng: np.random.Generator) -> None:
         self.env, self.kind, self.hold_max, self.rng = env, kind, hold_max, rng
         self.left = 0
         self.action: Any = None
-        self.w = rng.normal(0, 1, (action_dim(env), 8 * 8 * 3)) / np.sqrt(8 * 8 * 3)
+        self.reference = ReferencePolicy(env.action_space, rng) if kind == "reference" else None
 
     def __call__(self, frame: np.ndarray) -> Any:
+        if self.reference is not None:
+            return self.reference(frame)
         space = self.env.action_space
-        if self.kind == "random_controller":
-            small = frame.reshape(8, 8, 8, 8, 3).mean(axis=(1, 3)).reshape(-1) / 255.0 - 0.5
-            x = np.tanh(self.w @ small * 4)
-            if isinstance(space, gym.spaces.Discrete):
-                return int(np.argmax(x))
-            return np.clip(np.array([x[0], (x[1] + 1) / 2, max(x[2], 0.0)]), space.low, space.high)  # type: ignore[attr-defined]
         if self.left <= 0:
             if isinstance(space, gym.spaces.Discrete):
                 self.action = int(self.rng.integers(space.n))
@@ -86,6 +84,31 @@ class RandomPolicy:
             self.left = int(self.rng.integers(1, self.hold_max + 1))
         self.left -= 1
         return self.action
+
+
+class ReferencePolicy:
+    """The CarRacing data policy of the reference code (WorldModelsExperiments' extract.py): each
+    episode a World Model with random weights drives, a = C([z, h]), z drawn from V's (mu,
+    logvar) of the frame. C's weights are standard Cauchy x s, s ~ U(0, 0.01); V's and M's are
+    the same / 10,000 (their ``set_model_params`` divides by 10,000), so V gives mu, logvar = 0
+    and M h = 0 to within ~1e-6: z is N(0, I) noise each step. That is what this computes, without
+    running the untrained V and M. A few heavy-tailed weights make every episode drive differently
+    (a steady pull to one side, jittery gas, some braking)."""
+
+    Z, H = 32, 256  # the reference's z and M sizes (C's input width)
+
+    def __init__(self, space: gym.Space[Any], rng: np.random.Generator) -> None:
+        if not isinstance(space, gym.spaces.Box) or space.shape != (3,):
+            raise DynaworldError("data.policy='reference' is CarRacing's (a Box(3) action space)")
+        self.rng = rng
+        self.c = Controller(self.Z + self.H, "car")
+        scale = float(rng.random()) * 0.01
+        self.params = torch.from_numpy(rng.standard_cauchy(self.c.n_params) * scale).float()[None]
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        x = np.zeros(self.Z + self.H, np.float32)
+        x[: self.Z] = self.rng.standard_normal(self.Z)
+        return self.c.act(self.params, torch.from_numpy(x)[None, None])[0, 0].numpy()
 
 
 def collect_one(
