@@ -63,7 +63,9 @@ class DataConfig:
         "(the reference drops Doom episodes of <= 100 frames).",
         non_negative,
     )
-    workers: int = doc(2, "Collector processes.", positive)
+    workers: int = doc(
+        2, "Collector processes (the data do not depend on it: it may change in a run).", positive
+    )
     seed: int = doc(0, "Rollout i uses seed seed + i (its track / level and its actions).")
 
 

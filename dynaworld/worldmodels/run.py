@@ -40,6 +40,16 @@ SHARED = {
 }
 
 
+# settings inside SHARED sections that say how a stage runs, not what it makes
+HOW = {"data": ("workers",)}
+
+
+def _made_by(section: Any, name: str) -> Any:
+    if not isinstance(section, dict):
+        return section
+    return {k: v for k, v in section.items() if k not in HOW.get(name, ())}
+
+
 class Run:
     """The paths and settings of one World Models run directory (``Pipeline`` runs it)."""
 
@@ -66,7 +76,7 @@ class Run:
         diff = [
             k
             for k, made in SHARED.items()
-            if old.get(k) != new.get(k) and (self.dir / made).exists()
+            if _made_by(old.get(k), k) != _made_by(new.get(k), k) and (self.dir / made).exists()
         ]
         if diff:
             raise ConfigError(
