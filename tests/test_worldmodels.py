@@ -352,6 +352,19 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
         and "906 ± 21" in text
         and (run_dir / "cmaes.png").exists()
     )
+    # C's record: CMA-ES of other es settings cannot continue C_full's; es.seed=N is a new repeat.
+    r = cli("worldmodels", "train-c", "es.popsize=6", "--run-dir", str(run_dir))
+    assert r.returncode == 2 and "es.popsize=4 (now 6)" in r.stderr, r.stderr
+    r = cli("worldmodels", "train-c", "es.seed=1", "--run-dir", str(run_dir), timeout=300)
+    assert r.returncode == 0 and (run_dir / "C_full_seed1" / "params.npy").exists(), r.stderr
+    assert not np.array_equal(  # another pycma seed and other tracks: another search
+        np.load(run_dir / "C_full_seed1" / "params.npy"), np.load(run_dir / "C_full" / "params.npy")
+    )
+    # An eval.json names the C it scored: once params.npy changes, the report says it is stale.
+    np.save(run_dir / "C_full" / "params.npy", np.load(run_dir / "C_full" / "params.npy") + 1)
+    assert cli("report", str(run_dir)).returncode == 0
+    text = (run_dir / "report.md").read_text()
+    assert "(stale)" in text and "C_full/eval.json` — **stale**" in text, text
     # Other V/M settings in the same run directory are refused, naming them.
     r = cli("worldmodels", "train-m", "mdn.hidden=64", "--run-dir", str(run_dir))
     assert r.returncode == 2 and "mdn" in r.stderr

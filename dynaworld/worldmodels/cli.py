@@ -8,7 +8,7 @@ from typing import Any
 from dynaworld.argtypes import positive_int
 
 STAGE_COMMANDS = {
-    "collect": "random rollouts to disk (parallel, resumable)",
+    "collect": "rollouts of data.policy to disk (parallel, resumable)",
     "train-v": "train V (ConvVAE) on the rollouts",
     "encode": "encode every frame with V (mu, logvar)",
     "train-m": "train M (MDN-RNN) on the encoded sequences",

@@ -156,6 +156,13 @@ class ESConfig:
         positive,
     )
     diagonal: bool = doc(False, "Diagonal CMA-ES (cheaper for many parameters).")
+    seed: int = doc(
+        0,
+        "CMA-ES repeat on the same V and M: seeds pycma and shifts the real training tracks "
+        "(generation g, rollout j: track g * 10000 + seed * 1000 + j); a non-zero seed trains "
+        "into C_<variant>..._seed<seed>/.",
+        non_negative,
+    )
 
 
 @dataclass

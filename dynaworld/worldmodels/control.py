@@ -11,7 +11,6 @@ import torch
 
 from dynaworld.agents.cmaes import CMAES
 from dynaworld.agents.controller import Controller
-from dynaworld.config import save_config
 from dynaworld.envs.envpool_carracing import CarRacingGroups
 from dynaworld.envs.frames import CARRACING
 from dynaworld.envs.worldmodels import ACTION_SPACES
@@ -123,13 +122,12 @@ def population_scores(run: Run, k: int) -> Callable[..., np.ndarray]:
 
 def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
     """C_k's CMA-ES (from C_(k-1)'s best parameters for k > 1), its fitness and a closer."""
-    es, folder, c = run.cfg.es, run.c_dir(k), controller(run)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_config(run.cfg, folder / "config.yaml")
+    es, folder, c = run.cfg.es, run.claim_c(k), controller(run)
+    tracks = es.seed * 1_000  # generation g's rollout j: track g * 10_000 + tracks + j
     x0 = np.load(run.c_dir(k - 1) / "params.npy") if k > 1 else None
     workers: Pool | None = None
     if es.where == "dream":
-        env = dream_env(run, k, seed=run.cfg.seed + k - 1)
+        env = dream_env(run, k, seed=run.cfg.seed + 1_000 * es.seed + k - 1)
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
             p = torch.as_tensor(params, dtype=torch.float32, device=run.device)
@@ -146,7 +144,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         scores = population_scores(run, k)
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
-            return scores(params, g * 10_000, es.rollouts, es.max_steps).mean(1)
+            return scores(params, g * 10_000 + tracks, es.rollouts, es.max_steps).mean(1)
 
         def evaluate(mean: np.ndarray) -> np.ndarray:
             return scores(mean[None], EVAL_SEED // 2, es.eval_rollouts, None)[0]
@@ -154,7 +152,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         workers = pool()
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
-            seeds = [g * 10_000 + j for j in range(es.rollouts)]  # common to all candidates
+            seeds = [g * 10_000 + tracks + j for j in range(es.rollouts)]  # all candidates'
             out = real_returns(run, workers, k, params, [seeds] * len(params), es.max_steps, True)
             return np.array([np.mean(r) for r in out])
 
@@ -175,7 +173,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         eval_every=es.eval_every,
         last=es.generations,
         l2=es.l2,
-        seed=run.cfg.seed + k - 1,
+        seed=run.cfg.seed + 1_000 * es.seed + k - 1,
         diagonal=es.diagonal,
         x0=x0,
     )
@@ -243,6 +241,7 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
         "variant": run.cfg.controller.variant,
         "where": es.where,
         "iteration": k,
+        "params_sha256": run.params_digest(k),  # which C this is (reports flag a stale one)
         "episodes": int(episodes),
         "mean": float(returns.mean()),
         "std": float(returns.std()),

@@ -14,6 +14,7 @@ from typing import Any
 from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.figures import es_curve, temperature_chart
+from dynaworld.worldmodels.run import params_digest
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
 LABEL_CAR = {
@@ -36,12 +37,19 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
         for p in sorted(d.glob("C_*/eval.json")) + sorted(d.glob("random_eval.json")):
             e = read_json(p, "controller evaluation")
             e["path"] = str(p)
+            digest = e.get("params_sha256")  # C trained on since: the number is not this C's
+            e["stale"] = bool(digest) and digest != params_digest(p.parent)
             out.append(e)
     return out
 
 
 def _ms(m: float, s: float) -> str:
     return f"{m:.0f} ± {s:.0f}"
+
+
+def _actual(e: dict[str, Any]) -> str:
+    """A controller's real score; marked when C was trained on after this evaluation."""
+    return _ms(e["mean"], e["std"]) + (" (stale)" if e.get("stale") else "")
 
 
 def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
@@ -59,7 +67,10 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
         "Paper numbers are the paper's (100 episodes); ours come from the eval.json files:",
         "",
     ]
-    lines += [f"- `{e['path']}`" for e in evals]
+    lines += [
+        f"- `{e['path']}`" + (" — **stale**: C was trained on after it; run evaluate" * e["stale"])
+        for e in evals
+    ]
 
     runs = {
         Path(e["path"]).parent: e for e in evals if (Path(e["path"]).parent / "log.csv").exists()
@@ -107,7 +118,7 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')} | "
             f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
-            f"{_ms(e['mean'], e['std'])} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
+            f"{_actual(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
             f"{paper[0]} | {paper[1]} | {test} |"
         )
     if rand:
@@ -129,7 +140,7 @@ def car_table(evals: list[dict[str, Any]]) -> list[str]:
     for e in sorted(evals, key=lambda e: order.get(e["variant"], 9)):
         pc = PAPER_CAR.get(e["variant"])
         lines.append(
-            f"| {LABEL_CAR.get(e['variant'], e['variant'])} | {_ms(e['mean'], e['std'])} | "
+            f"| {LABEL_CAR.get(e['variant'], e['variant'])} | {_actual(e)} | "
             f"{e['episodes']} | {_ms(*pc) if pc else '—'} |"
         )
     return lines

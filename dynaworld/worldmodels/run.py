@@ -4,7 +4,7 @@ Iteration 1 (the paper's procedure) writes into the run directory itself; iterat
 iterative procedure writes into ``iter<k>/`` (its rollouts by C, their encoding, M and C)::
 
     config.yaml, run.json, history.jsonl    the run's settings and record
-    data/                random rollouts (or cfg.data_dir, shared between runs)
+    data/                iteration 1's rollouts (or cfg.data_dir, shared between runs)
     vae.pt, vae_log.csv, vae_recon.png         V (trained once, in iteration 1)
     encoded/             mu, logvar of every frame + actions, rewards, terminations
     mdn.pt, mdn_log.csv                        M
@@ -15,6 +15,7 @@ iterative procedure writes into ``iter<k>/`` (its rollouts by C, their encoding,
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,19 @@ SHARED = {
 
 # settings inside SHARED sections that say how a stage runs, not what it makes
 HOW = {"data": ("workers",)}
+# es settings that say how far or on how many processes C's CMA-ES runs, not what it computes
+C_HOW = ("generations", "workers")
 
 
 def _made_by(section: Any, name: str) -> Any:
     if not isinstance(section, dict):
         return section
     return {k: v for k, v in section.items() if k not in HOW.get(name, ())}
+
+
+def params_digest(folder: Path) -> str:
+    path = folder / "params.npy"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
 class Run:
@@ -104,7 +112,38 @@ class Run:
         if self.cfg.es.where == "dream":
             name += f"_dream_tau{self.cfg.es.temperature:g}"
             name += "_sampled" if self.cfg.es.dream_done == "sample" else ""
+        name += f"_seed{self.cfg.es.seed}" if self.cfg.es.seed else ""
         return self.iteration_dir(k) / name
+
+    def claim_c(self, k: int) -> Path:
+        """C_k's folder, its settings recorded there; refuses to continue a CMA-ES state made
+        with other controller / es settings (only those in ``C_HOW`` may change on resume)."""
+        folder, new = self.c_dir(k), to_dict(self.cfg)
+        path = folder / "config.yaml"
+        if path.exists() and (folder / "es.pt").exists():
+            old = load_yaml(path)
+            diff = [
+                f"{s}.{key}={old[s][key]!r} (now {new[s].get(key)!r})"
+                for s in ("controller", "es")
+                for key in sorted(old.get(s, {}))  # a key newer than the folder: its default
+                if key not in C_HOW and old[s][key] != new[s].get(key)
+            ]
+            if old.get("seed") != new["seed"]:
+                diff.append(f"seed={old.get('seed')!r} (now {new['seed']!r})")
+            if diff:
+                raise ConfigError(
+                    f"{folder} holds a CMA-ES run made with {'; '.join(diff)}: continuing it would "
+                    "mix two settings in one record. Only es.generations and es.workers may "
+                    "change on resume; use es.seed=N (a new folder) or a new run dir"
+                )
+        folder.mkdir(parents=True, exist_ok=True)
+        save_config(self.cfg, path)
+        return folder
+
+    def params_digest(self, k: int) -> str:
+        """sha256 of C_k's params.npy: eval.json records it, so a C trained on after its
+        evaluation shows as stale in reports."""
+        return params_digest(self.c_dir(k))
 
     def last_iteration(self) -> int:
         """The last iteration whose controller has parameters (1 if none has)."""
