@@ -534,3 +534,27 @@ def doom_settings_claims(tmp: str) -> None:
     assert len(out["rows"]) == 10 and (Path(tmp) / "p.json").exists()
     table = (Path(tmp) / "p.md").read_text()
     assert "doom_skill take_cover.cfg (4)" in table and "210 ± 108" in table
+
+
+def test_carracing_report_pools_cmaes_seeds_and_tests_the_papers_ordering(tmp_path):
+    """Repeats C_<variant>_seed<N> share a row (per-seed means, CI over seeds); each pair of
+    variants gets Welch's test on the per-seed means, Holm-corrected over the pairs."""
+    from dynaworld.worldmodels.report import report
+
+    rng = np.random.default_rng(0)
+    for variant, centre in (("v_only", 300), ("v_hidden", 450), ("full", 600)):
+        for s in range(3):
+            folder = tmp_path / (f"C_{variant}" + (f"_seed{s}" if s else ""))
+            folder.mkdir()
+            r = rng.normal(centre + 10 * s, 50, 100)
+            e = {"variant": variant, "episodes": 100, "mean": r.mean(), "std": r.std()}
+            (folder / "eval.json").write_text(json.dumps({**e, "returns": r.tolist()}))
+    text = report([tmp_path]).read_text()
+    full = next(line for line in text.splitlines() if line.startswith("| full World Model"))
+    assert full.count("±") == 4 and "(n=3)" in full  # three seeds' mean ± std, then the paper's
+    tests = [line for line in text.splitlines() if " vs " in line]
+    assert len(tests) == 3 and all(len(t.split("|")) == 6 for t in tests)
+    assert any(
+        t.startswith("| full World Model, z and h vs V model only, z input, hidden") for t in tests
+    )
+    assert all(float(t.split("|")[2]) > 100 for t in tests)  # the higher variant first

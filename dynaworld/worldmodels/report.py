@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
+from dynaworld.experiments.stats import cell, cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.figures import es_curve, temperature_chart
 from dynaworld.worldmodels.run import params_digest
@@ -135,12 +135,48 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
 
 
 def car_table(evals: list[dict[str, Any]]) -> list[str]:
-    lines = ["| method | ours (real tracks) | episodes | paper |", "|---|---|---|---|"]
+    """One row per run directory and variant. CMA-ES repeats (``es.seed``, ``C_<variant>_seed<N>``)
+    share a row: the per-seed means, their mean with a 95% bootstrap CI over seeds, and Welch's
+    test on the per-seed means for each pair of variants (the paper's ordering), Holm-corrected."""
     order = {k: i for i, k in enumerate(PAPER_CAR)}
-    for e in sorted(evals, key=lambda e: order.get(e["variant"], 9)):
-        pc = PAPER_CAR.get(e["variant"])
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in sorted(evals, key=lambda e: (order.get(e["variant"], 9), e["path"])):
+        run = str(
+            Path(e["path"]).parent.parent if e["variant"] != "random" else Path(e["path"]).parent
+        )
+        rows.setdefault((run, e["variant"]), []).append(e)
+    several = len({run for run, _ in rows}) > 1
+    lines = [
+        "| method | ours: real-track mean ± std, per CMA-ES seed | over seeds: mean [95% CI] "
+        "| episodes | paper |",
+        "|---|---|---|---|---|",
+    ]
+    for (run, variant), es in rows.items():
+        pc, label = PAPER_CAR.get(variant), LABEL_CAR.get(variant, variant)
+        label += f" (`{Path(run).name}`)" if several else ""
+        means = [e["mean"] for e in es]
         lines.append(
-            f"| {LABEL_CAR.get(e['variant'], e['variant'])} | {_actual(e)} | "
-            f"{e['episodes']} | {_ms(*pc) if pc else '—'} |"
+            f"| {label} | {'; '.join(_actual(e) for e in es)} | {cell(means, digits=0)} | "
+            f"{es[0]['episodes']} | {_ms(*pc) if pc else '—'} |"
+        )
+    pairs = [
+        (a, b, rows[a], rows[b])
+        for a in rows
+        for b in rows
+        if a[0] == b[0] and order.get(a[1], 9) > order.get(b[1], 9) > 0 and len(rows[a]) > 1
+        and len(rows[b]) > 1
+    ]  # fmt: skip
+    if not pairs:
+        return lines
+    ps = [welch_p([e["mean"] for e in x], [e["mean"] for e in y]) for _, _, x, y in pairs]
+    lines += [
+        "",
+        "| comparison (per-seed means) | difference | Welch p | Holm p |",
+        "|---|---|---|---|",
+    ]
+    for (a, b, x, y), p, h in zip(pairs, ps, holm(ps), strict=True):
+        diff = sum(e["mean"] for e in x) / len(x) - sum(e["mean"] for e in y) / len(y)
+        lines.append(
+            f"| {LABEL_CAR[a[1]]} vs {LABEL_CAR[b[1]]} | {diff:+.0f} | {p:.2g} | {h:.2g} |"
         )
     return lines
