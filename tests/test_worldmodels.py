@@ -338,6 +338,7 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert out["agent_1"]["generations"] == 2 and out["evaluate"]["episodes"] == 2
     e = json.loads((run_dir / "C_full" / "eval.json").read_text())
     assert len(e["returns"]) == 2 and e["mean"] == pytest.approx(np.mean(e["returns"]), abs=0.01)
+    assert e["budget"] == {"popsize": 4, "rollouts": 1, "generations": 2} and e["es_seed"] == 0
     r = cli("worldmodels", "dream", str(run_dir), "--steps", "5", "--random")
     assert r.returncode == 0 and (run_dir / "dream.gif").exists(), r.stderr
     r = cli("worldmodels", "dream", str(run_dir), "--steps", "5", "--beside-real", "3")
@@ -547,11 +548,13 @@ def test_carracing_report_pools_cmaes_seeds_and_tests_the_papers_ordering(tmp_pa
             folder = tmp_path / (f"C_{variant}" + (f"_seed{s}" if s else ""))
             folder.mkdir()
             r = rng.normal(centre + 10 * s, 50, 100)
-            e = {"variant": variant, "episodes": 100, "mean": r.mean(), "std": r.std()}
+            e = {"variant": variant, "episodes": 100, "mean": r.mean(), "std": r.std(),
+                 "budget": {"popsize": 16, "rollouts": 4, "generations": 20}}  # fmt: skip
             (folder / "eval.json").write_text(json.dumps({**e, "returns": r.tolist()}))
     text = report([tmp_path]).read_text()
     full = next(line for line in text.splitlines() if line.startswith("| full World Model"))
     assert full.count("±") == 4 and "(n=3)" in full  # three seeds' mean ± std, then the paper's
+    assert full.startswith("| full World Model, z and h, 16 × 4, 20 gen. |")
     tests = [line for line in text.splitlines() if " vs " in line]
     assert len(tests) == 3 and all(len(t.split("|")) == 6 for t in tests)
     assert any(

@@ -96,6 +96,12 @@ def load_state(folder: Path, es: Any) -> dict[str, Any] | None:
     return {**state, "es": es, "wall_time_s": float(d["wall_time_s"])}
 
 
+def trained_generations(folder: Path) -> int:
+    """Generations the CMA-ES state in ``folder`` has made (0 if none)."""
+    path = folder / STATE_FILE
+    return int(plain.decode(load_file(path, "CMA-ES state")["generation"])) if path.exists() else 0
+
+
 class CMAES:
     """C's population UPDATEAGENT: ``ask`` for candidates, ``tell`` their returns.
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dynaworld.agents.cmaes import CMAES
+from dynaworld.agents.cmaes import CMAES, trained_generations
 from dynaworld.agents.controller import Controller
 from dynaworld.envs.envpool_carracing import CarRacingGroups
 from dynaworld.envs.frames import CARRACING
@@ -236,12 +236,14 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
     returns = np.concatenate(
         real_returns(run, pool, k, np.stack([params] * len(chunks)), chunks, None, desc=what)
     )
-    es = run.cfg.es
+    es, trained = run.cfg.es, trained_generations(folder)
     out: dict[str, Any] = {
         "variant": run.cfg.controller.variant,
         "where": es.where,
         "iteration": k,
         "params_sha256": run.params_digest(k),  # which C this is (reports flag a stale one)
+        "es_seed": es.seed,
+        "budget": {"popsize": es.popsize, "rollouts": es.rollouts, "generations": trained},
         "episodes": int(episodes),
         "mean": float(returns.mean()),
         "std": float(returns.std()),

@@ -134,25 +134,32 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _budget(e: dict[str, Any]) -> str:
+    """'64 × 16, 25 gen.': CMA-ES population x rollouts and generations (older eval.json: '')."""
+    b = e.get("budget")
+    return f"{b['popsize']} × {b['rollouts']}, {b['generations']} gen." if b else ""
+
+
 def car_table(evals: list[dict[str, Any]]) -> list[str]:
-    """One row per run directory and variant. CMA-ES repeats (``es.seed``, ``C_<variant>_seed<N>``)
-    share a row: the per-seed means, their mean with a 95% bootstrap CI over seeds, and Welch's
+    """One row per run directory, variant and CMA-ES budget. Repeats (``es.seed``:
+    ``C_<variant>_seed<N>``) share a row: the per-seed means, their mean with a 95% bootstrap CI over seeds, and Welch's
     test on the per-seed means for each pair of variants (the paper's ordering), Holm-corrected."""
     order = {k: i for i, k in enumerate(PAPER_CAR)}
-    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for e in sorted(evals, key=lambda e: (order.get(e["variant"], 9), e["path"])):
         run = str(
             Path(e["path"]).parent.parent if e["variant"] != "random" else Path(e["path"]).parent
         )
-        rows.setdefault((run, e["variant"]), []).append(e)
-    several = len({run for run, _ in rows}) > 1
+        rows.setdefault((run, e["variant"], _budget(e)), []).append(e)
+    several = len({run for run, _, _ in rows}) > 1
     lines = [
         "| method | ours: real-track mean ± std, per CMA-ES seed | over seeds: mean [95% CI] "
         "| episodes | paper |",
         "|---|---|---|---|---|",
     ]
-    for (run, variant), es in rows.items():
+    for (run, variant, budget), es in rows.items():
         pc, label = PAPER_CAR.get(variant), LABEL_CAR.get(variant, variant)
+        label += f", {budget}" if budget else ""
         label += f" (`{Path(run).name}`)" if several else ""
         means = [e["mean"] for e in es]
         lines.append(
@@ -163,7 +170,8 @@ def car_table(evals: list[dict[str, Any]]) -> list[str]:
         (a, b, rows[a], rows[b])
         for a in rows
         for b in rows
-        if a[0] == b[0] and order.get(a[1], 9) > order.get(b[1], 9) > 0 and len(rows[a]) > 1
+        if a[0] == b[0] and a[2] == b[2] and order.get(a[1], 9) > order.get(b[1], 9) > 0
+        and len(rows[a]) > 1
         and len(rows[b]) > 1
     ]  # fmt: skip
     if not pairs:
@@ -177,6 +185,7 @@ def car_table(evals: list[dict[str, Any]]) -> list[str]:
     for (a, b, x, y), p, h in zip(pairs, ps, holm(ps), strict=True):
         diff = sum(e["mean"] for e in x) / len(x) - sum(e["mean"] for e in y) / len(y)
         lines.append(
-            f"| {LABEL_CAR[a[1]]} vs {LABEL_CAR[b[1]]} | {diff:+.0f} | {p:.2g} | {h:.2g} |"
+            f"| {LABEL_CAR[a[1]]} vs {LABEL_CAR[b[1]]}{', ' + a[2] if a[2] else ''} | "
+            f"{diff:+.0f} | {p:.2g} | {h:.2g} |"
         )
     return lines
