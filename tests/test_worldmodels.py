@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -353,18 +354,23 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
         and "906 ± 21" in text
         and (run_dir / "cmaes.png").exists()
     )
-    # C's record: CMA-ES of other es settings cannot continue C_full's; es.seed=N is a new repeat.
-    r = cli("worldmodels", "train-c", "es.popsize=6", "--run-dir", str(run_dir))
+    # C's record (in a copy: train-c records es.seed in the run's config.yaml, which later
+    # commands on run_dir would read): other es settings cannot continue C_full's CMA-ES;
+    # es.seed=N is a new repeat in its own folder.
+    run_copy = run_dir.parent / "wm_seeds"
+    shutil.copytree(run_dir, run_copy)
+    r = cli("worldmodels", "train-c", "es.popsize=6", "--run-dir", str(run_copy))
     assert r.returncode == 2 and "es.popsize=4 (now 6)" in r.stderr, r.stderr
-    r = cli("worldmodels", "train-c", "es.seed=1", "--run-dir", str(run_dir), timeout=300)
-    assert r.returncode == 0 and (run_dir / "C_full_seed1" / "params.npy").exists(), r.stderr
+    r = cli("worldmodels", "train-c", "es.seed=1", "--run-dir", str(run_copy), timeout=300)
+    assert r.returncode == 0 and (run_copy / "C_full_seed1" / "params.npy").exists(), r.stderr
     assert not np.array_equal(  # another pycma seed and other tracks: another search
-        np.load(run_dir / "C_full_seed1" / "params.npy"), np.load(run_dir / "C_full" / "params.npy")
+        np.load(run_copy / "C_full_seed1" / "params.npy"),
+        np.load(run_dir / "C_full" / "params.npy"),
     )
     # An eval.json names the C it scored: once params.npy changes, the report says it is stale.
-    np.save(run_dir / "C_full" / "params.npy", np.load(run_dir / "C_full" / "params.npy") + 1)
-    assert cli("report", str(run_dir)).returncode == 0
-    text = (run_dir / "report.md").read_text()
+    np.save(run_copy / "C_full" / "params.npy", np.load(run_dir / "C_full" / "params.npy") + 1)
+    assert cli("report", str(run_copy)).returncode == 0
+    text = (run_copy / "report.md").read_text()
     assert "(stale)" in text and "C_full/eval.json` — **stale**" in text, text
     # Other V/M settings in the same run directory are refused, naming them.
     r = cli("worldmodels", "train-m", "mdn.hidden=64", "--run-dir", str(run_dir))
