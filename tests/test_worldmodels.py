@@ -353,6 +353,7 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
         "full World Model, z and h" in text
         and "906 ± 21" in text
         and (run_dir / "cmaes.png").exists()
+        and (run_dir / "curve_vs_reference.png").stat().st_size > 0  # beside the published runs
     )
     # C's record (in a copy: train-c records es.seed in the run's config.yaml, which later
     # commands on run_dir would read): other es settings cannot continue C_full's CMA-ES;

@@ -216,3 +216,52 @@ def temperature_chart(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def curve_vs_reference(folder: Path, path: str | Path, cores: int, label: str) -> Path:
+    """Our CMA-ES run (``folder/log.csv``: population mean per generation, evaluations of the
+    mean) beside the reference's and zacwellmer's logged points; generations on a log axis, real
+    env steps (at most popsize x rollouts x 1,000 per generation) on the top axis, our
+    core-hours (wall time x ``cores``) in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dynaworld.config import load_yaml
+    from dynaworld.worldmodels import anchors as a
+
+    with open(folder / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    es = load_yaml(folder / "config.yaml")["es"]
+    per_gen = es["popsize"] * es["rollouts"] * 1_000 / 1e6  # M steps at most
+    g = [int(r["generation"]) for r in rows]
+    hours = float(rows[-1]["wall_time_s"]) * cores / 3600 if rows else 0.0
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    ax.plot(g, [float(r["fitness_mean"]) for r in rows], color="C0", marker=".", ms=4,
+            label=f"{label}: population mean ({len(g)} gen., {hours:.1f} core-h)")  # fmt: skip
+    ev = [(int(r["generation"]), float(r["eval_mean"])) for r in rows if r["eval_mean"]]
+    if ev:
+        ax.plot(*zip(*ev, strict=True), "o", color="C0", mfc="white", ms=7,
+                label=f"{label}: mean of C on {es['eval_rollouts']} held-out tracks")  # fmt: skip
+    ref = sorted(a.REFERENCE_POP_MEAN.items())
+    ax.plot(*zip(*ref, strict=True), color="0.5", marker=".", ms=4,
+            label="reference: population mean (64 × 16)")  # fmt: skip
+    ax.plot(*zip(*sorted(a.REFERENCE_EVAL.items()), strict=True), "s", color="0.3", ms=5,
+            label="reference: mean of C on 1,024 rollouts")  # fmt: skip
+    ax.plot(*zip(*sorted(a.ZACWELLMER_EVAL.items()), strict=True), "^", color="C1", ms=6,
+            label="zacwellmer/WorldModels: evaluation")  # fmt: skip
+    ax.axhline(a.SOLVED, color="k", ls="--", lw=0.8)
+    ax.text(1.05, a.SOLVED + 12, "solved (900)", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlim(0.9, 2_200)
+    ax.set(xlabel="CMA-ES generation (log scale)", ylabel="return per episode")
+    top = ax.secondary_xaxis("top", functions=(lambda x: x * per_gen, lambda s: s / per_gen))
+    top.set_xlabel(f"real-env steps, millions (≤ {per_gen:g} M per generation)", fontsize=8)
+    ax.set_title("CarRacing-v3, full World Model: CMA-ES against the published runs", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

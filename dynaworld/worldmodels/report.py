@@ -13,7 +13,7 @@ from typing import Any
 
 from dynaworld.experiments.stats import cell, cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
-from dynaworld.worldmodels.figures import es_curve, temperature_chart
+from dynaworld.worldmodels.figures import curve_vs_reference, es_curve, temperature_chart
 from dynaworld.worldmodels.run import params_digest
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
@@ -89,6 +89,16 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     if folders:
         chart = es_curve(folders, target.with_name("cmaes.png"), names)
         lines += ["", f"![CMA-ES]({chart.name})"]
+    full = [f for f in folders if not doom and runs[f]["variant"] == "full"]
+    if full:  # the longest full-model run beside the published CMA-ES curves
+        longest = max(full, key=lambda f: len((f / "log.csv").read_text().splitlines()))
+        cores = (
+            read_json(longest / "cores.json", "cores") if (longest / "cores.json").exists() else {}
+        )
+        curve = curve_vs_reference(
+            longest, target.with_name("curve_vs_reference.png"), cores.get("cores", 1), longest.name
+        )
+        lines += ["", f"![CMA-ES against the published runs]({curve.name})"]
     target.write_text("\n".join(lines) + "\n")
     return target
 

@@ -16,6 +16,8 @@ iterative procedure writes into ``iter<k>/`` (its rollouts by C, their encoding,
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +140,19 @@ class Run:
                 )
         folder.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, path)
+        cores = self._cores(folder)  # for core-hours: the most cores any session could use
+        (folder / "cores.json").write_text(json.dumps({"cores": cores}))
         return folder
+
+    @staticmethod
+    def _cores(folder: Path) -> int:
+        now = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        old = (
+            json.loads((folder / "cores.json").read_text())["cores"]
+            if (folder / "cores.json").exists()
+            else 0
+        )
+        return max(int(now or 1), int(old))
 
     def params_digest(self, k: int) -> str:
         """sha256 of C_k's params.npy: eval.json records it, so a C trained on after its
