@@ -12,8 +12,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from dynaworld.agents.controller import Controller
+from dynaworld.config import load_yaml
 from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE
+from dynaworld.worldmodels import anchors
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -228,9 +230,6 @@ def curve_vs_reference(folder: Path, path: str | Path, cores: int, label: str) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dynaworld.config import load_yaml
-    from dynaworld.worldmodels import anchors as a
-
     with open(folder / "log.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     es = load_yaml(folder / "config.yaml")["es"]
@@ -244,15 +243,15 @@ def curve_vs_reference(folder: Path, path: str | Path, cores: int, label: str) -
     if ev:
         ax.plot(*zip(*ev, strict=True), "o", color="C0", mfc="white", ms=7,
                 label=f"{label}: mean of C on {es['eval_rollouts']} held-out tracks")  # fmt: skip
-    ref = sorted(a.REFERENCE_POP_MEAN.items())
+    ref = sorted(anchors.REFERENCE_POP_MEAN.items())
     ax.plot(*zip(*ref, strict=True), color="0.5", marker=".", ms=4,
             label="reference: population mean (64 × 16)")  # fmt: skip
-    ax.plot(*zip(*sorted(a.REFERENCE_EVAL.items()), strict=True), "s", color="0.3", ms=5,
+    ax.plot(*zip(*sorted(anchors.REFERENCE_EVAL.items()), strict=True), "s", color="0.3", ms=5,
             label="reference: mean of C on 1,024 rollouts")  # fmt: skip
-    ax.plot(*zip(*sorted(a.ZACWELLMER_EVAL.items()), strict=True), "^", color="C1", ms=6,
+    ax.plot(*zip(*sorted(anchors.ZACWELLMER_EVAL.items()), strict=True), "^", color="C1", ms=6,
             label="zacwellmer/WorldModels: evaluation")  # fmt: skip
-    ax.axhline(a.SOLVED, color="k", ls="--", lw=0.8)
-    ax.text(1.05, a.SOLVED + 12, "solved (900)", fontsize=7)
+    ax.axhline(anchors.SOLVED, color="k", ls="--", lw=0.8)
+    ax.text(1.05, anchors.SOLVED + 12, "solved (900)", fontsize=7)
     ax.set_xscale("log")
     ax.set_xlim(0.9, 2_200)
     ax.set(xlabel="CMA-ES generation (log scale)", ylabel="return per episode")
