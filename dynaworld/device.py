@@ -40,4 +40,9 @@ def cpu_threads(configured: int | None, network: str) -> int:
         return configured
     if network in ("mlp", "minatar"):
         return 1
+    return usable_cores()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

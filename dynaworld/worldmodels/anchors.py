@@ -16,5 +16,4 @@ REFERENCE_EVAL = {
     500: 890.58, 1000: 892.15, 1500: 896.38, 1800: 900.46, 2000: 899.97,
 }  # fmt: skip
 ZACWELLMER_EVAL = {10: 730.5, 50: 841.9, 200: 885.5}
-REFERENCE_HOURS_PER_GEN = 46.6 * 24 / 1_800  # ≈ 46.6 days for 1,800 generations, 64 cores
 SOLVED = 900.0

@@ -31,7 +31,7 @@ from dynaworld.worldmodels.rollout import (
     random_task,
     spec_controller,
 )
-from dynaworld.worldmodels.run import EVAL_SEED, Run
+from dynaworld.worldmodels.run import EVAL_SEED, Run, params_digest
 
 Fitness = Callable[[np.ndarray, int], np.ndarray]
 
@@ -241,7 +241,7 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
         "variant": run.cfg.controller.variant,
         "where": es.where,
         "iteration": k,
-        "params_sha256": run.params_digest(k),  # which C this is (reports flag a stale one)
+        "params_sha256": params_digest(folder),  # which C this is (reports flag a stale one)
         "es_seed": es.seed,
         "budget": {"popsize": es.popsize, "rollouts": es.rollouts, "generations": trained},
         "episodes": int(episodes),

@@ -152,8 +152,9 @@ def _budget(e: dict[str, Any]) -> str:
 
 def car_table(evals: list[dict[str, Any]]) -> list[str]:
     """One row per run directory, variant and CMA-ES budget. Repeats (``es.seed``:
-    ``C_<variant>_seed<N>``) share a row: the per-seed means, their mean with a 95% bootstrap CI over seeds, and Welch's
-    test on the per-seed means for each pair of variants (the paper's ordering), Holm-corrected."""
+    ``C_<variant>_seed<N>``) share a row: the per-seed means, their mean with a 95% bootstrap CI
+    over seeds, and Welch's test on the per-seed means for each pair of variants (the paper's
+    ordering), Holm-corrected."""
     order = {k: i for i, k in enumerate(PAPER_CAR)}
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for e in sorted(evals, key=lambda e: (order.get(e["variant"], 9), e["path"])):

@@ -16,8 +16,6 @@ iterative procedure writes into ``iter<k>/`` (its rollouts by C, their encoding,
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +24,11 @@ import torch
 from dynaworld import rundir
 from dynaworld.checkpoint import load_file
 from dynaworld.config import load_yaml, save_config, to_dict
-from dynaworld.device import resolve_device
+from dynaworld.device import resolve_device, usable_cores
 from dynaworld.envs.frames import DOOM, DOOM_BANDS
 from dynaworld.errors import ConfigError, DynaworldError
+from dynaworld.files import read_json
+from dynaworld.runlog import write_json
 from dynaworld.worldmodels.config import WorldModelsConfig
 
 EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED + i, never seen in training
@@ -56,6 +56,8 @@ def _made_by(section: Any, name: str) -> Any:
 
 
 def params_digest(folder: Path) -> str:
+    """sha256 of a C folder's params.npy: eval.json records it, so a C trained on after its
+    evaluation shows as stale in reports ('' when there is none)."""
     path = folder / "params.npy"
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
@@ -140,24 +142,10 @@ class Run:
                 )
         folder.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, path)
-        cores = self._cores(folder)  # for core-hours: the most cores any session could use
-        (folder / "cores.json").write_text(json.dumps({"cores": cores}))
+        record = folder / "cores.json"  # for core-hours: the most cores any session could use
+        old_cores = read_json(record, "cores record")["cores"] if record.exists() else 0
+        write_json(record, {"cores": max(usable_cores(), int(old_cores))})
         return folder
-
-    @staticmethod
-    def _cores(folder: Path) -> int:
-        now = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        old = (
-            json.loads((folder / "cores.json").read_text())["cores"]
-            if (folder / "cores.json").exists()
-            else 0
-        )
-        return max(int(now or 1), int(old))
-
-    def params_digest(self, k: int) -> str:
-        """sha256 of C_k's params.npy: eval.json records it, so a C trained on after its
-        evaluation shows as stale in reports."""
-        return params_digest(self.c_dir(k))
 
     def last_iteration(self) -> int:
         """The last iteration whose controller has parameters (1 if none has)."""
