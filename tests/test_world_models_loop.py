@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tests.conftest import run_isolated
 
@@ -104,3 +105,13 @@ def k2_claims(tmp: str) -> None:
     assert set(rows) == {"noop", "right", "left", "random"}
     assert all(r["real_mean"] > 0 and 1 <= r["dream_mean"] <= 40 for r in rows.values())
     assert (d / "iter2" / "probe_tau1_threshold.md").exists() and (d / "probe_real_2.json").exists()
+    # The report follows C over the iterations: one row per C_k with its probe, and the gap chart.
+    from dynaworld.worldmodels.report import report
+
+    probe(run, 1, episodes=2)
+    pipe.evaluate(k=1), pipe.evaluate_random()
+    text = report([d]).read_text()
+    rows = [line for line in text.splitlines() if line.startswith(("| 1 | 3 |", "| 2 | 5 |"))]
+    assert len(rows) == 2 and all("noop " in r and "right " in r for r in rows), text
+    with Image.open(d / "iterations_run.png") as img:
+        assert img.size[0] > img.size[1] > 100

@@ -375,7 +375,7 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert "(stale)" in text and "C_full/eval.json` — **stale**" in text, text
     # Other V/M settings in the same run directory are refused, naming them.
     r = cli("worldmodels", "train-m", "mdn.hidden=64", "--run-dir", str(run_dir))
-    assert r.returncode == 2 and "mdn" in r.stderr
+    assert r.returncode == 2 and "(now 64)" in r.stderr and "mdn.hidden=" in r.stderr, r.stderr
     # How a stage runs is not what it made: another number of collectors is accepted.
     r = cli("worldmodels", "collect", "data.workers=1", "--run-dir", str(run_dir))
     assert r.returncode == 0 and '"skipped": true' in r.stdout, r.stderr

@@ -14,6 +14,7 @@ from typing import Any
 from dynaworld.experiments.stats import cell, cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.figures import curve_vs_reference, es_curve, temperature_chart
+from dynaworld.worldmodels.iterations import gap_chart, iterations_table
 from dynaworld.worldmodels.run import params_digest
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
@@ -28,6 +29,11 @@ PAPER_DOOM = {  # tau: (virtual mean, std, actual mean, std)
     1.15: (918, 546, 1092, 556), 1.30: (732, 269, 753, 139),
 }  # fmt: skip
 PAPER_DOOM_RANDOM = (210, 108)
+PROBE_NOTE = (
+    "Probe: steps survived by always no-op / right / left in M_k's dream (at C's τ and death "
+    "rule) / in the real game, 100 episodes each (`dynaworld worldmodels probe RUN --iteration "
+    "k`). Welch's test of each C_k against the random policy, Holm over the iterations."
+)
 DEATH = {"sample": " (deaths sampled)"}  # the dream's death rule, when not the paper's p > 0.5
 
 
@@ -86,6 +92,13 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     if doom:
         bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
         lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
+        rand = next((e for e in evals if e["variant"] == "random"), None)
+        for d in dirs:  # the iterative procedure (K > 1): C_k and M_k's probe per iteration
+            table = iterations_table(d, rand if rand and Path(rand["path"]).parent == d else None)
+            chart = gap_chart(d, target.with_name(f"iterations_{d.name}.png"))
+            if table and chart:
+                lines += ["", "## The iterations (Algorithm 1, K > 1)", "", *table]
+                lines += [PROBE_NOTE, "", f"![the gap over the iterations]({chart.name})"]
     if folders:
         chart = es_curve(folders, target.with_name("cmaes.png"), names)
         lines += ["", f"![CMA-ES]({chart.name})"]

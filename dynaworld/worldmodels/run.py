@@ -16,6 +16,7 @@ iterative procedure writes into ``iter<k>/`` (its rollouts by C, their encoding,
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import torch
 
 from dynaworld import rundir
 from dynaworld.checkpoint import load_file
-from dynaworld.config import load_yaml, save_config, to_dict
+from dynaworld.config import flatten, load_yaml, save_config, to_dict
 from dynaworld.device import resolve_device, usable_cores
 from dynaworld.envs.frames import DOOM, DOOM_BANDS
 from dynaworld.errors import ConfigError, DynaworldError
@@ -44,15 +45,21 @@ SHARED = {
 
 
 # settings inside SHARED sections that say how a stage runs, not what it makes
-HOW = {"data": ("workers",)}
+HOW = ("data.workers",)
 # es settings that say how far or on how many processes C's CMA-ES runs, not what it computes
-C_HOW = ("generations", "workers")
+C_HOW = ("es.generations", "es.workers")
 
 
-def _made_by(section: Any, name: str) -> Any:
-    if not isinstance(section, dict):
-        return section
-    return {k: v for k, v in section.items() if k not in HOW.get(name, ())}
+def changes(
+    old: dict[str, Any], new: dict[str, Any], sections: Iterable[str], keep: Iterable[str]
+) -> list[str]:
+    """'key=old (now new)' for each dotted setting under ``sections`` in which two configs differ,
+    but those in ``keep`` (a key one side lacks shows as None)."""
+    fo, fn, under = flatten(old), flatten(new), set(sections)
+    keys = {k for k in fo.keys() | fn.keys() if k.split(".")[0] in under} - set(keep)
+    return [
+        f"{k}={fo.get(k)!r} (now {fn.get(k)!r})" for k in sorted(keys) if fo.get(k) != fn.get(k)
+    ]
 
 
 def params_digest(folder: Path) -> str:
@@ -84,16 +91,13 @@ class Run:
         path = self.dir / "config.yaml"
         if not path.exists():
             return
-        old, new = load_yaml(path), to_dict(self.cfg)
-        diff = [
-            k
-            for k, made in SHARED.items()
-            if _made_by(old.get(k), k) != _made_by(new.get(k), k) and (self.dir / made).exists()
-        ]
+        made = [k for k, artifact in SHARED.items() if (self.dir / artifact).exists()]
+        diff = changes(load_yaml(path), to_dict(self.cfg), made, HOW)
         if diff:
             raise ConfigError(
-                f"{self.dir} was made with other {', '.join(diff)} settings; use a new --run-dir "
-                "(controller and es settings may change freely, and settings of stages not run yet)"
+                f"{self.dir} was made with {'; '.join(diff)}: its data, V or M would mix two "
+                "settings. Use a new --run-dir (controller and es settings may change freely, and "
+                "settings of stages not run yet)"
             )
 
     # ------------------------------------------------------------------ where things are
@@ -125,15 +129,7 @@ class Run:
         folder, new = self.c_dir(k), to_dict(self.cfg)
         path = folder / "config.yaml"
         if path.exists() and (folder / "es.pt").exists():
-            old = load_yaml(path)
-            diff = [
-                f"{s}.{key}={old[s][key]!r} (now {new[s].get(key)!r})"
-                for s in ("controller", "es")
-                for key in sorted(old.get(s, {}))  # a key newer than the folder: its default
-                if key not in C_HOW and old[s][key] != new[s].get(key)
-            ]
-            if old.get("seed") != new["seed"]:
-                diff.append(f"seed={old.get('seed')!r} (now {new['seed']!r})")
+            diff = changes(load_yaml(path), new, ("controller", "es", "seed"), C_HOW)
             if diff:
                 raise ConfigError(
                     f"{folder} holds a CMA-ES run made with {'; '.join(diff)}: continuing it would "
