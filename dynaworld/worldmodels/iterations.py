@@ -57,18 +57,27 @@ def _probe_cell(e: dict[str, Any]) -> str:
     )
 
 
+def against_random(evals: list[dict[str, Any]], rand: dict[str, Any] | None) -> list[str]:
+    """Table cells 'P(C > random) | Welch p | Holm p' per evaluation: each C's real episodes
+    against the random policy's, Holm-corrected over ``evals`` ('– | – | –' without a random row)."""
+    tests = [
+        (probability_of_improvement(e["returns"], rand["returns"]),
+         welch_p(e["returns"], rand["returns"]))
+        if rand and e.get("returns") and rand.get("returns") else None
+        for e in evals
+    ]  # fmt: skip
+    holm_p = holm([t[1] if t else math.nan for t in tests])
+    return [
+        f"{cell_text(t[0]).rsplit(' (n=', 1)[0]} | {t[1]:.2g} | {h:.2g}" if t else "– | – | –"
+        for t, h in zip(tests, holm_p, strict=True)
+    ]
+
+
 def iterations_table(run_dir: Path, rand: dict[str, Any] | None) -> list[str]:
     """Markdown: one table per dream-trained C over the iterations; Welch's test of each C_k
     against the random policy on the real episodes, Holm-corrected over the table's rows."""
     lines: list[str] = []
     for name, es in iteration_evals(run_dir).items():
-        tests = [
-            (probability_of_improvement(e["returns"], rand["returns"]),
-             welch_p(e["returns"], rand["returns"]))
-            if rand and rand.get("returns") else None
-            for e in es
-        ]  # fmt: skip
-        holm_p = holm([t[1] if t else math.nan for t in tests])
         lines += [
             f"### `{name}` over the iterations",
             "",
@@ -76,12 +85,7 @@ def iterations_table(run_dir: Path, rand: dict[str, Any] | None) -> list[str]:
             "| P(C > random) | Welch p | Holm p | probe of M_k: dream/game steps |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for e, t, h in zip(es, tests, holm_p, strict=True):
-            test = (
-                f"{cell_text(t[0]).rsplit(' (n=', 1)[0]} | {t[1]:.2g} | {h:.2g}"
-                if t
-                else "– | – | –"
-            )
+        for e, test in zip(es, against_random(es, rand), strict=True):
             lines.append(
                 f"| {e['iteration']} | {_rollouts(run_dir, e['iteration'])} | "
                 f"{e['virtual_mean']:.0f} ± {e['virtual_std']:.0f} | "

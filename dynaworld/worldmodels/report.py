@@ -7,14 +7,13 @@ and their difference, the model-exploitation gap.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
-from dynaworld.experiments.stats import cell, cell_text, holm, probability_of_improvement, welch_p
+from dynaworld.experiments.stats import cell, holm, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.figures import curve_vs_reference, es_curve, temperature_chart
-from dynaworld.worldmodels.iterations import gap_chart, iterations_table
+from dynaworld.worldmodels.iterations import against_random, gap_chart, iterations_table
 from dynaworld.worldmodels.run import params_digest
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
@@ -121,23 +120,14 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
     random policy on the real game's episodes (P(C > random), Welch, Holm over the rows)."""
     dream = sorted((e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"])
     rand = next((e for e in evals if e["variant"] == "random"), None)
-    tests = [
-        (probability_of_improvement(e["returns"], rand["returns"]), welch_p(e["returns"], rand["returns"]))
-        if rand and e.get("returns") and rand.get("returns") else None
-        for e in dream
-    ]  # fmt: skip
-    holm_p = holm([t[1] if t else math.nan for t in tests])
     lines = [
         "| temperature τ | virtual score (ours) | actual score (ours) | gap | episodes "
         "| virtual (paper) | actual (paper) | P(C > random) | Welch p | Holm p |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for e, t, h in zip(dream, tests, holm_p, strict=True):
+    for e, test in zip(dream, against_random(dream, rand), strict=True):
         p = PAPER_DOOM.get(round(e["temperature"], 2))
         paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
-        test = (
-            f"{cell_text(t[0]).rsplit(' (n=', 1)[0]} | {t[1]:.2g} | {h:.2g}" if t else "– | – | –"
-        )
         lines.append(
             f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')} | "
             f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
