@@ -115,3 +115,18 @@ def k2_claims(tmp: str) -> None:
     assert len(rows) == 2 and all("noop " in r and "right " in r for r in rows), text
     with Image.open(d / "iterations_run.png") as img:
         assert img.size[0] > img.size[1] > 100
+    # The temperature table at the final model: a new tau is trained in M_2's dream from zero
+    # weights; the iterated tau keeps its C_2; both are tested against the run's random policy.
+    from dynaworld.worldmodels.experiment import run_experiment
+
+    exp = Path(tmp) / "temps.yaml"
+    exp.write_text(f"name: t\nconfig: {d / 'config.yaml'}\ncontrollers:\n"
+                   "  - {es.temperature: 0.5}\n  - {es.temperature: 1.0}\n")  # fmt: skip
+    result = run_experiment(exp, d, progress=False, iteration=2)
+    assert sorted(result["evals"]) == ["C_full_dream_tau0.5", "C_full_dream_tau1"]
+    new = d / "iter2" / "C_full_dream_tau0.5"
+    assert not np.any(load_state(new, new_es(c.n_params, 0.1, 4, 0, False))["es"].x0)
+    assert json.loads((new / "eval.json").read_text())["iteration"] == 2
+    table = Path(result["report"]).read_text()
+    assert result["report"].endswith("report_iter2.md") and "| 0.5 |" in table and "| 1 |" in table
+    assert "random policy" in table and f"`{d / 'C_full_dream_tau1'}" not in table  # not C_1

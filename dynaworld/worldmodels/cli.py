@@ -41,6 +41,11 @@ def add_parser(sub: Any) -> None:
     x.add_argument("overrides", nargs="*", help="key=value applied to the base config")
     x.add_argument("--run-dir", required=True)
     x.add_argument("--ray", metavar="ADDR")
+    x.add_argument(
+        "--iteration",
+        type=positive_int,
+        help="train the controllers in M_k's dream, k an iterative run's iteration (default: 1)",
+    )
     _add_result_commands(ws)
 
 

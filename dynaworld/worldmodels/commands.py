@@ -53,7 +53,11 @@ def stages(a: argparse.Namespace) -> None:
 
 
 def experiment(a: argparse.Namespace) -> None:
-    print(json.dumps(run_experiment(a.experiment, a.run_dir, a.overrides, a.ray)))
+    print(
+        json.dumps(
+            run_experiment(a.experiment, a.run_dir, a.overrides, a.ray, iteration=a.iteration)
+        )
+    )
 
 
 def evaluate(a: argparse.Namespace) -> None:

@@ -120,11 +120,18 @@ def population_scores(run: Run, k: int) -> Callable[..., np.ndarray]:
     return scores
 
 
+def start(run: Run, k: int) -> np.ndarray | None:
+    """C_k's first CMA-ES mean: C_(k-1)'s parameters when C_(k-1) has this C's settings (the
+    iterative procedure), else None, zero weights (k = 1, or a new temperature trained at
+    iteration k by ``experiment --iteration k``)."""
+    previous = run.c_dir(k - 1) / "params.npy"
+    return np.load(previous) if k > 1 and previous.exists() else None
+
+
 def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
-    """C_k's CMA-ES (from C_(k-1)'s best parameters for k > 1), its fitness and a closer."""
-    es, folder, c = run.cfg.es, run.claim_c(k), controller(run)
+    """C_k's CMA-ES (starting at ``start(run, k)``), its fitness and a closer."""
+    es, folder, c, x0 = run.cfg.es, run.claim_c(k), controller(run), start(run, k)
     tracks = es.seed * 1_000  # generation g's rollout j: track g * 10_000 + tracks + j
-    x0 = np.load(run.c_dir(k - 1) / "params.npy") if k > 1 else None
     workers: Pool | None = None
     if es.where == "dream":
         env = dream_env(run, k, seed=run.cfg.seed + 1_000 * es.seed + k - 1)

@@ -11,6 +11,12 @@ episodes; ``report.md`` gets the table::
     controllers:
       - {es.temperature: 0.10}
       - {es.temperature: 1.15}
+
+With ``iteration=K`` (``--iteration K``) the controllers are trained in the dream of M_K, the
+model of an iterative run's iteration K (``RUN_DIR/iter<K>/``): the temperature table at the final
+model. A controller whose settings C_(K-1) already has continues from it, as the iterative
+procedure does; any other starts from zero weights, as at K = 1. The table is then
+``RUN_DIR/report_iter<K>.md``.
 """
 
 from __future__ import annotations
@@ -67,8 +73,11 @@ def run_experiment(
     overrides: Iterable[str] = (),
     ray_address: str | None = None,
     progress: bool = True,
+    iteration: int | None = None,
 ) -> dict[str, Any]:
     base, controllers = controller_configs(path, overrides)
+    if iteration and iteration > 1:
+        return _at_iteration(base, controllers, Path(run_dir), iteration, ray_address, progress)
     shared = ["collect", "train_v", "encode"]
     if any(c.es.where == "dream" or c.controller.variant == "full" for c in controllers):
         shared.append("train_m")
@@ -83,3 +92,32 @@ def run_experiment(
     if not (Path(run_dir) / "random_eval.json").exists():
         Pipeline(base, run_dir, ray_address, progress).evaluate_random()
     return {"evals": results, "report": str(report([run_dir]))}
+
+
+def _at_iteration(
+    base: WorldModelsConfig,
+    controllers: list[WorldModelsConfig],
+    run_dir: Path,
+    k: int,
+    ray_address: str | None,
+    progress: bool,
+) -> dict[str, Any]:
+    """The controllers trained in M_k's dream and evaluated on the real game (k > 1)."""
+    run = Pipeline(base, run_dir, ray_address, progress).paths
+    if not run.m_path(k).exists():
+        raise ConfigError(
+            f"{run.m_path(k)} does not exist: iteration {k}'s M is trained by "
+            f"'dynaworld worldmodels run ... iterate.iterations={k} --run-dir {run_dir}'"
+        )
+    results = {}
+    for cfg in controllers:
+        pipe = Pipeline(cfg, run_dir, ray_address, progress)
+        c_dir = pipe.paths.c_dir(k)
+        if not (c_dir / "eval.json").exists():
+            pipe.loop(k, k, plan_only=True).run()
+            pipe.evaluate(k=k)
+        results[c_dir.name] = str(c_dir / "eval.json")
+    if not (run_dir / "random_eval.json").exists():
+        Pipeline(base, run_dir, ray_address, progress).evaluate_random()
+    out = report([run.iteration_dir(k)], run_dir / f"report_iter{k}.md")
+    return {"evals": results, "report": str(out)}

@@ -39,7 +39,10 @@ DEATH = {"sample": " (deaths sampled)"}  # the dream's death rule, when not the 
 def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
     out = []
     for d in run_dirs:
-        for p in sorted(d.glob("C_*/eval.json")) + sorted(d.glob("random_eval.json")):
+        rand = d / "random_eval.json"
+        if not rand.exists() and d.name.startswith("iter"):  # iteration k: the run's, same game
+            rand = d.parent / "random_eval.json"
+        for p in sorted(d.glob("C_*/eval.json")) + ([rand] if rand.exists() else []):
             e = read_json(p, "controller evaluation")
             e["path"] = str(p)
             digest = e.get("params_sha256")  # C trained on since: the number is not this C's
