@@ -11,6 +11,7 @@ from typing import Any
 from dynaworld.config import load_yaml
 from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
+from dynaworld.worldmodels.probe import probe_file
 from dynaworld.worldmodels.run import params_digest
 
 PROBED = ("noop", "right", "left")  # the constant actions of the probe, in table order
@@ -33,8 +34,8 @@ def iteration_evals(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
             e.update(iteration=k, path=str(path))
             digest = e.get("params_sha256")
             e["stale"] = bool(digest) and digest != params_digest(path.parent)
-            probe = _iteration_dir(run_dir, k) / (
-                f"probe_tau{e['temperature']:g}_{e.get('dream_done', 'threshold')}.json"
+            probe = _iteration_dir(run_dir, k) / probe_file(
+                e["temperature"], e.get("dream_done", "threshold")
             )
             e["probe"] = read_json(probe, "probe file") if probe.exists() else None
             out.setdefault(path.parent.name, []).append(e)

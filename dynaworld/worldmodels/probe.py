@@ -50,7 +50,7 @@ def dream_survival(run: Run, k: int, episodes: int) -> dict[str, list[float]]:
 
 
 def probe(run: Run, k: int, episodes: int = 100) -> dict[str, Any]:
-    """Write ``iter<k>/probe_tau<t>.json`` and ``.md``: each policy in the dream and the game."""
+    """Write ``iter<k>/probe_tau<t>_<rule>.json`` and ``.md``: each policy in the dream and the game."""
     if not run.doom:
         raise DynaworldError("the constant-action probe is for Doom TakeCover's discrete actions")
     real, dream = real_survival(run, episodes), dream_survival(run, k, episodes)
@@ -67,10 +67,15 @@ def probe(run: Run, k: int, episodes: int = 100) -> dict[str, Any]:
         "iteration": k, "temperature": es.temperature, "dream_done": es.dream_done,
         "episodes": episodes, "m": str(run.m_path(k)), "rows": rows, "dream": dream, "real": real,
     }  # fmt: skip
-    path = run.iteration_dir(k) / f"probe_tau{es.temperature:g}_{es.dream_done}"
-    write_json(path.with_suffix(".json"), out)
+    path = run.iteration_dir(k) / probe_file(es.temperature, es.dream_done)
+    write_json(path, out)
     path.with_suffix(".md").write_text(table(out))
-    return {"path": str(path.with_suffix(".json")), "rows": rows}
+    return {"path": str(path), "rows": rows}
+
+
+def probe_file(temperature: float, dream_done: str) -> str:
+    """The probe's file name at ``temperature`` and death rule (``probe_tau1.15_sample.json``)."""
+    return f"probe_tau{temperature:g}_{dream_done}.json"
 
 
 def table(out: dict[str, Any]) -> str:
