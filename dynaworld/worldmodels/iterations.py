@@ -39,7 +39,10 @@ def iteration_evals(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
             )
             e["probe"] = read_json(probe, "probe file") if probe.exists() else None
             out.setdefault(path.parent.name, []).append(e)
-    return {name: es for name, es in out.items() if len(es) > 1 or es[0]["iteration"] > 1}
+    # C followed over several iterations; else (only the last C evaluated) any C of k > 1. A C
+    # trained once at iteration k (``experiment --iteration k``) belongs to report_iter<k>.md.
+    followed = {name: es for name, es in out.items() if len(es) > 1}
+    return followed or {name: es for name, es in out.items() if es[0]["iteration"] > 1}
 
 
 def _rollouts(run_dir: Path, k: int) -> str:
