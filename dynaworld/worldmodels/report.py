@@ -132,7 +132,8 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         p = PAPER_DOOM.get(round(e["temperature"], 2))
         paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
         lines.append(
-            f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')} | "
+            f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
+            f"{f', es.seed {s}' if (s := e.get('es_seed')) else ''} | "
             f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
             f"{_actual(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
             f"{paper[0]} | {paper[1]} | {test} |"
