@@ -210,7 +210,10 @@ def temperature_chart(
     for e in evals:
         if e.get("variant") == "random":
             ax.axhline(e["mean"], color="gray", ls="--", label="random policy")
-    ax.set_xticks(x, [f"τ = {e['temperature']:g}" for e in dream])
+    ax.set_xticks(  # a CMA-ES repeat (es.seed N) is named, so two runs at one τ differ
+        x, [f"τ = {e['temperature']:g}" + (f"\nseed {e['es_seed']}" if e.get("es_seed") else "")
+            for e in dream]
+    )  # fmt: skip
     ax.set_ylabel("steps survived")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")

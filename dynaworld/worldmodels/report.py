@@ -91,6 +91,7 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
         for f in folders
     ]
     target = Path(out) if out else dirs[0] / "report.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
     if doom:
         bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
         lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
