@@ -76,37 +76,16 @@ def run_experiment(
     iteration: int | None = None,
 ) -> dict[str, Any]:
     base, controllers = controller_configs(path, overrides)
-    if iteration and iteration > 1:
-        return _at_iteration(base, controllers, Path(run_dir), iteration, ray_address, progress)
-    shared = ["collect", "train_v", "encode"]
-    if any(c.es.where == "dream" or c.controller.variant == "full" for c in controllers):
-        shared.append("train_m")
-    Pipeline(base, run_dir, ray_address, progress).run(shared)
-    results = {}
-    for cfg in controllers:
-        pipe = Pipeline(cfg, run_dir, ray_address, progress)
-        c_dir = pipe.paths.c_dir(1)
-        if not (c_dir / "eval.json").exists():
-            pipe.run(["train_c", "evaluate"])
-        results[c_dir.name] = str(c_dir / "eval.json")
-    if not (Path(run_dir) / "random_eval.json").exists():
-        Pipeline(base, run_dir, ray_address, progress).evaluate_random()
-    return {"evals": results, "report": str(report([run_dir]))}
-
-
-def _at_iteration(
-    base: WorldModelsConfig,
-    controllers: list[WorldModelsConfig],
-    run_dir: Path,
-    k: int,
-    ray_address: str | None,
-    progress: bool,
-) -> dict[str, Any]:
-    """The controllers trained in M_k's dream and evaluated on the real game (k > 1)."""
-    run = Pipeline(base, run_dir, ray_address, progress).paths
-    if not run.m_path(k).exists():
+    k = iteration or 1
+    paths = Pipeline(base, run_dir, ray_address, progress).paths
+    if k == 1:
+        shared = ["collect", "train_v", "encode"]
+        if any(c.es.where == "dream" or c.controller.variant == "full" for c in controllers):
+            shared.append("train_m")
+        Pipeline(base, run_dir, ray_address, progress).run(shared)
+    elif not paths.m_path(k).exists():
         raise ConfigError(
-            f"{run.m_path(k)} does not exist: iteration {k}'s M is trained by "
+            f"{paths.m_path(k)} does not exist: iteration {k}'s M is trained by "
             f"'dynaworld worldmodels run ... iterate.iterations={k} --run-dir {run_dir}'"
         )
     results = {}
@@ -114,10 +93,10 @@ def _at_iteration(
         pipe = Pipeline(cfg, run_dir, ray_address, progress)
         c_dir = pipe.paths.c_dir(k)
         if not (c_dir / "eval.json").exists():
-            pipe.loop(k, k, plan_only=True).run()
+            pipe.loop(k, k, plan_only=True).run()  # the train-c stage at iteration k
             pipe.evaluate(k=k)
         results[c_dir.name] = str(c_dir / "eval.json")
-    if not (run_dir / "random_eval.json").exists():
+    if not (Path(run_dir) / "random_eval.json").exists():
         Pipeline(base, run_dir, ray_address, progress).evaluate_random()
-    out = report([run.iteration_dir(k)], run_dir / f"report_iter{k}.md")
-    return {"evals": results, "report": str(out)}
+    out = None if k == 1 else Path(run_dir) / f"report_iter{k}.md"
+    return {"evals": results, "report": str(report([paths.iteration_dir(k)], out))}

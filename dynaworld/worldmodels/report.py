@@ -40,7 +40,7 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
     out = []
     for d in run_dirs:
         rand = d / "random_eval.json"
-        if not rand.exists() and d.name.startswith("iter"):  # iteration k: the run's, same game
+        if not rand.exists() and d.name[4:].isdigit():  # iter<k>/: the run's, the same game
             rand = d.parent / "random_eval.json"
         for p in sorted(d.glob("C_*/eval.json")) + ([rand] if rand.exists() else []):
             e = read_json(p, "controller evaluation")
