@@ -44,10 +44,12 @@ SHARED = {
 }
 
 
-# settings inside SHARED sections that say how a stage runs, not what it makes
-HOW = ("data.workers",)
-# es settings that say how far or on how many processes C's CMA-ES runs, not what it computes
-C_HOW = ("es.generations", "es.workers")
+# settings inside SHARED sections that say how a stage runs or how far the run goes (iteration k's
+# data, V and M do not depend on how many iterations follow), not what it makes
+HOW = ("data.workers", "iterate.iterations")
+# es settings that say how far, on how many processes or how often C's mean is scored (log.csv
+# records each score), not what CMA-ES computes
+C_HOW = ("es.generations", "es.workers", "es.eval_every")
 
 
 def changes(
@@ -133,8 +135,8 @@ class Run:
             if diff:
                 raise ConfigError(
                     f"{folder} holds a CMA-ES run made with {'; '.join(diff)}: continuing it would "
-                    "mix two settings in one record. Only es.generations and es.workers may "
-                    "change on resume; use es.seed=N (a new folder) or a new run dir"
+                    "mix two settings in one record. Only es.generations, es.workers and "
+                    "es.eval_every may change on resume; use es.seed=N (a new folder) or a new run dir"
                 )
         folder.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, path)
