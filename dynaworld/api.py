@@ -100,7 +100,7 @@ class WorldModelsRun:
     """A World Models run folder: C of an iteration, M's dream, real evaluation."""
 
     def __init__(self, run_dir: str | Path, iteration: int | None = None) -> None:
-        self.pipeline = Pipeline(load_run_config(run_dir), run_dir, progress=False)
+        self.pipeline = Pipeline(load_run_config(run_dir), run_dir, progress=False, record=False)
         self.paths, self.config = self.pipeline.paths, self.pipeline.cfg
         self.iteration = iteration or self.paths.last_iteration()
 

@@ -74,7 +74,7 @@ def k2_claims(tmp: str) -> None:
     d = Path(tmp) / "run"
     pipe = Pipeline(cfg, d, progress=False)
     out = pipe.run()
-    run = pipe.paths
+    run, made = pipe.paths, (d / "config.yaml").read_bytes()
     assert out["evaluate"]["iteration"] == 2 and out["agent_2"]["generations"] == 2
     # Iteration 2's real interactions are C_1's rollouts (epsilon 0: C's actions exactly).
     params = np.load(run.c_dir(1) / "params.npy")
@@ -130,3 +130,15 @@ def k2_claims(tmp: str) -> None:
     table = Path(result["report"]).read_text()
     assert result["report"].endswith("report_iter2.md") and "| 0.5 |" in table and "| 1 |" in table
     assert "random policy" in table and f"`{d / 'C_full_dream_tau1'}" not in table  # not C_1
+    # Training controllers of an experiment records their settings in their C folders only.
+    assert (d / "config.yaml").read_bytes() == made
+    # The run goes on with more iterations (iteration k's data, V and M do not depend on how many
+    # follow); another iteration setting would mix two procedures and is refused, naming it.
+    from dynaworld.errors import ConfigError
+
+    other = load_config(None, DOOM + over + ["iterate.rollouts=3"], WorldModelsConfig)
+    with pytest.raises(ConfigError, match=r"iterate.rollouts=2 \(now 3\)"):
+        Pipeline(other, d, progress=False)
+    assert (d / "config.yaml").read_bytes() == made
+    more = load_config(None, DOOM + over + ["iterate.iterations=3"], WorldModelsConfig)
+    assert Pipeline(more, d, progress=False).paths.last_iteration() == 2

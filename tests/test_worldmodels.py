@@ -373,6 +373,17 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert cli("report", str(run_copy)).returncode == 0
     text = (run_copy / "report.md").read_text()
     assert "(stale)" in text and "C_full/eval.json` — **stale**" in text, text
+    # Commands that read a run leave its config.yaml as it is, so a command started beside them
+    # reads the settings the run was made with: an evaluation with other es settings, and an
+    # experiment refused because the run has no iteration 2.
+    made = (run_copy / "config.yaml").read_bytes()
+    r = cli("worldmodels", "evaluate", str(run_copy), "es.seed=0", "--episodes", "1", timeout=300)
+    assert r.returncode == 0 and json.loads(r.stdout)["episodes"] == 1, r.stderr
+    exp = run_copy / "exp.yaml"
+    exp.write_text(f"name: e\nconfig: {run_copy / 'config.yaml'}\ncontrollers:\n  - {{es.seed: 2}}\n")
+    r = cli("worldmodels", "experiment", str(exp), "--iteration", "2", "--run-dir", str(run_copy))
+    assert r.returncode == 2 and "iter2/mdn.pt does not exist" in r.stderr, r.stderr
+    assert (run_copy / "config.yaml").read_bytes() == made
     # Other V/M settings in the same run directory are refused, naming them.
     r = cli("worldmodels", "train-m", "mdn.hidden=64", "--run-dir", str(run_dir))
     assert r.returncode == 2 and "(now 64)" in r.stderr and "mdn.hidden=" in r.stderr, r.stderr

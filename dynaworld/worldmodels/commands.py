@@ -42,7 +42,7 @@ def _config(a: argparse.Namespace) -> WorldModelsConfig:
 
 
 def _paths(a: argparse.Namespace) -> Run:
-    return Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir).paths
+    return Run(load_run_config(a.run_dir, a.overrides), a.run_dir, record=False)
 
 
 def stages(a: argparse.Namespace) -> None:
@@ -61,12 +61,12 @@ def experiment(a: argparse.Namespace) -> None:
 
 
 def evaluate(a: argparse.Namespace) -> None:
-    pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray)
+    pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray, record=False)
     print(json.dumps(pipe.evaluate(a.episodes, a.iteration)))
 
 
 def random(a: argparse.Namespace) -> None:
-    pipe = Pipeline(load_run_config(a.run_dir), a.run_dir)
+    pipe = Pipeline(load_run_config(a.run_dir), a.run_dir, record=False)
     print(json.dumps(pipe.evaluate_random(a.episodes)))
 
 

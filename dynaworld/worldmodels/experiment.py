@@ -77,7 +77,9 @@ def run_experiment(
 ) -> dict[str, Any]:
     base, controllers = controller_configs(path, overrides)
     k = iteration or 1
-    paths = Pipeline(base, run_dir, ray_address, progress).paths
+    # k = 1 makes the run's data, V and M with the base settings, so they become its config.yaml;
+    # at k > 1 the run is only read, and each controller's settings are recorded in its C folder
+    paths = Pipeline(base, run_dir, ray_address, progress, record=k == 1).paths
     if k == 1:
         shared = ["collect", "train_v", "encode"]
         if any(c.es.where == "dream" or c.controller.variant == "full" for c in controllers):
@@ -90,13 +92,13 @@ def run_experiment(
         )
     results = {}
     for cfg in controllers:
-        pipe = Pipeline(cfg, run_dir, ray_address, progress)
+        pipe = Pipeline(cfg, run_dir, ray_address, progress, record=False)
         c_dir = pipe.paths.c_dir(k)
         if not (c_dir / "eval.json").exists():
             pipe.loop(k, k, plan_only=True).run()  # the train-c stage at iteration k
             pipe.evaluate(k=k)
         results[c_dir.name] = str(c_dir / "eval.json")
     if not (Path(run_dir) / "random_eval.json").exists():
-        Pipeline(base, run_dir, ray_address, progress).evaluate_random()
+        Pipeline(base, run_dir, ray_address, progress, record=False).evaluate_random()
     out = None if k == 1 else Path(run_dir) / f"report_iter{k}.md"
     return {"evals": results, "report": str(report([paths.iteration_dir(k)], out))}

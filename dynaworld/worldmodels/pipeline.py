@@ -65,9 +65,11 @@ class Pipeline:
         run_dir: str | Path,
         ray_address: str | None = None,
         progress: bool = True,
+        record: bool = True,
     ) -> None:
+        """``record``: whether ``cfg`` becomes the run's ``config.yaml`` (see ``Run``)."""
         self.cfg, self.ray, self.progress = cfg, ray_address, progress
-        self.paths = Run(cfg, run_dir)
+        self.paths = Run(cfg, run_dir, record)
 
     @property
     def needs_m(self) -> bool:  # the V-only ablations on the real env need no M

@@ -74,15 +74,19 @@ def params_digest(folder: Path) -> str:
 class Run:
     """The paths and settings of one World Models run directory (``Pipeline`` runs it)."""
 
-    def __init__(self, cfg: WorldModelsConfig, run_dir: str | Path) -> None:
+    def __init__(self, cfg: WorldModelsConfig, run_dir: str | Path, record: bool = True) -> None:
+        """``record=False``: a command that reads the run (evaluate, probe, dream, a controller of
+        an experiment, whose settings its C folder records) leaves ``config.yaml`` as it is, so
+        a command started beside it still reads the settings the run was made with."""
         self.cfg, self.dir = cfg, Path(run_dir)
         rundir.check_kind(self.dir, "worldmodels", "dynaworld worldmodels")
         self._check_same_run()
-        rundir.claim(self.dir, "worldmodels", "dynaworld worldmodels")
-        path = self.dir / "config.yaml"
-        if not path.exists() or load_yaml(path) != to_dict(cfg):  # say when settings changed
-            save_config(cfg, path)
-            rundir.record(self.dir, "config", config=to_dict(cfg))
+        if record:
+            rundir.claim(self.dir, "worldmodels", "dynaworld worldmodels")
+            path = self.dir / "config.yaml"
+            if not path.exists() or load_yaml(path) != to_dict(cfg):  # say when settings changed
+                save_config(cfg, path)
+                rundir.record(self.dir, "config", config=to_dict(cfg))
         self.device = resolve_device(cfg.device)
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
