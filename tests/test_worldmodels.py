@@ -380,7 +380,9 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     r = cli("worldmodels", "evaluate", str(run_copy), "es.seed=0", "--episodes", "1", timeout=300)
     assert r.returncode == 0 and json.loads(r.stdout)["episodes"] == 1, r.stderr
     exp = run_copy / "exp.yaml"
-    exp.write_text(f"name: e\nconfig: {run_copy / 'config.yaml'}\ncontrollers:\n  - {{es.seed: 2}}\n")
+    exp.write_text(
+        f"name: e\nconfig: {run_copy / 'config.yaml'}\ncontrollers:\n  - {{es.seed: 2}}\n"
+    )
     r = cli("worldmodels", "experiment", str(exp), "--iteration", "2", "--run-dir", str(run_copy))
     assert r.returncode == 2 and "iter2/mdn.pt does not exist" in r.stderr, r.stderr
     assert (run_copy / "config.yaml").read_bytes() == made
