@@ -386,6 +386,17 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     r = cli("worldmodels", "experiment", str(exp), "--iteration", "2", "--run-dir", str(run_copy))
     assert r.returncode == 2 and "iter2/mdn.pt does not exist" in r.stderr, r.stderr
     assert (run_copy / "config.yaml").read_bytes() == made
+    # A C still training (log.csv, no eval.json yet) is drawn beside the published runs; a
+    # folder with neither is refused, saying what to run.
+    training = run_dir.parent / "wm_training"
+    (training / "C_full").mkdir(parents=True)
+    for name in ("log.csv", "config.yaml", "cores.json"):
+        shutil.copy(run_dir / "C_full" / name, training / "C_full" / name)
+    assert cli("worldmodels", "report", str(training)).returncode == 0
+    assert "No controller has been evaluated yet" in (training / "report.md").read_text()
+    assert (training / "curve_vs_reference.png").stat().st_size > 0
+    r = cli("worldmodels", "report", str(training / "C_full"))
+    assert r.returncode == 2 and "no eval.json and no CMA-ES log.csv" in r.stderr, r.stderr
     # Other V/M settings in the same run directory are refused, naming them.
     r = cli("worldmodels", "train-m", "mdn.hidden=64", "--run-dir", str(run_dir))
     assert r.returncode == 2 and "(now 64)" in r.stderr and "mdn.hidden=" in r.stderr, r.stderr

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dynaworld.config import load_yaml
+from dynaworld.errors import DynaworldError
 from dynaworld.experiments.stats import cell, holm, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.figures import curve_vs_reference, es_curve, temperature_chart
@@ -60,51 +62,87 @@ def _actual(e: dict[str, Any]) -> str:
     return _ms(e["mean"], e["std"]) + (" (stale)" if e.get("stale") else "")
 
 
+def _training(dirs: list[Path], evals: list[dict[str, Any]]) -> dict[Path, dict[str, Any]]:
+    """C folders with a CMA-ES ``log.csv``, finished or still training: their eval.json, else
+    the settings their ``config.yaml`` records (variant, where, temperature)."""
+    scored = {Path(e["path"]).parent: e for e in evals}
+    out = {}
+    for log in sorted(p for d in dirs for p in d.glob("C_*/log.csv")):
+        f = log.parent
+        if f not in scored:
+            cfg = load_yaml(f / "config.yaml") if (f / "config.yaml").exists() else {}
+            es = cfg.get("es", {})
+            dream = es.get("where") == "dream"
+            out[f] = {
+                "variant": cfg.get("controller", {}).get("variant", f.name),
+                "where": es.get("where"),
+                "temperature": es.get("temperature") if dream else None,
+            }
+        else:
+            out[f] = scored[f]
+    return out
+
+
 def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
+    """``report.md`` (or ``out``) with the tables and figures of the runs' controllers; a C still
+    training (``log.csv``, no eval.json yet) is drawn in the figures."""
     dirs = [Path(d) for d in run_dirs]
     evals = _evals(dirs)
-    if not evals:
-        raise FileNotFoundError(
-            f"no eval.json under {', '.join(map(str, dirs))}: run 'evaluate' first"
+    runs = _training(dirs, evals)
+    if not evals and not runs:
+        raise DynaworldError(
+            f"no eval.json and no CMA-ES log.csv under {', '.join(map(str, dirs))}: run "
+            "'dynaworld worldmodels train-c' and 'evaluate' first"
         )
-    doom = any(e.get("where") == "dream" for e in evals)
+    doom = any(e.get("where") == "dream" for e in [*evals, *runs.values()])
     lines = ["# World Models: our runs beside the paper (Ha & Schmidhuber 2018)", ""]
-    lines += doom_table(evals) if doom else car_table(evals)
-    lines += [
-        "",
-        "Paper numbers are the paper's (100 episodes); ours come from the eval.json files:",
-        "",
-    ]
+    if not evals:
+        lines.append("No controller has been evaluated yet (`dynaworld worldmodels evaluate`).")
+    else:
+        lines += doom_table(evals) if doom else car_table(evals)
+        lines += ["", "Paper numbers are the paper's (100 episodes); ours come from:", ""]
     lines += [
         f"- `{e['path']}`" + (" — **stale**: C was trained on after it; run evaluate" * e["stale"])
         for e in evals
     ]
+    target = Path(out) if out else dirs[0] / "report.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if doom:
+        lines += _doom_figures(dirs, evals, target)
+    lines += _curves(runs, doom, target)
+    target.write_text("\n".join(lines) + "\n")
+    return target
 
-    runs = {
-        Path(e["path"]).parent: e for e in evals if (Path(e["path"]).parent / "log.csv").exists()
-    }
+
+def _doom_figures(dirs: list[Path], evals: list[dict[str, Any]], target: Path) -> list[str]:
+    """The temperature chart, and per iterative run its iterations table and gap chart."""
+    lines: list[str] = []
+    if evals:
+        bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
+        lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
+    rand = next((e for e in evals if e["variant"] == "random"), None)
+    for d in dirs:  # the iterative procedure (K > 1): C_k and M_k's probe per iteration
+        table = iterations_table(d, rand if rand and Path(rand["path"]).parent == d else None)
+        chart = gap_chart(d, target.with_name(f"iterations_{d.name}.png"))
+        if table and chart:
+            lines += ["", "## The iterations (Algorithm 1, K > 1)", "", *table]
+            lines += [PROBE_NOTE, "", f"![the gap over the iterations]({chart.name})"]
+    return lines
+
+
+def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[str]:
+    """CMA-ES curves of every C folder; for CarRacing the longest full model beside the
+    published runs."""
     folders = sorted(runs, key=lambda f: (runs[f].get("temperature") or 0, str(f)))
+    if not folders:
+        return []
     names = [
         f"τ = {runs[f]['temperature']:g} ({runs[f].get('where', 'dream')})"
         if doom and runs[f].get("temperature") is not None
         else LABEL_CAR.get(runs[f]["variant"], runs[f]["variant"])
         for f in folders
     ]
-    target = Path(out) if out else dirs[0] / "report.md"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if doom:
-        bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
-        lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
-        rand = next((e for e in evals if e["variant"] == "random"), None)
-        for d in dirs:  # the iterative procedure (K > 1): C_k and M_k's probe per iteration
-            table = iterations_table(d, rand if rand and Path(rand["path"]).parent == d else None)
-            chart = gap_chart(d, target.with_name(f"iterations_{d.name}.png"))
-            if table and chart:
-                lines += ["", "## The iterations (Algorithm 1, K > 1)", "", *table]
-                lines += [PROBE_NOTE, "", f"![the gap over the iterations]({chart.name})"]
-    if folders:
-        chart = es_curve(folders, target.with_name("cmaes.png"), names)
-        lines += ["", f"![CMA-ES]({chart.name})"]
+    lines = ["", f"![CMA-ES]({es_curve(folders, target.with_name('cmaes.png'), names).name})"]
     full = [f for f in folders if not doom and runs[f]["variant"] == "full"]
     if full:  # the longest full-model run beside the published CMA-ES curves
         longest = max(full, key=lambda f: len((f / "log.csv").read_text().splitlines()))
@@ -115,8 +153,7 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
             longest, target.with_name("curve_vs_reference.png"), cores.get("cores", 1), longest.name
         )
         lines += ["", f"![CMA-ES against the published runs]({curve.name})"]
-    target.write_text("\n".join(lines) + "\n")
-    return target
+    return lines
 
 
 def doom_table(evals: list[dict[str, Any]]) -> list[str]:
