@@ -7,6 +7,7 @@ and their difference, the model-exploitation gap.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,13 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     else:
         lines += doom_table(evals) if doom else car_table(evals)
         lines += ["", "Paper numbers are the paper's (100 episodes); ours come from:", ""]
-    lines += [
-        f"- `{e['path']}`" + (" — **stale**: C was trained on after it; run evaluate" * e["stale"])
-        for e in evals
-    ]
     target = Path(out) if out else dirs[0] / "report.md"
     target.parent.mkdir(parents=True, exist_ok=True)
+    lines += [  # relative to the report, so a copied run folder's report stays true
+        f"- `{os.path.relpath(e['path'], target.parent)}`"
+        + (" — **stale**: C was trained on after it; run evaluate" * e["stale"])
+        for e in evals
+    ]
     if doom:
         lines += _doom_figures(dirs, evals, target)
     lines += _curves(runs, doom, target)
