@@ -142,3 +142,17 @@ def k2_claims(tmp: str) -> None:
     assert (d / "config.yaml").read_bytes() == made
     more = load_config(None, DOOM + over + ["iterate.iterations=3"], WorldModelsConfig)
     assert Pipeline(more, d, progress=False).paths.last_iteration() == 2
+    # es.dream_models=2: a candidate's fitness is its lower mean return over M_1's and M_2's
+    # dreams; the C_..._models2 chain has no C_1 of its own, so it starts from C_1 of one model.
+    from dynaworld.models.dream import dream_returns
+    from dynaworld.worldmodels.run import Run
+
+    two = Run(load_config(None, DOOM + over + ["es.dream_models=2"], WorldModelsConfig), d, False)
+    cma, fit, close = control.agent(two, 2, lambda: None)
+    assert two.c_dir(2).name == "C_full_dream_tau1_models2"
+    assert np.allclose(cma.state["es"].x0, params)
+    cand = np.stack([params, np.zeros_like(params)])
+    p = torch.as_tensor(cand, dtype=torch.float32)
+    each = [dream_returns(control.dream_env(two, j, seed=1), c, p, 2, 40).numpy() for j in (1, 2)]
+    assert np.allclose(fit(cand, 1), np.minimum(*each))
+    close()

@@ -145,6 +145,14 @@ class ESConfig:
         "p(done) ('sample').",
         one_of("threshold", "sample"),
     )
+    dream_models: int = doc(
+        1,
+        "In the dream at iteration k: a candidate's fitness is its lowest mean return over the "
+        "dreams of the last N models M_(k-N+1)..M_k (fewer at k < N), so a trick only one M pays "
+        "for does not count. 1: M_k alone (the paper). N > 1 trains into C_..._models<N>/, which "
+        "starts from its own C_(k-1), else from C_(k-1) of one model.",
+        positive,
+    )
     max_steps: int | None = doc(
         None, "Cap of training rollouts (None: the env's own episode length).", positive
     )

@@ -125,6 +125,9 @@ def start(run: Run, k: int) -> np.ndarray | None:
     iterative procedure), else None, zero weights (k = 1, or a new temperature trained at
     iteration k by ``experiment --iteration k``)."""
     previous = run.c_dir(k - 1) / "params.npy"
+    if k > 1 and not previous.exists() and run.cfg.es.dream_models > 1:  # C_(k-1) of one model
+        one = run.c_dir(k - 1).name.replace(f"_models{run.cfg.es.dream_models}", "")
+        previous = run.c_dir(k - 1).with_name(one) / "params.npy"
     return np.load(previous) if k > 1 and previous.exists() else None
 
 
@@ -133,20 +136,22 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
     es, folder, c, x0 = run.cfg.es, run.claim_c(k), controller(run), start(run, k)
     tracks = es.seed * 1_000  # generation g's rollout j: track g * 10_000 + tracks + j
     workers: Pool | None = None
-    if es.where == "dream":
-        env = dream_env(run, k, seed=run.cfg.seed + 1_000 * es.seed + k - 1)
+    if es.where == "dream":  # M_k's dream, or the last es.dream_models models' (the lowest)
+        seed = run.cfg.seed + 1_000 * es.seed + k - 1
+        envs = [dream_env(run, j, seed=seed) for j in range(max(1, k - es.dream_models + 1), k + 1)]
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
             p = torch.as_tensor(params, dtype=torch.float32, device=run.device)
-            return dream_returns(env, c, p, es.rollouts, env.max_steps).cpu().numpy()
+            returns = [dream_returns(e, c, p, es.rollouts, e.max_steps).cpu() for e in envs]
+            return torch.stack(returns).min(0).values.numpy()
 
         def evaluate(mean: np.ndarray) -> np.ndarray:
             p = torch.as_tensor(mean[None], dtype=torch.float32, device=run.device)
-            return (
-                dream_returns(env, c, p, es.eval_rollouts, env.max_steps, mean=False)[0]
-                .cpu()
-                .numpy()
-            )
+            scores = [
+                dream_returns(e, c, p, es.eval_rollouts, e.max_steps, mean=False)[0].cpu().numpy()
+                for e in envs
+            ]
+            return min(scores, key=np.mean)
     elif batched(run):
         scores = population_scores(run, k)
 
@@ -267,6 +272,7 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
         out.update(
             temperature=es.temperature,
             dream_done=es.dream_done,
+            dream_models=es.dream_models,  # trained on the lowest of N models; virtual: M_k's
             virtual_mean=float(virtual.mean()),
             virtual_std=float(virtual.std()),
             exploitation_gap=float(virtual.mean() - returns.mean()),

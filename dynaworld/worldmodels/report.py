@@ -173,6 +173,7 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
         lines.append(
             f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
+            f"{f', lowest of {n} models' if (n := e.get('dream_models', 1)) > 1 else ''}"
             f"{f', es.seed {s}' if (s := e.get('es_seed')) else ''} | "
             f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
             f"{_actual(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "

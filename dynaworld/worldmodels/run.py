@@ -126,6 +126,7 @@ class Run:
         if self.cfg.es.where == "dream":
             name += f"_dream_tau{self.cfg.es.temperature:g}"
             name += "_sampled" if self.cfg.es.dream_done == "sample" else ""
+            name += f"_models{n}" if (n := self.cfg.es.dream_models) > 1 else ""
         name += f"_seed{self.cfg.es.seed}" if self.cfg.es.seed else ""
         return self.iteration_dir(k) / name
 
