@@ -210,8 +210,9 @@ def temperature_chart(
     for e in evals:
         if e.get("variant") == "random":
             ax.axhline(e["mean"], color="gray", ls="--", label="random policy")
-    ax.set_xticks(  # a CMA-ES repeat (es.seed N) is named, so two runs at one τ differ
+    ax.set_xticks(  # a CMA-ES repeat (es.seed N) or N models is named: two runs at one τ differ
         x, [f"τ = {e['temperature']:g}" + (f"\nseed {e['es_seed']}" if e.get("es_seed") else "")
+            + (f"\nlowest of {n} models" if (n := e.get("dream_models", 1)) > 1 else "")
             for e in dream]
     )  # fmt: skip
     ax.set_ylabel("steps survived")
