@@ -79,12 +79,13 @@ def run_experiment(
     k = iteration or 1
     # k = 1 makes the run's data, V and M with the base settings, so they become its config.yaml;
     # at k > 1 the run is only read, and each controller's settings are recorded in its C folder
-    paths = Pipeline(base, run_dir, ray_address, progress, record=k == 1).paths
+    shared_pipe = Pipeline(base, run_dir, ray_address, progress, record=k == 1)
+    paths = shared_pipe.paths
     if k == 1:
         shared = ["collect", "train_v", "encode"]
         if any(c.es.where == "dream" or c.controller.variant == "full" for c in controllers):
             shared.append("train_m")
-        Pipeline(base, run_dir, ray_address, progress).run(shared)
+        shared_pipe.run(shared)
     elif not paths.m_path(k).exists():
         raise ConfigError(
             f"{paths.m_path(k)} does not exist: iteration {k}'s M is trained by "
@@ -99,6 +100,6 @@ def run_experiment(
             pipe.evaluate(k=k)
         results[c_dir.name] = str(c_dir / "eval.json")
     if not (Path(run_dir) / "random_eval.json").exists():
-        Pipeline(base, run_dir, ray_address, progress, record=False).evaluate_random()
+        shared_pipe.evaluate_random()
     out = None if k == 1 else Path(run_dir) / f"report_iter{k}.md"
     return {"evals": results, "report": str(report([paths.iteration_dir(k)], out))}
