@@ -1,5 +1,6 @@
 """World Models: data on disk, V, M, the dream, C, CMA-ES and the pipeline, on tiny real budgets."""
 
+import copy
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from PIL import Image
 
 from dynaworld.agents.cmaes import evolve, load_state, new_es
 from dynaworld.agents.controller import Controller
-from dynaworld.config import load_config
+from dynaworld.config import load_config, to_dict
 from dynaworld.envs.envpool_carracing import CarRacingGroups, EnvpoolCarRacing
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
 from dynaworld.models.dream import DreamEnv, dream_returns
@@ -27,6 +28,7 @@ from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 from dynaworld.worldmodels.rollout import controller_for, population_returns, real_episode
+from dynaworld.worldmodels.run import C_HOW, changes
 from tests.conftest import run_isolated
 
 pytest.importorskip("Box2D")
@@ -592,3 +594,14 @@ def test_carracing_report_pools_cmaes_seeds_and_tests_the_papers_ordering(tmp_pa
         t.startswith("| full World Model, z and h vs V model only, z input, hidden") for t in tests
     )
     assert all(float(t.split("|")[2]) > 100 for t in tests)  # the higher variant first
+
+
+def test_a_c_record_older_than_a_setting_resumes_with_that_settings_default():
+    # A C folder written before es.dream_models existed was made with its default (one model):
+    # resuming it is no change; another value of the new setting is one.
+    cfg = to_dict(WorldModelsConfig())
+    old = copy.deepcopy(cfg)
+    del old["es"]["dream_models"]
+    assert changes(old, cfg, ("controller", "es"), C_HOW) == []
+    cfg["es"]["dream_models"] = 2
+    assert changes(old, cfg, ("controller", "es"), C_HOW) == ["es.dream_models=1 (now 2)"]

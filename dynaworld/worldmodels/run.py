@@ -56,8 +56,11 @@ def changes(
     old: dict[str, Any], new: dict[str, Any], sections: Iterable[str], keep: Iterable[str]
 ) -> list[str]:
     """'key=old (now new)' for each dotted setting under ``sections`` in which two configs differ,
-    but those in ``keep`` (a key one side lacks shows as None)."""
-    fo, fn, under = flatten(old), flatten(new), set(sections)
+    but those in ``keep``. A key the old record lacks was added to dynaworld after the record was
+    written and counts as its default (new settings default to the behaviour before them); a key
+    that no longer exists shows as None."""
+    fo = {**flatten(to_dict(WorldModelsConfig())), **flatten(old)}
+    fn, under = flatten(new), set(sections)
     keys = {k for k in fo.keys() | fn.keys() if k.split(".")[0] in under} - set(keep)
     return [
         f"{k}={fo.get(k)!r} (now {fn.get(k)!r})" for k in sorted(keys) if fo.get(k) != fn.get(k)
