@@ -145,7 +145,7 @@ def k2_claims(tmp: str) -> None:
     # es.dream_models=2: a candidate's fitness is its lower mean return over M_1's and M_2's
     # dreams; the C_..._models2 chain has no C_1 of its own, so it starts from C_1 of one model.
     from dynaworld.models.dream import dream_returns
-    from dynaworld.worldmodels.run import Run
+    from dynaworld.worldmodels.run import Run, params_digest
 
     two = Run(load_config(None, DOOM + over + ["es.dream_models=2"], WorldModelsConfig), d, False)
     cma, fit, close = control.agent(two, 2, lambda: None)
@@ -156,3 +156,14 @@ def k2_claims(tmp: str) -> None:
     each = [dream_returns(control.dream_env(two, j, seed=1), c, p, 2, 40).numpy() for j in (1, 2)]
     assert np.allclose(fit(cand, 1), np.minimum(*each))
     close()
+    # A CMA-ES repeat of it (es.seed=1) starts from the run's own C_1 too, and each C folder
+    # names the C it started from, with its digest.
+    over2 = ["es.dream_models=2", "es.seed=1"]
+    rep = Run(load_config(None, DOOM + over + over2, WorldModelsConfig), d, False)
+    cma, _, close = control.agent(rep, 2, lambda: None)
+    close()
+    assert np.allclose(cma.state["es"].x0, params)
+    started = json.loads((rep.c_dir(2) / "start.json").read_text())
+    assert started["from"] == "C_full_dream_tau1" and started["params_sha256"] == params_digest(
+        run.c_dir(1)
+    )

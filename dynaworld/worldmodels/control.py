@@ -4,6 +4,7 @@ real rollouts (iteration k > 1's data) and its evaluation on the real environmen
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,20 +121,31 @@ def population_scores(run: Run, k: int) -> Callable[..., np.ndarray]:
     return scores
 
 
-def start(run: Run, k: int) -> np.ndarray | None:
-    """C_k's first CMA-ES mean: C_(k-1)'s parameters when C_(k-1) has this C's settings (the
-    iterative procedure), else None, zero weights (k = 1, or a new temperature trained at
-    iteration k by ``experiment --iteration k``)."""
-    previous = run.c_dir(k - 1) / "params.npy"
-    if k > 1 and not previous.exists() and run.cfg.es.dream_models > 1:  # C_(k-1) of one model
-        one = run.c_dir(k - 1).name.replace(f"_models{run.cfg.es.dream_models}", "")
-        previous = run.c_dir(k - 1).with_name(one) / "params.npy"
-    return np.load(previous) if k > 1 and previous.exists() else None
+def start(run: Run, k: int) -> Path | None:
+    """The params.npy C_k's CMA-ES starts from: C_(k-1) of this C's settings (the iterative
+    procedure); else, for a C trained at iteration k by ``experiment --iteration k`` (more dream
+    models, another es.seed), the run's own C_(k-1) of one model and that seed, then of seed 0.
+    None (zero weights) at k = 1, or when no C_(k-1) has this temperature and death rule."""
+    es = run.cfg.es
+    chain = [(es.dream_models, es.seed), (1, es.seed), (1, 0)]
+    found = [run.c_dir(k - 1, m, s) / "params.npy" for m, s in chain if k > 1]
+    return next((path for path in found if path.exists()), None)
+
+
+def record_start(run: Run, folder: Path, first: Path | None) -> np.ndarray | None:
+    """``first``'s weights, named with their digest in ``folder/start.json`` when this CMA-ES
+    begins (a resumed one keeps its record)."""
+    if not (folder / "es.pt").exists():
+        source = str(first.parent.relative_to(run.dir)) if first else None
+        digest = params_digest(first.parent) if first else None
+        write_json(folder / "start.json", {"from": source, "params_sha256": digest})
+    return np.load(first) if first else None
 
 
 def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
     """C_k's CMA-ES (starting at ``start(run, k)``), its fitness and a closer."""
-    es, folder, c, x0 = run.cfg.es, run.claim_c(k), controller(run), start(run, k)
+    es, folder, c = run.cfg.es, run.claim_c(k), controller(run)
+    x0 = record_start(run, folder, start(run, k))
     tracks = es.seed * 1_000  # generation g's rollout j: track g * 10_000 + tracks + j
     workers: Pool | None = None
     if es.where == "dream":  # M_k's dream, or the last es.dream_models models' (the lowest)

@@ -124,13 +124,20 @@ class Run:
     def m_path(self, k: int = 1) -> Path:
         return self.iteration_dir(k) / "mdn.pt"
 
-    def c_dir(self, k: int = 1) -> Path:
+    def c_dir(
+        self, k: int = 1, dream_models: int | None = None, es_seed: int | None = None
+    ) -> Path:
+        """C_k's folder for this run's controller and es settings (``dream_models`` / ``es_seed``:
+        the folder of the C that differs from this one only in those)."""
+        es = self.cfg.es
+        models = es.dream_models if dream_models is None else dream_models
+        seed = es.seed if es_seed is None else es_seed
         name = f"C_{self.cfg.controller.variant}"
-        if self.cfg.es.where == "dream":
-            name += f"_dream_tau{self.cfg.es.temperature:g}"
-            name += "_sampled" if self.cfg.es.dream_done == "sample" else ""
-            name += f"_models{n}" if (n := self.cfg.es.dream_models) > 1 else ""
-        name += f"_seed{self.cfg.es.seed}" if self.cfg.es.seed else ""
+        if es.where == "dream":
+            name += f"_dream_tau{es.temperature:g}"
+            name += "_sampled" if es.dream_done == "sample" else ""
+            name += f"_models{models}" if models > 1 else ""
+        name += f"_seed{seed}" if seed else ""
         return self.iteration_dir(k) / name
 
     def claim_c(self, k: int) -> Path:
