@@ -156,10 +156,12 @@ def k2_claims(tmp: str) -> None:
     each = [dream_returns(control.dream_env(two, j, seed=1), c, p, 2, 40).numpy() for j in (1, 2)]
     assert np.allclose(fit(cand, 1), np.minimum(*each))
     close()
-    # A CMA-ES repeat of it (es.seed=1) starts from the run's own C_1 too, and each C folder
-    # names the C it started from, with its digest.
-    over2 = ["es.dream_models=2", "es.seed=1"]
-    rep = Run(load_config(None, DOOM + over + over2, WorldModelsConfig), d, False)
+    # A CMA-ES repeat (es.seed=1) at iteration 2 starts where its seed-0 C does, from the run's
+    # C_1, not from a seed-1 C_1 of its own (e.g. one trained from zero by an experiment at
+    # iteration 1); each C folder names the C it started from, with its digest.
+    rep = Run(load_config(None, DOOM + over + ["es.seed=1"], WorldModelsConfig), d, False)
+    rep.c_dir(1).mkdir()
+    np.save(rep.c_dir(1) / "params.npy", params + 1)
     cma, _, close = control.agent(rep, 2, lambda: None)
     close()
     assert np.allclose(cma.state["es"].x0, params)

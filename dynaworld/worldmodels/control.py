@@ -123,13 +123,11 @@ def population_scores(run: Run, k: int) -> Callable[..., np.ndarray]:
 
 def start(run: Run, k: int) -> Path | None:
     """The params.npy C_k's CMA-ES starts from: C_(k-1) of this C's settings (the iterative
-    procedure); else, for a C trained at iteration k by ``experiment --iteration k`` (more dream
-    models, another es.seed), the run's own C_(k-1) of one model and that seed, then of seed 0.
+    procedure), else C_(k-1) of one model (more dream models, trained at iteration k by
+    ``experiment --iteration k``). A CMA-ES repeat (es.seed N) starts where its seed-0 C does.
     None (zero weights) at k = 1, or when no C_(k-1) has this temperature and death rule."""
-    es = run.cfg.es
-    chain = [(es.dream_models, es.seed), (1, es.seed), (1, 0)]
-    found = [run.c_dir(k - 1, m, s) / "params.npy" for m, s in chain if k > 1]
-    return next((path for path in found if path.exists()), None)
+    found = [run.c_dir(k - 1, m, 0) / "params.npy" for m in (run.cfg.es.dream_models, 1)]
+    return next((path for path in found if k > 1 and path.exists()), None)
 
 
 def record_start(run: Run, folder: Path, first: Path | None) -> np.ndarray | None:
