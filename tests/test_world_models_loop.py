@@ -122,6 +122,7 @@ def k2_claims(tmp: str) -> None:
     exp = Path(tmp) / "temps.yaml"
     exp.write_text(f"name: t\nconfig: {d / 'config.yaml'}\ncontrollers:\n"
                    "  - {es.temperature: 0.5}\n  - {es.temperature: 1.0}\n")  # fmt: skip
+    run_chart = (d / "temperature.png").read_bytes()  # the run report's, drawn above
     result = run_experiment(exp, d, progress=False, iteration=2)
     assert sorted(result["evals"]) == ["C_full_dream_tau0.5", "C_full_dream_tau1"]
     new = d / "iter2" / "C_full_dream_tau0.5"
@@ -130,6 +131,9 @@ def k2_claims(tmp: str) -> None:
     table = Path(result["report"]).read_text()
     assert result["report"].endswith("report_iter2.md") and "| 0.5 |" in table and "| 1 |" in table
     assert "random policy" in table and f"`{d / 'C_full_dream_tau1'}" not in table  # not C_1
+    # report_iter2.md's figures are its own: the run report's stay as they were.
+    assert "(temperature_iter2.png)" in table and (d / "temperature_iter2.png").exists()
+    assert (d / "temperature.png").read_bytes() == run_chart
     # Training controllers of an experiment records their settings in their C folders only.
     assert (d / "config.yaml").read_bytes() == made
     # The run goes on with more iterations (iteration k's data, V and M do not depend on how many

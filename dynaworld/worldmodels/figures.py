@@ -178,6 +178,21 @@ def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = N
     return Path(path)
 
 
+def c_setting(e: dict[str, Any], sep: str) -> str:
+    """What tells two C at one τ apart, each part after ``sep``: the number of dream models its
+    fitness took the lowest of, and its CMA-ES repeat (es.seed), from its eval.json ``e``."""
+    n, seed = e.get("dream_models", 1), e.get("es_seed")
+    parts = [f"lowest of {n} models" * (n > 1), f"es.seed {seed}" * bool(seed)]
+    return "".join(sep + part for part in parts if part)
+
+
+def figure_path(report: Path, name: str) -> Path:
+    """A report's figure ``name``.png beside it; report_<x>.md's figures are <name>_<x>.png, so
+    two reports of one run keep their own."""
+    suffix = report.stem.removeprefix("report").lstrip("_")
+    return report.with_name(f"{name}_{suffix}.png" if suffix else f"{name}.png")
+
+
 def temperature_chart(
     evals: list[dict[str, Any]],
     path: str | Path,
@@ -210,11 +225,7 @@ def temperature_chart(
     for e in evals:
         if e.get("variant") == "random":
             ax.axhline(e["mean"], color="gray", ls="--", label="random policy")
-    ax.set_xticks(  # a CMA-ES repeat (es.seed N) or N models is named: two runs at one τ differ
-        x, [f"τ = {e['temperature']:g}" + (f"\nseed {e['es_seed']}" if e.get("es_seed") else "")
-            + (f"\nlowest of {n} models" if (n := e.get("dream_models", 1)) > 1 else "")
-            for e in dream]
-    )  # fmt: skip
+    ax.set_xticks(x, [f"τ = {e['temperature']:g}" + c_setting(e, "\n") for e in dream])
     ax.set_ylabel("steps survived")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")

@@ -15,7 +15,13 @@ from dynaworld.config import load_yaml
 from dynaworld.errors import DynaworldError
 from dynaworld.experiments.stats import cell, holm, welch_p
 from dynaworld.files import read_json
-from dynaworld.worldmodels.figures import curve_vs_reference, es_curve, temperature_chart
+from dynaworld.worldmodels.figures import (
+    c_setting,
+    curve_vs_reference,
+    es_curve,
+    figure_path,
+    temperature_chart,
+)
 from dynaworld.worldmodels.iterations import against_random, gap_chart, iterations_table
 from dynaworld.worldmodels.run import params_digest
 
@@ -120,12 +126,12 @@ def _doom_figures(dirs: list[Path], evals: list[dict[str, Any]], target: Path) -
     """The temperature chart, and per iterative run its iterations table and gap chart."""
     lines: list[str] = []
     if evals:
-        bars = temperature_chart(evals, target.with_name("temperature.png"), PAPER_DOOM)
+        bars = temperature_chart(evals, figure_path(target, "temperature"), PAPER_DOOM)
         lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
     rand = next((e for e in evals if e["variant"] == "random"), None)
     for d in dirs:  # the iterative procedure (K > 1): C_k and M_k's probe per iteration
         table = iterations_table(d, rand if rand and Path(rand["path"]).parent == d else None)
-        chart = gap_chart(d, target.with_name(f"iterations_{d.name}.png"))
+        chart = gap_chart(d, figure_path(target, f"iterations_{d.name}"))
         if table and chart:
             lines += ["", "## The iterations (Algorithm 1, K > 1)", "", *table]
             lines += [PROBE_NOTE, "", f"![the gap over the iterations]({chart.name})"]
@@ -144,7 +150,7 @@ def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[
         else LABEL_CAR.get(runs[f]["variant"], runs[f]["variant"])
         for f in folders
     ]
-    lines = ["", f"![CMA-ES]({es_curve(folders, target.with_name('cmaes.png'), names).name})"]
+    lines = ["", f"![CMA-ES]({es_curve(folders, figure_path(target, 'cmaes'), names).name})"]
     full = [f for f in folders if not doom and runs[f]["variant"] == "full"]
     if full:  # the longest full-model run beside the published CMA-ES curves
         longest = max(full, key=lambda f: len((f / "log.csv").read_text().splitlines()))
@@ -152,7 +158,7 @@ def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[
             read_json(longest / "cores.json", "cores") if (longest / "cores.json").exists() else {}
         )
         curve = curve_vs_reference(
-            longest, target.with_name("curve_vs_reference.png"), cores.get("cores", 1), longest.name
+            longest, figure_path(target, "curve_vs_reference"), cores.get("cores", 1), longest.name
         )
         lines += ["", f"![CMA-ES against the published runs]({curve.name})"]
     return lines
@@ -173,8 +179,7 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
         lines.append(
             f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
-            f"{f', lowest of {n} models' if (n := e.get('dream_models', 1)) > 1 else ''}"
-            f"{f', es.seed {s}' if (s := e.get('es_seed')) else ''} | "
+            f"{c_setting(e, ', ')} | "
             f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
             f"{_actual(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
             f"{paper[0]} | {paper[1]} | {test} |"
