@@ -536,6 +536,7 @@ def doom_dream_claims(tmp: str) -> None:
     assert frames["frames"].shape[1:] == (64, 64, 3) and frames["actions"].shape[1] == 3  # one-hot
     text = (tmp_path / "run" / "report.md").read_text()
     assert "1092 ± 556" in text and "random policy" in text and "1.15 (deaths sampled)" in text
+    assert "Controllers C_k of iteration k = 1, per temperature" in text
     assert "temperature.png" in text and (tmp_path / "run" / "temperature.png").stat().st_size > 0
     assert not list(tmp_path.glob("_vizdoom*"))  # vizdoom's files stay out of the cwd
 

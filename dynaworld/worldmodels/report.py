@@ -169,7 +169,10 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
     random policy on the real game's episodes (P(C > random), Welch, Holm over the rows)."""
     dream = sorted((e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"])
     rand = next((e for e in evals if e["variant"] == "random"), None)
-    lines = [
+    its = ", ".join(sorted({str(e.get("iteration", 1)) for e in dream}))
+    lines = [  # an iterative run's root holds C_1: say so beside the iterations table
+        f"Controllers C_k of iteration k = {its}, per temperature:" if dream else "",
+        "",
         "| temperature τ | virtual score (ours) | actual score (ours) | gap | episodes "
         "| virtual (paper) | actual (paper) | P(C > random) | Welch p | Holm p |",
         "|---|---|---|---|---|---|---|---|---|---|",
