@@ -132,7 +132,11 @@ def k2_claims(tmp: str) -> None:
     assert result["report"].endswith("report_iter2.md") and "| 0.5 |" in table and "| 1 |" in table
     assert "random policy" in table and f"`{d / 'C_full_dream_tau1'}" not in table  # not C_1
     # report_iter2.md's figures are its own: the run report's stay as they were.
-    assert "iteration k = 2, per temperature" in table and "(temperature_iter2.png)" in table and (d / "temperature_iter2.png").exists()
+    assert (
+        "iteration k = 2, per temperature" in table
+        and "(temperature_iter2.png)" in table
+        and (d / "temperature_iter2.png").exists()
+    )
     assert (d / "temperature.png").read_bytes() == run_chart
     # Training controllers of an experiment records their settings in their C folders only.
     assert (d / "config.yaml").read_bytes() == made
