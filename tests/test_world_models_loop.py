@@ -177,3 +177,21 @@ def k2_claims(tmp: str) -> None:
     assert started["from"] == "C_full_dream_tau1" and started["params_sha256"] == params_digest(
         run.c_dir(1)
     )
+    # A branch of the run: C of two dream models from iteration 3 on (run --from-iteration 3),
+    # iterations 1-2 kept as they are; refused, before any work, while its C_2 does not exist.
+    from dynaworld.errors import ConfigError
+
+    branch = load_config(
+        None, DOOM + over + ["iterate.iterations=3", "es.dream_models=2"], WorldModelsConfig
+    )
+    with pytest.raises(ConfigError, match=r"experiment \.\.\. --iteration 2"):
+        Run(branch, d, False).check_first(3)
+    pipe2 = Pipeline(branch, d, progress=False)
+    pipe2.loop(2, 2, plan_only=True).run()  # its C_2, as 'experiment ... --iteration 2' trains it
+    m2, c1 = (d / "iter2" / "mdn.pt").read_bytes(), params_digest(run.c_dir(1))
+    out = pipe2.run(first=3)
+    assert out["evaluate"]["iteration"] == 3 and not [k for k in out if k[-2:] in ("_1", "_2")]
+    assert (d / "iter2" / "mdn.pt").read_bytes() == m2 and params_digest(run.c_dir(1)) == c1
+    assert len(wmdata.rollout_files(d / "iter3" / "data")) == 2  # collected with C_2 of 2 models
+    started = json.loads((pipe2.paths.c_dir(3) / "start.json").read_text())
+    assert started["from"] == "iter2/C_full_dream_tau1_models2"

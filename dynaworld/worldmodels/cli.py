@@ -34,6 +34,15 @@ def add_parser(sub: Any) -> None:
         p.add_argument(
             "--ray", metavar="ADDR", help="evaluate on a Ray cluster ('local' starts one)"
         )
+        if name == "run":
+            p.add_argument(
+                "--from-iteration",
+                type=positive_int,
+                default=1,
+                metavar="K",
+                help="keep iterations before K as they are and run K.. with these settings, "
+                "from their C_(K-1) (e.g. made by 'experiment --iteration K-1')",
+            )
     x = ws.add_parser(
         "experiment", help="one V and M, several controllers (ablations, temperatures), one table"
     )

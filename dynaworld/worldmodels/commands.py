@@ -46,8 +46,14 @@ def _paths(a: argparse.Namespace) -> Run:
 
 
 def stages(a: argparse.Namespace) -> None:
-    pipe = Pipeline(_config(a), a.run_dir, a.ray)
-    out = pipe.run(None if a.wm_command == "run" else [a.wm_command.replace("-", "_")])
+    cfg = _config(a)
+    if a.wm_command == "run" and a.from_iteration > 1:  # refused before anything is recorded
+        Run(cfg, a.run_dir, record=False).check_first(a.from_iteration)
+    pipe = Pipeline(cfg, a.run_dir, a.ray)
+    if a.wm_command == "run":
+        out = pipe.run(first=a.from_iteration)
+    else:
+        out = pipe.run([a.wm_command.replace("-", "_")])
     print(json.dumps(out, default=float))
     print(f"dynaworld: run directory {a.run_dir}")
 

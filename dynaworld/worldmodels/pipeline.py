@@ -148,10 +148,13 @@ class Pipeline:
         )
 
     # ------------------------------------------------------------------ commands
-    def run(self, stages: Iterable[str] | None = None) -> dict[str, Any]:
-        """All K iterations then the evaluation (``stages=None``), or iteration 1's stages."""
+    def run(self, stages: Iterable[str] | None = None, first: int = 1) -> dict[str, Any]:
+        """All K iterations then the evaluation (``stages=None``), or iteration 1's stages.
+        ``first`` > 1: iterations before it stay as they are; these settings' C_(first-1) must
+        exist (a branch of the run: e.g. another C setting from iteration ``first`` on)."""
         if stages is None:
-            out = self.loop().run()
+            self.paths.check_first(first)
+            out = self.loop(first).run()
             out["evaluate"] = self.evaluate(k=self.cfg.iterate.iterations)
             return out
         out = {}

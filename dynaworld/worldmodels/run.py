@@ -160,6 +160,20 @@ class Run:
         write_json(record, {"cores": max(usable_cores(), int(old_cores))})
         return folder
 
+    def check_first(self, first: int) -> None:
+        """Refuse, naming why, a first iteration (``run --from-iteration``) the run cannot start
+        from: after its last, or without these settings' C_(first-1) to collect with."""
+        if first == 1:
+            return
+        previous, last = self.c_dir(first - 1), self.cfg.iterate.iterations
+        if first > last:
+            raise ConfigError(f"--from-iteration {first} is after iterate.iterations={last}")
+        if not (previous / "params.npy").exists():
+            raise ConfigError(
+                f"--from-iteration {first} collects with {previous}, which has no params.npy: "
+                f"train it with 'dynaworld worldmodels experiment ... --iteration {first - 1}'"
+            )
+
     def last_iteration(self) -> int:
         """The last iteration whose controller has parameters (1 if none has)."""
         done = [
