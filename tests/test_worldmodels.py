@@ -606,3 +606,23 @@ def test_a_c_record_older_than_a_setting_resumes_with_that_settings_default():
     assert changes(old, cfg, ("controller", "es"), C_HOW) == []
     cfg["es"]["dream_models"] = 2
     assert changes(old, cfg, ("controller", "es"), C_HOW) == ["es.dream_models=1 (now 2)"]
+
+
+def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
+    from dynaworld.experiments.stats import welch_p
+    from dynaworld.worldmodels.report import seeds_table
+
+    def c(models: int, seed: int, mean: float) -> dict:
+        return {"temperature": 1.15, "dream_done": "sample", "dream_models": models,
+                "es_seed": seed, "iteration": 4, "mean": mean}  # fmt: skip
+
+    one = [c(1, s, m) for s, m in enumerate((194, 206, 180))]
+    two = [c(2, s, m) for s, m in enumerate((487, 420, 515))]
+    lines = seeds_table([*one, *two, c(3, 0, 231)])  # one run of 3 models: no row
+    rows = [line for line in lines if line.startswith("| τ = 1.15")]
+    assert rows[0].startswith("| τ = 1.15 (deaths sampled), iteration 4 | 0: 194; 1: 206; 2: 180 |")
+    assert "lowest of 2 models, iteration 4 | 0: 487; 1: 420; 2: 515 | 474 [" in rows[1]
+    assert len(rows) == 3 and "3 models" not in "".join(lines)
+    p = welch_p([487, 420, 515], [194, 206, 180])
+    assert rows[2].endswith(f"| +281 | {p:.2g} | {p:.2g} |")  # one pair: Holm = Welch
+    assert seeds_table([c(1, 0, 194), c(2, 0, 487)]) == []  # no repeats, no table

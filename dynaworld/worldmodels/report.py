@@ -197,7 +197,45 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         "Scores: mean ± std over episodes. P(C > random): the probability that an episode of C "
         "outlasts one of the random policy (95% bootstrap CI); Welch's two-sided t-test on the "
         "episodes, Holm-corrected over the temperatures of this table.",
+        *seeds_table(dream),
     ]
+
+
+def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
+    """Settings with CMA-ES repeats (es.seed), a CMA-ES run the unit: per setting, the per-seed
+    actual means and their mean with a 95% bootstrap CI over seeds; for each pair of settings
+    that differ only in their number of dream models, Welch's test on the per-seed means, Holm
+    over the pairs."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for e in dream:
+        key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""))
+        groups.setdefault((*key, e.get("dream_models", 1)), []).append(e)
+    groups = {key: es for key, es in groups.items() if len(es) > 1}
+    label = {
+        key: f"τ = {key[1]:g}{DEATH.get(key[2], '')}{c_setting({'dream_models': key[3]}, ', ')}"
+        + f", iteration {key[0]}"
+        for key in groups
+    }
+    lines = ["", "| over CMA-ES repeats | actual, per es.seed | over seeds: mean [95% CI] |"]
+    lines.append("|---|---|---|")
+    for key, es in groups.items():
+        es.sort(key=lambda e: e.get("es_seed", 0))
+        per_seed = "; ".join(f"{e.get('es_seed', 0)}: {e['mean']:.0f}" for e in es)
+        lines.append(f"| {label[key]} | {per_seed} | {cell([e['mean'] for e in es], digits=0)} |")
+    pairs = [(a, b) for a in groups for b in groups if a[:3] == b[:3] and a[3] > b[3]]
+    if not groups or not pairs:
+        return lines if groups else []
+    means = {key: [e["mean"] for e in es] for key, es in groups.items()}
+    ps = [welch_p(means[a], means[b]) for a, b in pairs]
+    lines += [
+        "",
+        "| comparison (per-seed means) | difference | Welch p | Holm p |",
+        "|---|---|---|---|",
+    ]
+    for (a, b), p, h in zip(pairs, ps, holm(ps), strict=True):
+        diff = sum(means[a]) / len(means[a]) - sum(means[b]) / len(means[b])
+        lines.append(f"| {label[a]} vs {label[b]} | {diff:+.0f} | {p:.2g} | {h:.2g} |")
+    return lines
 
 
 def _budget(e: dict[str, Any]) -> str:
