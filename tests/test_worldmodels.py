@@ -362,8 +362,10 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     # es.seed=N is a new repeat in its own folder.
     run_copy = run_dir.parent / "wm_seeds"
     shutil.copytree(run_dir, run_copy)
+    record = [(run_copy / f).read_bytes() for f in ("config.yaml", "history.jsonl")]
     r = cli("worldmodels", "train-c", "es.popsize=6", "--run-dir", str(run_copy))
     assert r.returncode == 2 and "es.popsize=4 (now 6)" in r.stderr, r.stderr
+    assert [(run_copy / f).read_bytes() for f in ("config.yaml", "history.jsonl")] == record
     r = cli("worldmodels", "train-c", "es.seed=1", "--run-dir", str(run_copy), timeout=300)
     assert r.returncode == 0 and (run_copy / "C_full_seed1" / "params.npy").exists(), r.stderr
     assert not np.array_equal(  # another pycma seed and other tracks: another search

@@ -85,6 +85,8 @@ class Run:
         rundir.check_kind(self.dir, "worldmodels", "dynaworld worldmodels")
         self._check_same_run()
         if record:
+            for k in range(1, cfg.iterate.iterations + 1):  # refused before anything is recorded
+                self.check_c(k)
             rundir.claim(self.dir, "worldmodels", "dynaworld worldmodels")
             path = self.dir / "config.yaml"
             if not path.exists() or load_yaml(path) != to_dict(cfg):  # say when settings changed
@@ -140,21 +142,27 @@ class Run:
         name += f"_seed{seed}" if seed else ""
         return self.iteration_dir(k) / name
 
-    def claim_c(self, k: int) -> Path:
-        """C_k's folder, its settings recorded there; refuses to continue a CMA-ES state made
-        with other controller / es settings (only those in ``C_HOW`` may change on resume)."""
-        folder, new = self.c_dir(k), to_dict(self.cfg)
+    def check_c(self, k: int) -> Path:
+        """C_k's folder; refuses to continue a CMA-ES state made with other controller / es
+        settings (only those in ``C_HOW`` may change on resume). Writes nothing."""
+        folder = self.c_dir(k)
         path = folder / "config.yaml"
         if path.exists() and (folder / "es.pt").exists():
-            diff = changes(load_yaml(path), new, ("controller", "es", "seed"), C_HOW)
+            diff = changes(load_yaml(path), to_dict(self.cfg), ("controller", "es", "seed"), C_HOW)
             if diff:
                 raise ConfigError(
                     f"{folder} holds a CMA-ES run made with {'; '.join(diff)}: continuing it would "
                     "mix two settings in one record. Only es.generations, es.workers and "
                     "es.eval_every may change on resume; use es.seed=N (a new folder) or a new run dir"
                 )
+        return folder
+
+    def claim_c(self, k: int) -> Path:
+        """C_k's folder, its settings recorded there; refuses to continue a CMA-ES state made
+        with other controller / es settings (only those in ``C_HOW`` may change on resume)."""
+        folder = self.check_c(k)
         folder.mkdir(parents=True, exist_ok=True)
-        save_config(self.cfg, path)
+        save_config(self.cfg, folder / "config.yaml")
         record = folder / "cores.json"  # for core-hours: the most cores any session could use
         old_cores = read_json(record, "cores record")["cores"] if record.exists() else 0
         write_json(record, {"cores": max(usable_cores(), int(old_cores))})
