@@ -150,7 +150,7 @@ class ESConfig:
         "In the dream at iteration k: a candidate's fitness is its lowest mean return over the "
         "dreams of the last N models M_(k-N+1)..M_k (fewer at k < N), so a trick only one M pays "
         "for does not count. 1: M_k alone (the paper). N > 1 trains into C_..._models<N>/, which "
-        "starts from its own C_(k-1), else from C_(k-1) of one model.",
+        "starts from its own C_(k-1), else from C_(k-1) of one model (start.json names it).",
         positive,
     )
     max_steps: int | None = doc(
@@ -167,8 +167,8 @@ class ESConfig:
     seed: int = doc(
         0,
         "CMA-ES repeat on the same V and M: seeds pycma and shifts the real training tracks "
-        "(generation g, rollout j: track g * 10000 + seed * 1000 + j); a non-zero seed trains "
-        "into C_<variant>..._seed<seed>/.",
+        "(generation g, rollout j: track g * 10000 + seed * 1000 + j) and the dreams; a "
+        "non-zero seed trains into C_<variant>..._seed<seed>/, from where its seed-0 C starts.",
         non_negative,
     )
 
