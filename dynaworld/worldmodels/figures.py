@@ -186,6 +186,11 @@ def c_setting(e: dict[str, Any], sep: str) -> str:
     return "".join(sep + part for part in parts if part)
 
 
+def dream_order(e: dict[str, Any]) -> tuple[float, int, int]:
+    """Dream-trained C in tables and charts: by τ, then number of dream models, then es.seed."""
+    return e["temperature"], e.get("dream_models", 1), e.get("es_seed", 0)
+
+
 def figure_path(report: Path, name: str) -> Path:
     """A report's figure ``name``.png beside it; report_<x>.md's figures are <name>_<x>.png, so
     two reports of one run keep their own."""
@@ -205,9 +210,9 @@ def temperature_chart(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dream = sorted((e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"])
-    x = np.arange(len(dream))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    dream = sorted((e for e in evals if e.get("where") == "dream"), key=dream_order)
+    x = np.arange(len(dream))  # wider with more bars, so their two-line names do not overlap
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.3 * len(dream)), 3.8))
     for dx, key, label in ((-0.2, "virtual_", "virtual (in the dream)"), (0.2, "", "actual")):
         ax.bar(
             x + dx,
@@ -225,7 +230,7 @@ def temperature_chart(
     for e in evals:
         if e.get("variant") == "random":
             ax.axhline(e["mean"], color="gray", ls="--", label="random policy")
-    ax.set_xticks(x, [f"τ = {e['temperature']:g}" + c_setting(e, "\n") for e in dream])
+    ax.set_xticks(x, [f"τ = {e['temperature']:g}" + c_setting(e, "\n") for e in dream], fontsize=8)
     ax.set_ylabel("steps survived")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")

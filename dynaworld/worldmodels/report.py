@@ -18,6 +18,7 @@ from dynaworld.files import read_json
 from dynaworld.worldmodels.figures import (
     c_setting,
     curve_vs_reference,
+    dream_order,
     es_curve,
     figure_path,
     temperature_chart,
@@ -167,7 +168,7 @@ def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[
 def doom_table(evals: list[dict[str, Any]]) -> list[str]:
     """Per temperature: virtual and actual score, the gap, the paper's, and the test against the
     random policy on the real game's episodes (P(C > random), Welch, Holm over the rows)."""
-    dream = sorted((e for e in evals if e.get("where") == "dream"), key=lambda e: e["temperature"])
+    dream = sorted((e for e in evals if e.get("where") == "dream"), key=dream_order)
     rand = next((e for e in evals if e["variant"] == "random"), None)
     its = ", ".join(sorted({str(e.get("iteration", 1)) for e in dream}))
     lines = [  # an iterative run's root holds C_1: say so beside the iterations table
