@@ -114,6 +114,7 @@ def gap_chart(run_dir: Path, path: Path) -> Path | None:
     from matplotlib.ticker import MaxNLocator
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.0, 3.8))
+    probes: dict[str, dict[int, dict[str, Any]]] = {}
     for i, (name, es) in enumerate(runs.items()):
         k = [e["iteration"] for e in es]
         v, a = [e["virtual_mean"] for e in es], [e["mean"] for e in es]
@@ -123,16 +124,19 @@ def gap_chart(run_dir: Path, path: Path) -> Path | None:
         ax.errorbar(k, a, [e["std"] for e in es], marker="s", capsize=3,
                     color=f"C{2 * i + 1}", label=f"actual (real game, {es[0]['episodes']} ep.){tag}")  # fmt: skip
         ax.fill_between(k, a, v, color=f"C{2 * i}", alpha=0.12)
-        probes = [(e["iteration"], {r["policy"]: r for r in e["probe"]["rows"]}) for e in es
-                  if e["probe"]]  # fmt: skip
+        for e in (e for e in es if e["probe"]):  # one probe per M_k, τ and death rule
+            at = probes.setdefault(f"τ = {e['temperature']:g}, {e.get('dream_done')}", {})
+            at[e["iteration"]] = {r["policy"]: r for r in e["probe"]["rows"]}
+    for n, (setting, by_k) in enumerate(probes.items()):  # however many C chains share them
+        tag = f" ({setting})" if len(probes) > 1 else ""
         for j, p in enumerate(PROBED):
-            pts = [(kk, rows[p]) for kk, rows in probes if p in rows]
+            pts = [(kk, by_k[kk][p]) for kk in sorted(by_k) if p in by_k[kk]]
             if pts:
-                ks = [kk for kk, _ in pts]
-                bx.plot(ks, [r["dream_mean"] for _, r in pts], marker="o", color=f"C{j}",
-                        label=f"always {p}: dream")  # fmt: skip
+                ks, c = [kk for kk, _ in pts], f"C{j + 3 * n}"
+                bx.plot(ks, [r["dream_mean"] for _, r in pts], marker="o", color=c,
+                        label=f"always {p}: dream{tag}")  # fmt: skip
                 bx.plot(ks, [r["real_mean"] for _, r in pts], ls="--", marker="x",
-                        color=f"C{j}", label=f"always {p}: game")  # fmt: skip
+                        color=c, label=f"always {p}: game{tag}")  # fmt: skip
     rand = run_dir / "random_eval.json"
     if rand.exists():
         ax.axhline(read_json(rand, "random evaluation")["mean"], color="gray", ls="--",
