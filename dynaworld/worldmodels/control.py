@@ -141,9 +141,8 @@ def record_start(run: Run, folder: Path, first: Path | None) -> np.ndarray | Non
 
 
 def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
-    """C_k's CMA-ES (starting at ``start(run, k)``), its fitness and a closer."""
+    """C_k's CMA-ES (starting at ``start(run, k)``, recorded), its fitness and a closer."""
     es, folder, c = run.cfg.es, run.claim_c(k), controller(run)
-    x0 = record_start(run, folder, start(run, k))
     tracks = es.seed * 1_000  # generation g's rollout j: track g * 10_000 + tracks + j
     workers: Pool | None = None
     if es.where == "dream":  # M_k's dream, or the last es.dream_models models' (the lowest)
@@ -197,7 +196,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         l2=es.l2,
         seed=run.cfg.seed + 1_000 * es.seed + k - 1,
         diagonal=es.diagonal,
-        x0=x0,
+        x0=record_start(run, folder, start(run, k)),
     )
 
     def close() -> None:
