@@ -126,8 +126,10 @@ def start(run: Run, k: int) -> Path | None:
     procedure), else C_(k-1) of one model (more dream models, trained at iteration k by
     ``experiment --iteration k``). A CMA-ES repeat (es.seed N) starts where its seed-0 C does.
     None (zero weights) at k = 1, or when no C_(k-1) has this temperature and death rule."""
+    if k == 1:
+        return None
     found = [run.c_dir(k - 1, m, 0) / "params.npy" for m in (run.cfg.es.dream_models, 1)]
-    return next((path for path in found if k > 1 and path.exists()), None)
+    return next((path for path in found if path.exists()), None)
 
 
 def record_start(run: Run, folder: Path, first: Path | None) -> np.ndarray | None:

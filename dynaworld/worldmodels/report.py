@@ -212,6 +212,8 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
         key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""))
         groups.setdefault((*key, e.get("dream_models", 1)), []).append(e)
     groups = {key: es for key, es in groups.items() if len(es) > 1}
+    if not groups:
+        return []
     label = {
         key: f"τ = {key[1]:g}{DEATH.get(key[2], '')}{c_setting({'dream_models': key[3]}, ', ')}"
         + f", iteration {key[0]}"
@@ -224,8 +226,8 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
         per_seed = "; ".join(f"{e.get('es_seed', 0)}: {e['mean']:.0f}" for e in es)
         lines.append(f"| {label[key]} | {per_seed} | {cell([e['mean'] for e in es], digits=0)} |")
     pairs = [(a, b) for a in groups for b in groups if a[:3] == b[:3] and a[3] > b[3]]
-    if not groups or not pairs:
-        return lines if groups else []
+    if not pairs:
+        return lines
     means = {key: [e["mean"] for e in es] for key, es in groups.items()}
     ps = [welch_p(means[a], means[b]) for a, b in pairs]
     lines += [
