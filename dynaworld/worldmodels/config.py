@@ -153,6 +153,14 @@ class ESConfig:
         "starts from its own C_(k-1), else from C_(k-1) of one model (start.json names it).",
         positive,
     )
+    start: str = doc(
+        "previous",
+        "Where C_k's CMA-ES starts at iteration k > 1: 'previous' = C_(k-1) (the iterative "
+        "procedure, see dream_models and seed); 'zero' = zero weights, C trained from scratch "
+        "in M_k's dream (the paper's temperature table at the final model), into "
+        "C_..._fromzero/. Iteration 1 always starts from zero weights.",
+        one_of("previous", "zero"),
+    )
     max_steps: int | None = doc(
         None, "Cap of training rollouts (None: the env's own episode length).", positive
     )

@@ -125,8 +125,9 @@ def start(run: Run, k: int) -> Path | None:
     """The params.npy C_k's CMA-ES starts from: C_(k-1) of this C's settings (the iterative
     procedure), else C_(k-1) of one model (more dream models, trained at iteration k by
     ``experiment --iteration k``). A CMA-ES repeat (es.seed N) starts where its seed-0 C does.
-    None (zero weights) at k = 1, or when no C_(k-1) has this temperature and death rule."""
-    if k == 1:
+    None (zero weights) at k = 1, with es.start=zero, or when no C_(k-1) has this temperature
+    and death rule."""
+    if k == 1 or run.cfg.es.start == "zero":
         return None
     found = [run.c_dir(k - 1, m, 0) / "params.npy" for m in (run.cfg.es.dream_models, 1)]
     return next((path for path in found if path.exists()), None)
@@ -266,6 +267,7 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
         "iteration": k,
         "params_sha256": params_digest(folder),  # which C this is (reports flag a stale one)
         "es_seed": es.seed,
+        "start": "zero" if k == 1 else es.start,
         "budget": {"popsize": es.popsize, "rollouts": es.rollouts, "generations": trained},
         "episodes": int(episodes),
         "mean": float(returns.mean()),

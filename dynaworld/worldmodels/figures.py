@@ -179,16 +179,24 @@ def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = N
 
 
 def c_setting(e: dict[str, Any], sep: str) -> str:
-    """What tells two C at one τ apart, each part after ``sep``: the number of dream models its
-    fitness took the lowest of, and its CMA-ES repeat (es.seed), from its eval.json ``e``."""
+    """What tells two C at one τ apart, each part after ``sep``: trained from zero weights at an
+    iteration k > 1, the number of dream models its fitness took the lowest of, and its CMA-ES
+    repeat (es.seed), from its eval.json ``e``."""
     n, seed = e.get("dream_models", 1), e.get("es_seed")
-    parts = [f"lowest of {n} models" * (n > 1), f"es.seed {seed}" * bool(seed)]
+    zero = e.get("start") == "zero" and e.get("iteration", 1) > 1
+    parts = [
+        "from zero weights" * zero,
+        f"lowest of {n} models" * (n > 1),
+        f"es.seed {seed}" * bool(seed),
+    ]
     return "".join(sep + part for part in parts if part)
 
 
-def dream_order(e: dict[str, Any]) -> tuple[float, int, int]:
-    """Dream-trained C in tables and charts: by τ, then number of dream models, then es.seed."""
-    return e["temperature"], e.get("dream_models", 1), e.get("es_seed", 0)
+def dream_order(e: dict[str, Any]) -> tuple[float, bool, int, int]:
+    """Dream-trained C in tables and charts: by τ, warm-started before from zero weights, then
+    number of dream models, then es.seed."""
+    zero = e.get("start") == "zero" and e.get("iteration", 1) > 1
+    return e["temperature"], zero, e.get("dream_models", 1), e.get("es_seed", 0)
 
 
 def figure_path(report: Path, name: str) -> Path:

@@ -38,6 +38,7 @@ PAPER_DOOM = {  # tau: (virtual mean, std, actual mean, std)
     1.15: (918, 546, 1092, 556), 1.30: (732, 269, 753, 139),
 }  # fmt: skip
 PAPER_DOOM_RANDOM = (210, 108)
+ZACWELLMER_DOOM = {1.00: (849, 499)}  # tau: actual mean, std (TF2 reproduction, deaths sampled)
 PROBE_NOTE = (
     "Probe: steps survived by always no-op / right / left in M_k's dream (at C's τ and death "
     "rule) / in the real game, 100 episodes each (`dynaworld worldmodels probe RUN --iteration "
@@ -58,7 +59,19 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
             digest = e.get("params_sha256")  # C trained on since: the number is not this C's
             e["stale"] = bool(digest) and digest != params_digest(p.parent)
             out.append(e)
+        out += [n for n in _noop(rand.parent) if n["path"] not in {e["path"] for e in out}]
     return out
+
+
+def _noop(d: Path) -> list[dict[str, Any]]:
+    """Doom's 'always no-op' on the evaluation episodes, from the probe's real-game file."""
+    for p in sorted(d.glob("probe_real_*.json"))[-1:]:
+        scores = read_json(p, "probe's real-game scores")["scores"]["noop"]
+        m = sum(scores) / len(scores)
+        std = (sum((x - m) ** 2 for x in scores) / len(scores)) ** 0.5
+        noop = {"variant": "noop", "episodes": len(scores), "mean": m, "std": std}
+        return [noop | {"path": str(p), "stale": False}]
+    return []
 
 
 def _ms(m: float, s: float) -> str:
@@ -175,29 +188,34 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         f"Controllers C_k of iteration k = {its}, per temperature:" if dream else "",
         "",
         "| temperature τ | virtual score (ours) | actual score (ours) | gap | episodes "
-        "| virtual (paper) | actual (paper) | P(C > random) | Welch p | Holm p |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| virtual (paper) | actual (paper) | actual (zacwellmer) | P(C > random) | Welch p "
+        "| Holm p |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e, test in zip(dream, against_random(dream, rand), strict=True):
-        p = PAPER_DOOM.get(round(e["temperature"], 2))
+        tau = round(e["temperature"], 2)
+        p, z = PAPER_DOOM.get(tau), ZACWELLMER_DOOM.get(tau)
         paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
         lines.append(
             f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
             f"{c_setting(e, ', ')} | "
             f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
             f"{_actual(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
-            f"{paper[0]} | {paper[1]} | {test} |"
+            f"{paper[0]} | {paper[1]} | {_ms(*z) if z else '—'} | {test} |"
         )
-    if rand:
+    baselines = {"random": ("random policy", PAPER_DOOM_RANDOM), "noop": ("always no-op", None)}
+    for e in (e for e in evals if e["variant"] in baselines):
+        name, p = baselines[e["variant"]]
         lines.append(
-            f"| random policy | — | {_ms(rand['mean'], rand['std'])} | — | {rand['episodes']} | — "
-            f"| {_ms(*PAPER_DOOM_RANDOM)} | | | |"
+            f"| {name} | — | {_ms(e['mean'], e['std'])} | — | {e['episodes']} | — "
+            f"| {_ms(*p) if p else '—'} | — | | | |"
         )
     return lines + [
         "",
         "Scores: mean ± std over episodes. P(C > random): the probability that an episode of C "
         "outlasts one of the random policy (95% bootstrap CI); Welch's two-sided t-test on the "
-        "episodes, Holm-corrected over the temperatures of this table.",
+        "episodes, Holm-corrected over the temperatures of this table. Always no-op: the "
+        "probe's real-game episodes (`probe_real_<n>.json`, the same seeds).",
         *seeds_table(dream),
     ]
 
@@ -209,13 +227,14 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
     over the pairs."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for e in dream:
-        key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""))
+        key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""), e.get("start"))
         groups.setdefault((*key, e.get("dream_models", 1)), []).append(e)
     groups = {key: es for key, es in groups.items() if len(es) > 1}
     if not groups:
         return []
     label = {
-        key: f"τ = {key[1]:g}{DEATH.get(key[2], '')}{c_setting({'dream_models': key[3]}, ', ')}"
+        key: f"τ = {key[1]:g}{DEATH.get(key[2], '')}"
+        + c_setting({"iteration": key[0], "start": key[3], "dream_models": key[4]}, ", ")
         + f", iteration {key[0]}"
         for key in groups
     }
@@ -225,7 +244,7 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
         es.sort(key=lambda e: e.get("es_seed", 0))
         per_seed = "; ".join(f"{e.get('es_seed', 0)}: {e['mean']:.0f}" for e in es)
         lines.append(f"| {label[key]} | {per_seed} | {cell([e['mean'] for e in es], digits=0)} |")
-    pairs = [(a, b) for a in groups for b in groups if a[:3] == b[:3] and a[3] > b[3]]
+    pairs = [(a, b) for a in groups for b in groups if a[:4] == b[:4] and a[4] > b[4]]
     if not pairs:
         return lines
     means = {key: [e["mean"] for e in es] for key, es in groups.items()}

@@ -139,6 +139,7 @@ class Run:
             name += f"_dream_tau{es.temperature:g}"
             name += "_sampled" if es.dream_done == "sample" else ""
             name += f"_models{models}" if models > 1 else ""
+        name += "_fromzero" if es.start == "zero" and k > 1 else ""
         name += f"_seed{seed}" if seed else ""
         return self.iteration_dir(k) / name
 
