@@ -131,6 +131,9 @@ def k2_claims(tmp: str) -> None:
     table = Path(result["report"]).read_text()
     assert result["report"].endswith("report_iter2.md") and "| 0.5 |" in table and "| 1 |" in table
     assert "random policy" in table and f"`{d / 'C_full_dream_tau1'}" not in table  # not C_1
+    # beside them: always no-op on the same episodes (the probe's), zacwellmer's τ = 1 score
+    assert "| always no-op | — |" in table and "`probe_real_2.json`" in table
+    assert "| 849 ± 499 |" in next(r for r in table.splitlines() if r.startswith("| 1 |"))
     # report_iter2.md's figures are its own: the run report's stay as they were.
     assert (
         "iteration k = 2, per temperature" in table
@@ -177,6 +180,14 @@ def k2_claims(tmp: str) -> None:
     assert started["from"] == "C_full_dream_tau1" and started["params_sha256"] == params_digest(
         run.c_dir(1)
     )
+    # es.start=zero: C_2 from zero weights in M_2's dream (the temperature table at the final
+    # model), into a folder of its own; at iteration 1 the setting changes nothing.
+    zero = Run(load_config(None, DOOM + over + ["es.start=zero"], WorldModelsConfig), d, False)
+    cma, _, close = control.agent(zero, 2, lambda: None)
+    close()
+    assert zero.c_dir(2).name == "C_full_dream_tau1_fromzero" and zero.c_dir(1) == run.c_dir(1)
+    assert not np.any(cma.state["es"].x0)
+    assert json.loads((zero.c_dir(2) / "start.json").read_text())["from"] is None
     # A branch of the run: C of two dream models from iteration 3 on (run --from-iteration 3),
     # iterations 1-2 kept as they are; refused, before any work, while its C_2 does not exist.
     from dynaworld.errors import ConfigError

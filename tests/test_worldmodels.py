@@ -628,3 +628,7 @@ def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
     p = welch_p([487, 420, 515], [194, 206, 180])
     assert rows[2].endswith(f"| +281 | {p:.2g} | {p:.2g} |")  # one pair: Holm = Welch
     assert seeds_table([c(1, 0, 194), c(2, 0, 487)]) == []  # no repeats, no table
+    # C from zero weights (es.start=zero) is another setting: pooled apart, labelled
+    zero = [c(1, s, m) | {"start": "zero"} for s, m in enumerate((183, 170))]
+    rows = [line for line in seeds_table([*one, *zero]) if line.startswith("| τ")]
+    assert len(rows) == 2 and "from zero weights, iteration 4 | 0: 183; 1: 170 |" in rows[1]
