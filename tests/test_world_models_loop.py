@@ -206,3 +206,13 @@ def k2_claims(tmp: str) -> None:
     assert len(wmdata.rollout_files(d / "iter3" / "data")) == 2  # collected with C_2 of 2 models
     started = json.loads((pipe2.paths.c_dir(3) / "start.json").read_text())
     assert started["from"] == "iter2/C_full_dream_tau1_models2"
+    # A branch may change a C setting its folder's name does not show (es.sigma0): the C of the
+    # iterations it keeps are not checked against it. Over the whole run it is refused, naming it.
+    sig = load_config(
+        None,
+        DOOM + over + ["iterate.iterations=4", "es.dream_models=2", "es.sigma0=0.05"],
+        WorldModelsConfig,
+    )
+    with pytest.raises(ConfigError, match=r"es.sigma0=0.1 \(now 0.05\)"):
+        Pipeline(sig, d, progress=False)
+    assert Pipeline(sig, d, progress=False, first=4).paths.cfg.es.sigma0 == 0.05

@@ -40,8 +40,9 @@ def add_parser(sub: Any) -> None:
                 type=positive_int,
                 default=1,
                 metavar="K",
-                help="keep iterations before K as they are and run K.. with these settings, "
-                "from their C_(K-1) (e.g. made by 'experiment --iteration K-1')",
+                help="keep iterations before K as they are (their C may have other es "
+                "settings) and run K.. with these settings, from their C_(K-1) (e.g. made by "
+                "'experiment --iteration K-1')",
             )
     x = ws.add_parser(
         "experiment", help="one V and M, several controllers (ablations, temperatures), one table"

@@ -47,9 +47,8 @@ def _paths(a: argparse.Namespace) -> Run:
 
 def stages(a: argparse.Namespace) -> None:
     cfg = _config(a)
-    if a.wm_command == "run" and a.from_iteration > 1:  # refused before anything is recorded
-        Run(cfg, a.run_dir, record=False).check_first(a.from_iteration)
-    pipe = Pipeline(cfg, a.run_dir, a.ray)
+    first = a.from_iteration if a.wm_command == "run" else 1
+    pipe = Pipeline(cfg, a.run_dir, a.ray, first=first)
     if a.wm_command == "run":
         out = pipe.run(first=a.from_iteration)
     else:

@@ -66,10 +66,12 @@ class Pipeline:
         ray_address: str | None = None,
         progress: bool = True,
         record: bool = True,
+        first: int = 1,
     ) -> None:
-        """``record``: whether ``cfg`` becomes the run's ``config.yaml`` (see ``Run``)."""
+        """``record``: whether ``cfg`` becomes the run's ``config.yaml``; ``first``: the first
+        iteration ``run`` will train (see ``Run``)."""
         self.cfg, self.ray, self.progress = cfg, ray_address, progress
-        self.paths = Run(cfg, run_dir, record)
+        self.paths = Run(cfg, run_dir, record, first)
 
     @property
     def needs_m(self) -> bool:  # the V-only ablations on the real env need no M

@@ -77,15 +77,20 @@ def params_digest(folder: Path) -> str:
 class Run:
     """The paths and settings of one World Models run directory (``Pipeline`` runs it)."""
 
-    def __init__(self, cfg: WorldModelsConfig, run_dir: str | Path, record: bool = True) -> None:
+    def __init__(
+        self, cfg: WorldModelsConfig, run_dir: str | Path, record: bool = True, first: int = 1
+    ) -> None:
         """``record=False``: a command that reads the run (evaluate, probe, dream, a controller of
         an experiment, whose settings its C folder records) leaves ``config.yaml`` as it is, so
-        a command started beside it still reads the settings the run was made with."""
+        a command started beside it still reads the settings the run was made with. ``first``:
+        the first iteration this command trains (``run --from-iteration``); the C of earlier
+        iterations are kept, so their settings may differ from ``cfg``'s."""
         self.cfg, self.dir = cfg, Path(run_dir)
         rundir.check_kind(self.dir, "worldmodels", "dynaworld worldmodels")
         self._check_same_run()
-        if record:
-            for k in range(1, cfg.iterate.iterations + 1):  # refused before anything is recorded
+        if record:  # refused before anything is recorded
+            self.check_first(first)
+            for k in range(first, cfg.iterate.iterations + 1):
                 self.check_c(k)
             rundir.claim(self.dir, "worldmodels", "dynaworld worldmodels")
             path = self.dir / "config.yaml"
