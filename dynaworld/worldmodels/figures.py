@@ -183,9 +183,8 @@ def c_setting(e: dict[str, Any], sep: str) -> str:
     iteration k > 1, the number of dream models its fitness took the lowest of, and its CMA-ES
     repeat (es.seed), from its eval.json ``e``."""
     n, seed = e.get("dream_models", 1), e.get("es_seed")
-    zero = e.get("start") == "zero" and e.get("iteration", 1) > 1
     parts = [
-        "from zero weights" * zero,
+        "from zero weights" * from_zero(e),
         f"lowest of {n} models" * (n > 1),
         f"es.seed {seed}" * bool(seed),
     ]
@@ -195,8 +194,13 @@ def c_setting(e: dict[str, Any], sep: str) -> str:
 def dream_order(e: dict[str, Any]) -> tuple[float, bool, int, int]:
     """Dream-trained C in tables and charts: by τ, warm-started before from zero weights, then
     number of dream models, then es.seed."""
-    zero = e.get("start") == "zero" and e.get("iteration", 1) > 1
-    return e["temperature"], zero, e.get("dream_models", 1), e.get("es_seed", 0)
+    return e["temperature"], from_zero(e), e.get("dream_models", 1), e.get("es_seed", 0)
+
+
+def from_zero(e: dict[str, Any]) -> bool:
+    """Whether eval.json ``e``'s C was trained from zero weights at an iteration k > 1
+    (es.start=zero); records older than that setting started from C_(k-1)."""
+    return e.get("start") == "zero" and e.get("iteration", 1) > 1
 
 
 def figure_path(report: Path, name: str) -> Path:

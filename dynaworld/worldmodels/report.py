@@ -21,6 +21,7 @@ from dynaworld.worldmodels.figures import (
     dream_order,
     es_curve,
     figure_path,
+    from_zero,
     temperature_chart,
 )
 from dynaworld.worldmodels.iterations import against_random, gap_chart, iterations_table
@@ -227,16 +228,16 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
     over the pairs."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for e in dream:
-        key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""), e.get("start"))
+        key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""), from_zero(e))
         groups.setdefault((*key, e.get("dream_models", 1)), []).append(e)
     groups = {key: es for key, es in groups.items() if len(es) > 1}
     if not groups:
         return []
     label = {
         key: f"τ = {key[1]:g}{DEATH.get(key[2], '')}"
-        + c_setting({"iteration": key[0], "start": key[3], "dream_models": key[4]}, ", ")
+        + c_setting(es[0] | {"es_seed": 0}, ", ")
         + f", iteration {key[0]}"
-        for key in groups
+        for key, es in groups.items()
     }
     lines = ["", "| over CMA-ES repeats | actual, per es.seed | over seeds: mean [95% CI] |"]
     lines.append("|---|---|---|")
