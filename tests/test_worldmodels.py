@@ -390,6 +390,15 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     r = cli("worldmodels", "experiment", str(exp), "--iteration", "2", "--run-dir", str(run_copy))
     assert r.returncode == 2 and "iter2/mdn.pt does not exist" in r.stderr, r.stderr
     assert (run_copy / "config.yaml").read_bytes() == made
+    # A run kept without its rollouts (V and M are enough to train C on E): an experiment trains
+    # and scores its controllers without collecting or encoding again.
+    shutil.rmtree(run_copy / "data"), shutil.rmtree(run_copy / "encoded")
+    exp.write_text(
+        f"name: e\nconfig: {run_copy / 'config.yaml'}\ncontrollers:\n  - {{es.seed: 1}}\n"
+    )
+    r = cli("worldmodels", "experiment", str(exp), "--run-dir", str(run_copy), timeout=300)
+    assert r.returncode == 0 and (run_copy / "C_full_seed1" / "eval.json").exists(), r.stderr
+    assert not (run_copy / "data").exists() and not (run_copy / "encoded").exists()
     # A C still training (log.csv, no eval.json yet) is drawn beside the published runs; a
     # folder with neither is refused, saying what to run.
     training = run_dir.parent / "wm_training"

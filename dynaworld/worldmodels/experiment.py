@@ -31,6 +31,7 @@ from dynaworld.shipped import resolve
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 from dynaworld.worldmodels.report import report
+from dynaworld.worldmodels.run import Run
 
 PER_CONTROLLER = ("controller", "es")
 
@@ -67,6 +68,17 @@ def controller_configs(
     return base, out
 
 
+def shared_stages(paths: Run, controllers: list[WorldModelsConfig]) -> list[str]:
+    """Iteration 1's stages the controllers need: V, and M for the full model or a dream. The
+    data and their encoding only to train V or M, or for a dream's starting states: a run kept
+    without its rollouts (V and M are enough to train C on E) is not collected again."""
+    dream = any(c.es.where == "dream" for c in controllers)
+    needs_m = dream or any(c.controller.variant == "full" for c in controllers)
+    trained = (paths.dir / "vae.pt").exists() and (paths.m_path(1).exists() or not needs_m)
+    data = ["collect", "train_v", "encode"] if dream or not trained else ["train_v"]
+    return data + (["train_m"] if needs_m else [])
+
+
 def run_experiment(
     path: str | Path,
     run_dir: str | Path,
@@ -82,10 +94,7 @@ def run_experiment(
     shared_pipe = Pipeline(base, run_dir, ray_address, progress, record=k == 1)
     paths = shared_pipe.paths
     if k == 1:
-        shared = ["collect", "train_v", "encode"]
-        if any(c.es.where == "dream" or c.controller.variant == "full" for c in controllers):
-            shared.append("train_m")
-        shared_pipe.run(shared)
+        shared_pipe.run(shared_stages(paths, controllers))
     elif not paths.m_path(k).exists():
         raise ConfigError(
             f"{paths.m_path(k)} does not exist: iteration {k}'s M is trained by "
