@@ -392,7 +392,8 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert (run_copy / "config.yaml").read_bytes() == made
     # A run kept without its rollouts (V and M are enough to train C on E): an experiment trains
     # and scores its controllers without collecting or encoding again.
-    shutil.rmtree(run_copy / "data"), shutil.rmtree(run_copy / "encoded")
+    shutil.rmtree(run_copy / "data")
+    shutil.rmtree(run_copy / "encoded")
     exp.write_text(
         f"name: e\nconfig: {run_copy / 'config.yaml'}\ncontrollers:\n  - {{es.seed: 1}}\n"
     )

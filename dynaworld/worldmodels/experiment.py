@@ -29,7 +29,7 @@ from dynaworld.config import from_dict, load_yaml, merge, parse_overrides, to_di
 from dynaworld.errors import ConfigError
 from dynaworld.shipped import resolve
 from dynaworld.worldmodels.config import WorldModelsConfig
-from dynaworld.worldmodels.pipeline import Pipeline
+from dynaworld.worldmodels.pipeline import Pipeline, needs_m
 from dynaworld.worldmodels.report import report
 from dynaworld.worldmodels.run import Run
 
@@ -73,10 +73,10 @@ def shared_stages(paths: Run, controllers: list[WorldModelsConfig]) -> list[str]
     data and their encoding only to train V or M, or for a dream's starting states: a run kept
     without its rollouts (V and M are enough to train C on E) is not collected again."""
     dream = any(c.es.where == "dream" for c in controllers)
-    needs_m = dream or any(c.controller.variant == "full" for c in controllers)
-    trained = (paths.dir / "vae.pt").exists() and (paths.m_path(1).exists() or not needs_m)
+    m = any(needs_m(c) for c in controllers)
+    trained = (paths.dir / "vae.pt").exists() and (paths.m_path(1).exists() or not m)
     data = ["collect", "train_v", "encode"] if dream or not trained else ["train_v"]
-    return data + (["train_m"] if needs_m else [])
+    return data + (["train_m"] if m else [])
 
 
 def run_experiment(

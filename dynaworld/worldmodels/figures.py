@@ -199,7 +199,8 @@ def dream_order(e: dict[str, Any]) -> tuple[float, bool, int, int]:
 
 def from_zero(e: dict[str, Any]) -> bool:
     """Whether eval.json ``e``'s C was trained from zero weights at an iteration k > 1
-    (es.start=zero); records older than that setting started from C_(k-1)."""
+    (es.start=zero). A record without "start" (older than that setting) counts as warm-started,
+    though CMA-ES repeats trained before start.json existed may have started from zero."""
     return e.get("start") == "zero" and e.get("iteration", 1) > 1
 
 

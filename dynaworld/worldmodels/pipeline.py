@@ -74,8 +74,8 @@ class Pipeline:
         self.paths = Run(cfg, run_dir, record, first)
 
     @property
-    def needs_m(self) -> bool:  # the V-only ablations on the real env need no M
-        return not (self.paths.observe == "z" and self.cfg.es.where == "real")
+    def needs_m(self) -> bool:
+        return needs_m(self.cfg)
 
     def _pool(self, workers: int) -> Pool:
         return make_pool(workers, self.ray)
@@ -195,6 +195,11 @@ class Pipeline:
             return control.evaluate_random(self.paths, pool, n)
         finally:
             pool.shutdown()
+
+
+def needs_m(cfg: WorldModelsConfig) -> bool:
+    """Whether a controller of these settings needs M: the V-only ablations on E need none."""
+    return cfg.controller.variant == "full" or cfg.es.where == "dream"
 
 
 def load_run_config(run_dir: str | Path, overrides: Iterable[str] = ()) -> WorldModelsConfig:
