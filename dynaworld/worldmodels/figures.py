@@ -253,47 +253,62 @@ def temperature_chart(
     return Path(path)
 
 
-def curve_vs_reference(folder: Path, path: str | Path, cores: int, label: str) -> Path:
-    """Our CMA-ES run (``folder/log.csv``: population mean per generation, evaluations of the
-    mean) beside the reference's and zacwellmer's logged points; generations on a log axis, real
-    env steps (at most popsize x rollouts x 1,000 per generation) on the top axis, our
-    core-hours (wall time x ``cores``) in the legend."""
+def _log_rows(folder: Path) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    with open(folder / "log.csv", newline="") as f:
+        return list(csv.DictReader(f)), load_yaml(folder / "config.yaml")["es"]
+
+
+def curve_vs_reference(runs: Mapping[str, tuple[Path, int]], path: str | Path) -> Path:
+    """Our CMA-ES runs (``runs``: label -> (C folder with ``log.csv``, cores it ran on)) beside
+    the reference's and zacwellmer's logged points. Left: against the generation; right:
+    against real-env steps (at most popsize x rollouts x 1,000 per generation, so runs of
+    different schedules compare at equal environment cost). Population mean (line) and
+    evaluations of the mean (open circles); each run's core-hours (wall time x cores) in the
+    legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(folder / "log.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    es = load_yaml(folder / "config.yaml")["es"]
-    per_gen = es["popsize"] * es["rollouts"] * 1_000 / 1e6  # M steps at most
-    g = [int(r["generation"]) for r in rows]
-    hours = float(rows[-1]["wall_time_s"]) * cores / 3600 if rows else 0.0
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
-    ax.plot(g, [float(r["fitness_mean"]) for r in rows], color="C0", marker=".", ms=4,
-            label=f"{label}: population mean ({len(g)} gen., {hours:.1f} core-h)")  # fmt: skip
-    ev = [(int(r["generation"]), float(r["eval_mean"])) for r in rows if r["eval_mean"]]
-    if ev:
-        ax.plot(*zip(*ev, strict=True), "o", color="C0", mfc="white", ms=7,
-                label=f"{label}: mean of C on {es['eval_rollouts']} held-out tracks")  # fmt: skip
-    ref = sorted(anchors.REFERENCE_POP_MEAN.items())
-    ax.plot(*zip(*ref, strict=True), color="0.5", marker=".", ms=4,
-            label="reference: population mean (64 × 16)")  # fmt: skip
-    ax.plot(*zip(*sorted(anchors.REFERENCE_EVAL.items()), strict=True), "s", color="0.3", ms=5,
-            label="reference: mean of C on 1,024 rollouts")  # fmt: skip
-    ax.plot(*zip(*sorted(anchors.ZACWELLMER_EVAL.items()), strict=True), "^", color="C1", ms=6,
-            label="zacwellmer/WorldModels: evaluation")  # fmt: skip
-    ax.axhline(anchors.SOLVED, color="k", ls="--", lw=0.8)
-    ax.text(1.05, anchors.SOLVED + 12, "solved (900)", fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlim(0.9, 2_200)
-    ax.set(xlabel="CMA-ES generation (log scale)", ylabel="return per episode")
-    top = ax.secondary_xaxis("top", functions=(lambda x: x * per_gen, lambda s: s / per_gen))
-    top.set_xlabel(f"real-env steps, millions (≤ {per_gen:g} M per generation)", fontsize=8)
-    ax.set_title("CarRacing-v3, full World Model: CMA-ES against the published runs", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3, which="both")
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2 + 0.22 * len(runs)), sharey=True)
+    ref_steps = 64 * 16 * 1_000 / 1e6
+    for i, (label, (folder, cores)) in enumerate(runs.items()):
+        rows, es = _log_rows(folder)
+        per_gen = es["popsize"] * es["rollouts"] * 1_000 / 1e6
+        g = np.array([int(r["generation"]) for r in rows])
+        hours = float(rows[-1]["wall_time_s"]) * cores / 3600 if rows else 0.0
+        name = f"{label} ({es['popsize']} × {es['rollouts']}, {len(g)} gen., {hours:.1f} core-h)"
+        ev = [(int(r["generation"]), float(r["eval_mean"])) for r in rows if r["eval_mean"]]
+        for ax, x in zip(axes, (1.0, per_gen), strict=True):
+            ax.plot(g * x, [float(r["fitness_mean"]) for r in rows], color=f"C{i}", lw=1.2,
+                    label=f"{name}: population mean")  # fmt: skip
+            if ev:
+                eg, em = zip(*ev, strict=True)
+                ax.plot(np.array(eg) * x, em, "o", color=f"C{i}", mfc="white", ms=6,
+                        label=f"{label}: mean of C on {es['eval_rollouts']} held-out tracks")  # fmt: skip
+    for ax, x in zip(axes, (1.0, ref_steps), strict=True):
+        ref = sorted(anchors.REFERENCE_POP_MEAN.items())
+        ax.plot([k * x for k, _ in ref], [v for _, v in ref], color="0.5", marker=".", ms=4,
+                label="reference: population mean (64 × 16)")  # fmt: skip
+        best = sorted(anchors.REFERENCE_EVAL.items())
+        ax.plot([k * x for k, _ in best], [v for _, v in best], "s", color="0.3", ms=5,
+                label="reference: mean of C on 1,024 rollouts")  # fmt: skip
+        ax.axhline(anchors.SOLVED, color="k", ls="--", lw=0.8)
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].plot(*zip(*sorted(anchors.ZACWELLMER_EVAL.items()), strict=True), "^", color="C9",
+                 ms=6, label="zacwellmer/WorldModels: evaluation")  # fmt: skip
+    axes[0].text(1.05, anchors.SOLVED + 12, "solved (900)", fontsize=7)
+    axes[0].set(xlabel="CMA-ES generation (log scale)", ylabel="return per episode")
+    axes[0].set_xlim(0.9, 2_200)
+    axes[1].set(xlabel="real-env steps, millions (log scale; at most popsize × rollouts × 1,000 "
+                "per generation)")  # fmt: skip
+    axes[1].xaxis.label.set_fontsize(8)
+    fig.suptitle("CarRacing-v3, full World Model: CMA-ES against the published runs", fontsize=10)
     fig.tight_layout()
+    rows = 2 * len(runs) + 3  # the legend below both panels, in two columns
+    fig.subplots_adjust(bottom=0.15 + 0.034 * ((rows + 1) // 2))
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)

@@ -167,16 +167,18 @@ def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[
     ]
     lines = ["", f"![CMA-ES]({es_curve(folders, figure_path(target, 'cmaes'), names).name})"]
     full = [f for f in folders if not doom and runs[f]["variant"] == "full"]
-    if full:  # the longest full-model run beside the published CMA-ES curves
-        longest = max(full, key=lambda f: len((f / "log.csv").read_text().splitlines()))
-        cores = (
-            read_json(longest / "cores.json", "cores") if (longest / "cores.json").exists() else {}
-        )
-        curve = curve_vs_reference(
-            longest, figure_path(target, "curve_vs_reference"), cores.get("cores", 1), longest.name
-        )
+    if full:  # the full-model runs beside the published CMA-ES curves, longest first
+        full.sort(key=lambda f: -len((f / "log.csv").read_text().splitlines()))
+        curves = {f.name: (f, _cores(f)) for f in full}
+        curve = curve_vs_reference(curves, figure_path(target, "curve_vs_reference"))
         lines += ["", f"![CMA-ES against the published runs]({curve.name})"]
     return lines
+
+
+def _cores(folder: Path) -> int:
+    """The cores a C's CMA-ES ran on (``cores.json``; 1 when not recorded)."""
+    path = folder / "cores.json"
+    return int(read_json(path, "cores").get("cores", 1)) if path.exists() else 1
 
 
 def doom_table(evals: list[dict[str, Any]]) -> list[str]:
