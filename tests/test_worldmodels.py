@@ -510,6 +510,19 @@ def batched_fitness_claims(trained: str, tmp: str) -> None:
     finally:
         pool.shutdown()
     np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-4)
+    # es.rollouts_from=[[3, 4]]: from generation 3 on, a candidate's fitness is its mean over
+    # 4 tracks (g * 10,000 + j) instead of es.rollouts=1
+    cfg = load_config(
+        None, [*TINY, "env.backend=envpool", "es.rollouts_from=[[3, 4]]"], WorldModelsConfig
+    )
+    _, fitness, close = control.agent(Run(cfg, tmp), 1, lambda: local_pool(1))
+    scores = control.population_scores(run, 1)
+    try:
+        for g, n in ((2, 1), (3, 4)):
+            expected = scores(params, g * 10_000, n, 20).mean(1)
+            np.testing.assert_allclose(fitness(params, g), expected, rtol=0, atol=1e-4)
+    finally:
+        close()
 
 
 DOOM_TINY = [
@@ -618,6 +631,27 @@ def test_a_c_record_older_than_a_setting_resumes_with_that_settings_default():
     assert changes(old, cfg, ("controller", "es"), C_HOW) == []
     cfg["es"]["dream_models"] = 2
     assert changes(old, cfg, ("controller", "es"), C_HOW) == ["es.dream_models=1 (now 2)"]
+
+
+def test_more_rollouts_may_be_scheduled_for_generations_not_yet_made_never_for_made_ones(tmp_path):
+    from dynaworld.worldmodels.report import _budget
+    from dynaworld.worldmodels.run import Run
+
+    def cfg(*extra):
+        return load_config(None, ["es.rollouts=4", *extra], WorldModelsConfig)
+
+    folder = Run(cfg(), tmp_path).claim_c(1)
+    ev = lambda p: _quadratic(p[None], 0)  # noqa: E731
+    evolve(folder, 5, _quadratic, ev, generations=3, popsize=8, eval_every=3, progress=False)
+    later = cfg("es.rollouts_from=[[4, 16]]")
+    assert [later.es.rollouts_at(g) for g in (1, 3, 4, 100)] == [4, 4, 16, 16]
+    assert Run(later, tmp_path).check_c(1) == folder  # generations 1-3 keep their 4 rollouts
+    with pytest.raises(ConfigError, match=r"es.rollouts_from=\[\] \(now \[\[3, 16\]\]\)"):
+        Run(cfg("es.rollouts_from=[[3, 16]]"), tmp_path)  # generation 3 was made with 4
+    with pytest.raises(ConfigError, match="generations must increase"):
+        cfg("es.rollouts_from=[[60, 8], [50, 16]]")
+    budget = {"popsize": 16, "rollouts": 4, "generations": 200, "rollouts_from": [[60, 16]]}
+    assert _budget({"budget": budget}) == "16 × 4 → 16 from gen. 60, 200 gen."
 
 
 def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():

@@ -16,6 +16,19 @@ from dynaworld.errors import ConfigError
 VARIANTS = ("full", "v_only", "v_hidden")
 
 
+def rollouts_at(rollouts: int, schedule: list[list[int]], generation: int) -> int:
+    """Rollouts per candidate at ``generation`` (1-based): ``rollouts`` until the first
+    [G, R] of ``schedule`` with G <= generation, then the last such R."""
+    return next((r for g, r in reversed(schedule) if g <= generation), rollouts)
+
+
+def _schedule(x: list[list[int]]) -> str | None:
+    if not all(len(p) == 2 and p[0] > 1 and p[1] > 0 for p in x):
+        return "must be a list of [generation > 1, rollouts > 0] pairs, e.g. [[60, 8], [120, 16]]"
+    starts = [p[0] for p in x]
+    return None if starts == sorted(set(starts)) else "generations must increase"
+
+
 @dataclass
 class WMEnvConfig:
     """The real environment E, seen as 64x64x3 uint8 frames."""
@@ -122,6 +135,13 @@ class ESConfig:
 
     popsize: int = doc(64, "Candidates per generation.", positive)
     rollouts: int = doc(16, "Rollouts per candidate; fitness is their mean return.", positive)
+    rollouts_from: list[list[int]] = doc(
+        [],
+        "More (or fewer) rollouts later: [[G, R], ...] = from generation G on, R rollouts per "
+        "candidate (e.g. [[60, 8], [120, 16]]: cheap noisy fitness early, less noise near the "
+        "optimum). Entries for generations not yet made may be added when a CMA-ES resumes.",
+        _schedule,
+    )
     sigma0: float = doc(0.1, "Initial step size.", positive)
     generations: int = doc(2_000, "Generations to run.", positive)
     eval_every: int = doc(
@@ -179,6 +199,10 @@ class ESConfig:
         "non-zero seed trains into C_<variant>..._seed<seed>/, from where its seed-0 C starts.",
         non_negative,
     )
+
+    def rollouts_at(self, generation: int) -> int:
+        """Rollouts per candidate at ``generation`` (``rollouts``, then ``rollouts_from``)."""
+        return rollouts_at(self.rollouts, self.rollouts_from, generation)
 
 
 @dataclass

@@ -154,7 +154,8 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
             p = torch.as_tensor(params, dtype=torch.float32, device=run.device)
-            returns = [dream_returns(e, c, p, es.rollouts, e.max_steps).cpu() for e in envs]
+            n = es.rollouts_at(g)
+            returns = [dream_returns(e, c, p, n, e.max_steps).cpu() for e in envs]
             return torch.stack(returns).min(0).values.numpy()
 
         def evaluate(mean: np.ndarray) -> np.ndarray:
@@ -168,7 +169,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         scores = population_scores(run, k)
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
-            return scores(params, g * 10_000 + tracks, es.rollouts, es.max_steps).mean(1)
+            return scores(params, g * 10_000 + tracks, es.rollouts_at(g), es.max_steps).mean(1)
 
         def evaluate(mean: np.ndarray) -> np.ndarray:
             return scores(mean[None], EVAL_SEED // 2, es.eval_rollouts, None)[0]
@@ -176,7 +177,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         workers = pool()
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
-            seeds = [g * 10_000 + tracks + j for j in range(es.rollouts)]  # all candidates'
+            seeds = [g * 10_000 + tracks + j for j in range(es.rollouts_at(g))]  # all candidates'
             out = real_returns(run, workers, k, params, [seeds] * len(params), es.max_steps, True)
             return np.array([np.mean(r) for r in out])
 
@@ -268,7 +269,8 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
         "params_sha256": params_digest(folder),  # which C this is (reports flag a stale one)
         "es_seed": es.seed,
         "start": "zero" if k == 1 else es.start,
-        "budget": {"popsize": es.popsize, "rollouts": es.rollouts, "generations": trained},
+        "budget": {"popsize": es.popsize, "rollouts": es.rollouts, "generations": trained}
+        | ({"rollouts_from": es.rollouts_from} if es.rollouts_from else {}),
         "episodes": int(episodes),
         "mean": float(returns.mean()),
         "std": float(returns.std()),

@@ -16,6 +16,7 @@ from dynaworld.config import load_yaml
 from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels import anchors
+from dynaworld.worldmodels.config import rollouts_at
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -260,11 +261,10 @@ def _log_rows(folder: Path) -> tuple[list[dict[str, str]], dict[str, Any]]:
 
 def curve_vs_reference(runs: Mapping[str, tuple[Path, int]], path: str | Path) -> Path:
     """Our CMA-ES runs (``runs``: label -> (C folder with ``log.csv``, cores it ran on)) beside
-    the reference's and zacwellmer's logged points. Left: against the generation; right:
-    against real-env steps (at most popsize x rollouts x 1,000 per generation, so runs of
-    different schedules compare at equal environment cost). Population mean (line) and
-    evaluations of the mean (open circles); each run's core-hours (wall time x cores) in the
-    legend."""
+    the reference's and zacwellmer's logged points. Left: against the generation; right: against
+    real-env steps (at most popsize x rollouts x 1,000 per generation, ``es.rollouts_from``
+    counted), so schedules of different cost compare at equal environment cost. Population mean
+    (line), evaluations of the mean (open circles), each run's core-hours in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -274,17 +274,20 @@ def curve_vs_reference(runs: Mapping[str, tuple[Path, int]], path: str | Path) -
     ref_steps = 64 * 16 * 1_000 / 1e6
     for i, (label, (folder, cores)) in enumerate(runs.items()):
         rows, es = _log_rows(folder)
-        per_gen = es["popsize"] * es["rollouts"] * 1_000 / 1e6
         g = np.array([int(r["generation"]) for r in rows])
+        later = es.get("rollouts_from", [])
+        per_gen = [rollouts_at(es["rollouts"], later, k) for k in range(1, g.max(initial=0) + 1)]
+        steps = np.cumsum([0, *per_gen]) * es["popsize"] * 1_000 / 1e6  # M steps after gen. k
         hours = float(rows[-1]["wall_time_s"]) * cores / 3600 if rows else 0.0
-        name = f"{label} ({es['popsize']} × {es['rollouts']}, {len(g)} gen., {hours:.1f} core-h)"
+        shape = f"{es['popsize']} × {es['rollouts']}" + "".join(f"→{r}" for _, r in later)
+        name = f"{label} ({shape}, {len(g)} gen., {hours:.1f} core-h)"
         ev = [(int(r["generation"]), float(r["eval_mean"])) for r in rows if r["eval_mean"]]
-        for ax, x in zip(axes, (1.0, per_gen), strict=True):
-            ax.plot(g * x, [float(r["fitness_mean"]) for r in rows], color=f"C{i}", lw=1.2,
+        for ax, x in zip(axes, (np.arange(len(steps)), steps), strict=True):
+            ax.plot(x[g], [float(r["fitness_mean"]) for r in rows], color=f"C{i}", lw=1.2,
                     label=f"{name}: population mean")  # fmt: skip
             if ev:
                 eg, em = zip(*ev, strict=True)
-                ax.plot(np.array(eg) * x, em, "o", color=f"C{i}", mfc="white", ms=6,
+                ax.plot(x[list(eg)], em, "o", color=f"C{i}", mfc="white", ms=6,
                         label=f"{label}: mean of C on {es['eval_rollouts']} held-out tracks")  # fmt: skip
     for ax, x in zip(axes, (1.0, ref_steps), strict=True):
         ref = sorted(anchors.REFERENCE_POP_MEAN.items())

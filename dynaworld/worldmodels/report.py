@@ -264,9 +264,13 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
 
 
 def _budget(e: dict[str, Any]) -> str:
-    """'64 × 16, 25 gen.': CMA-ES population x rollouts and generations (older eval.json: '')."""
+    """'64 × 16, 25 gen.' ('16 × 4 → 16 from gen. 60, 200 gen.' with es.rollouts_from): CMA-ES
+    population x rollouts and generations (older eval.json: '')."""
     b = e.get("budget")
-    return f"{b['popsize']} × {b['rollouts']}, {b['generations']} gen." if b else ""
+    if not b:
+        return ""
+    later = "".join(f" → {r} from gen. {g}" for g, r in b.get("rollouts_from", []))
+    return f"{b['popsize']} × {b['rollouts']}{later}, {b['generations']} gen."
 
 
 def car_table(evals: list[dict[str, Any]]) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from dynaworld import rundir
+from dynaworld.agents.cmaes import trained_generations
 from dynaworld.checkpoint import load_file
 from dynaworld.config import flatten, load_yaml, save_config, to_dict
 from dynaworld.device import resolve_device, usable_cores
@@ -30,7 +31,7 @@ from dynaworld.envs.frames import DOOM, DOOM_BANDS
 from dynaworld.errors import ConfigError, DynaworldError
 from dynaworld.files import read_json
 from dynaworld.runlog import write_json
-from dynaworld.worldmodels.config import WorldModelsConfig
+from dynaworld.worldmodels.config import WorldModelsConfig, rollouts_at
 
 EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED + i, never seen in training
 # settings -> the artifact made with them: once it exists, they may not change in this run dir
@@ -154,14 +155,27 @@ class Run:
         folder = self.c_dir(k)
         path = folder / "config.yaml"
         if path.exists() and (folder / "es.pt").exists():
-            diff = changes(load_yaml(path), to_dict(self.cfg), ("controller", "es", "seed"), C_HOW)
+            old = load_yaml(path)
+            keep = C_HOW + (("es.rollouts_from",) if self._future_only(old, folder) else ())
+            diff = changes(old, to_dict(self.cfg), ("controller", "es", "seed"), keep)
             if diff:
                 raise ConfigError(
                     f"{folder} holds a CMA-ES run made with {'; '.join(diff)}: continuing it would "
-                    "mix two settings in one record. Only es.generations, es.workers and "
-                    "es.eval_every may change on resume; use es.seed=N (a new folder) or a new run dir"
+                    "mix two settings in one record. Only es.generations, es.workers, "
+                    "es.eval_every and es.rollouts_from's generations not yet made may change on "
+                    "resume; use es.seed=N (a new folder) or a new run dir"
                 )
         return folder
+
+    def _future_only(self, old: dict[str, Any], folder: Path) -> bool:
+        """Whether this run's es.rollouts_from gives every generation the CMA-ES in ``folder``
+        has made the rollouts the recorded one did (a schedule for later generations only)."""
+        es, made = self.cfg.es, trained_generations(folder)
+        before = old.get("es", {}).get("rollouts_from", [])
+        rollouts = old.get("es", {}).get("rollouts", es.rollouts)
+        return all(
+            rollouts_at(rollouts, before, g) == es.rollouts_at(g) for g in range(1, made + 1)
+        )
 
     def claim_c(self, k: int) -> Path:
         """C_k's folder, its settings recorded there; refuses to continue a CMA-ES state made
