@@ -154,8 +154,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
             p = torch.as_tensor(params, dtype=torch.float32, device=run.device)
-            n = es.rollouts_at(g)
-            returns = [dream_returns(e, c, p, n, e.max_steps).cpu() for e in envs]
+            returns = [dream_returns(e, c, p, es.rollouts_at(g), e.max_steps).cpu() for e in envs]
             return torch.stack(returns).min(0).values.numpy()
 
         def evaluate(mean: np.ndarray) -> np.ndarray:
