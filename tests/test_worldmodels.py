@@ -357,6 +357,12 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
         and (run_dir / "cmaes.png").exists()
         and (run_dir / "curve_vs_reference.png").stat().st_size > 0  # beside the published runs
     )
+    r = cli("worldmodels", "log", str(run_dir / "C_full"))  # log.csv as a Markdown table
+    rows = r.stdout.splitlines()
+    assert r.returncode == 0 and "mean of C on 2 held-out episodes" in rows[0], r.stderr
+    assert [row.split(" | ")[0] for row in rows[2:]] == ["| 1", "| 2"] and "±" in rows[3]
+    r = cli("worldmodels", "log", str(run_dir))
+    assert r.returncode == 2 and "has no CMA-ES log.csv" in r.stderr
     # C's record (in a copy: train-c records es.seed in the run's config.yaml, which later
     # commands on run_dir would read): other es settings cannot continue C_full's CMA-ES;
     # es.seed=N is a new repeat in its own folder.

@@ -110,6 +110,15 @@ def _add_result_commands(ws: Any) -> None:
         action="append",
         help="doom_skill 1-5, or 'cfg' for take_cover.cfg's own (repeatable; default cfg and 5)",
     )
+    lg = ws.add_parser("log", help="a controller's CMA-ES log (C_*/log.csv) as a Markdown table")
+    lg.add_argument("c_dir", help="a C_* folder, e.g. runs/wm-car/C_full")
+    lg.add_argument("--from", dest="first", type=positive_int, default=1, metavar="G")
+    lg.add_argument(
+        "--every",
+        type=positive_int,
+        default=1,
+        help="every n-th generation (and every evaluated one)",
+    )
     rep = ws.add_parser("report", help="the lecture's table from runs, beside the paper's numbers")
     rep.add_argument("run_dirs", nargs="+")
     rep.add_argument("--out", help="report.md path (default FIRST_RUN_DIR/report.md)")

@@ -21,7 +21,7 @@ from dynaworld.worldmodels.figures import dream_gif
 from dynaworld.worldmodels.parity import parity
 from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
 from dynaworld.worldmodels.probe import probe
-from dynaworld.worldmodels.report import report
+from dynaworld.worldmodels.report import log_table, report
 from dynaworld.worldmodels.rollout import load_v
 from dynaworld.worldmodels.run import Run
 
@@ -117,6 +117,10 @@ def tables(a: argparse.Namespace) -> None:
     print(f"dynaworld: report {report(a.run_dirs, a.out)}")
 
 
+def es_log(a: argparse.Namespace) -> None:
+    print("\n".join(log_table(a.c_dir, a.first, a.every)))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     **{name: stages for name in ("run", *STAGE_COMMANDS)},
     "experiment": experiment,
@@ -126,6 +130,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "probe": probe_dream,
     "parity": env_parity,
     "report": tables,
+    "log": es_log,
 }
 
 

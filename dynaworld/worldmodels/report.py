@@ -7,14 +7,17 @@ and their difference, the model-exploitation gap.
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Any
 
 from dynaworld.config import load_yaml
+from dynaworld.envs.frames import DOOM
 from dynaworld.errors import DynaworldError
 from dynaworld.experiments.stats import cell, holm, welch_p
 from dynaworld.files import read_json
+from dynaworld.worldmodels import anchors
 from dynaworld.worldmodels.figures import (
     c_setting,
     curve_vs_reference,
@@ -322,4 +325,33 @@ def car_table(evals: list[dict[str, Any]]) -> list[str]:
             f"| {LABEL_CAR[a[1]]} vs {LABEL_CAR[b[1]]}{', ' + a[2] if a[2] else ''} | "
             f"{diff:+.0f} | {p:.2g} | {h:.2g} |"
         )
+    return lines
+
+
+def log_table(folder: str | Path, first: int = 1, every: int = 1) -> list[str]:
+    """A C folder's CMA-ES ``log.csv`` as a Markdown table: generations ``first``.. (every
+    ``every``-th, and every evaluated one), population mean, best candidate, σ, the evaluation
+    of the mean on ``es.eval_rollouts`` held-out episodes, wall time; CarRacing runs also get the
+    reference's logged population mean."""
+    folder = Path(folder)
+    if not (folder / "log.csv").exists():
+        raise DynaworldError(f"{folder} has no CMA-ES log.csv (is it a C_* folder?)")
+    with open(folder / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cfg = load_yaml(folder / "config.yaml") if (folder / "config.yaml").exists() else {}
+    n, car = cfg.get("es", {}).get("eval_rollouts", "?"), cfg.get("env", {}).get("id") != DOOM
+    head = ["generation", "population mean", "best candidate", "σ",
+            f"mean of C on {n} held-out episodes", "wall time (s, cumulative)"]  # fmt: skip
+    head[5:5] = ["reference: population mean"] if car else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        g = int(r["generation"])
+        if g < first or (g % every and not r["eval_mean"]):
+            continue
+        ev = f"{float(r['eval_mean']):.1f} ± {float(r['eval_std']):.1f}" if r["eval_mean"] else "–"
+        ref = anchors.REFERENCE_POP_MEAN.get(g)
+        cells = [str(g), f"{float(r['fitness_mean']):.1f}", f"{float(r['fitness_best']):.1f}",
+                 f"{float(r['sigma']):.3f}", ev, f"{float(r['wall_time_s']):,.0f}"]  # fmt: skip
+        cells[5:5] = ([f"{ref:.1f}" if ref is not None else "–"]) if car else []
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
