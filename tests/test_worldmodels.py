@@ -660,6 +660,26 @@ def test_more_rollouts_may_be_scheduled_for_generations_not_yet_made_never_for_m
     assert _budget({"budget": budget}) == "16 × 4 → 16 from gen. 60, 200 gen."
 
 
+def test_an_experiment_refuses_a_controller_it_cannot_continue_before_making_any_data(tmp_path):
+    from dynaworld.worldmodels.experiment import run_experiment
+    from dynaworld.worldmodels.run import Run
+
+    run_dir = tmp_path / "wm"
+    folder = Run(load_config(None, ["es.rollouts=4"], WorldModelsConfig), run_dir).claim_c(1)
+    ev = lambda p: _quadratic(p[None], 0)  # noqa: E731
+    evolve(folder, 5, _quadratic, ev, generations=1, popsize=8, eval_every=1, progress=False)
+    exp = tmp_path / "e.yaml"
+    exp.write_text("name: e\ncontrollers:\n  - {es.rollouts: 2}\n")
+    with pytest.raises(ConfigError, match="'config' .* is missing"):
+        run_experiment(exp, run_dir, TINY, progress=False)
+    exp.write_text(
+        "name: e\nconfig: worldmodels_carracing_small\ncontrollers:\n  - {es.rollouts: 2}\n"
+    )
+    with pytest.raises(ConfigError, match="es.rollouts=4 \\(now 2\\)"):
+        run_experiment(exp, run_dir, TINY, progress=False)
+    assert not (run_dir / "data").exists() and not (run_dir / "vae.pt").exists()
+
+
 def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
     from dynaworld.experiments.stats import welch_p
     from dynaworld.worldmodels.report import seeds_table

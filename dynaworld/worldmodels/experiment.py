@@ -55,6 +55,8 @@ def controller_configs(
         raise ConfigError(f"{p}: unknown experiment keys {sorted(unknown)}")
     if not isinstance(exp.get("controllers"), list) or not exp["controllers"]:
         raise ConfigError(f"{p}: 'controllers' must be a non-empty list of override mappings")
+    if "config" not in exp:
+        raise ConfigError(f"{p}: 'config' (the base config's path or shipped name) is missing")
     data = merge(load_yaml(_resolve(p, exp["config"])), parse_overrides(overrides))
     base = from_dict(WorldModelsConfig, data)
     out = []
@@ -89,6 +91,8 @@ def run_experiment(
 ) -> dict[str, Any]:
     base, controllers = controller_configs(path, overrides)
     k = iteration or 1
+    for cfg in controllers:  # a C folder these settings cannot continue: refused before any work
+        Run(cfg, run_dir, record=False).check_c(k)
     # k = 1 makes the run's data, V and M with the base settings, so they become its config.yaml;
     # at k > 1 the run is only read, and each controller's settings are recorded in its C folder
     shared_pipe = Pipeline(base, run_dir, ray_address, progress, record=k == 1)
