@@ -309,8 +309,8 @@ def curve_vs_reference(runs: Mapping[str, tuple[Path, int]], path: str | Path) -
     axes[1].xaxis.label.set_fontsize(8)
     fig.suptitle("CarRacing-v3, full World Model: CMA-ES against the published runs", fontsize=10)
     fig.tight_layout()
-    rows = 2 * len(runs) + 3  # the legend below both panels, in two columns
-    fig.subplots_adjust(bottom=0.15 + 0.034 * ((rows + 1) // 2))
+    entries = 2 * len(runs) + 3  # the legend below both panels, in two columns
+    fig.subplots_adjust(bottom=0.15 + 0.034 * ((entries + 1) // 2))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7)
     fig.savefig(path, dpi=120)
     plt.close(fig)
