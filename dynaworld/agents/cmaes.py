@@ -20,14 +20,23 @@ from tensorboardX import SummaryWriter
 
 from dynaworld import plain
 from dynaworld.checkpoint import load_file, save_file
-from dynaworld.errors import CheckpointError
+from dynaworld.errors import CheckpointError, DynaworldError
 from dynaworld.progress import progress_bar
-from dynaworld.runlog import CsvLog
+from dynaworld.runlog import CsvLog, read_csv
 
 LOG_COLUMNS = (
     "generation", "fitness_best", "fitness_mean", "fitness_std", "sigma",
     "eval_mean", "eval_std", "wall_time_s",
 )  # fmt: skip
+
+
+def read_log(folder: Path) -> list[dict[str, str]]:
+    """A CMA-ES folder's ``log.csv``: one row per generation, ``LOG_COLUMNS`` -> text
+    (``eval_mean`` and ``eval_std`` empty where the mean was not evaluated)."""
+    if not (folder / "log.csv").exists():
+        raise DynaworldError(f"{folder} has no CMA-ES log.csv (is it a C_* folder?)")
+    return read_csv(folder / "log.csv")
+
 
 Fitness = Callable[[np.ndarray, int], np.ndarray]  # (P, n) params, generation -> (P,) returns
 Evaluate = Callable[[np.ndarray], np.ndarray]  # (n,) params -> returns of the eval rollouts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from dynaworld.agents.cmaes import read_log
 from dynaworld.agents.controller import Controller
 from dynaworld.config import load_yaml
 from dynaworld.models.dream import DreamEnv
@@ -150,8 +150,7 @@ def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = N
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     handles = []
     for i, folder in enumerate(folders):
-        with open(folder / "log.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = read_log(folder)
         g = [int(r["generation"]) for r in rows]
         label = labels[i] if labels else folder.name
         line = ax.plot(g, [float(r["fitness_mean"]) for r in rows], label=label)[0]
@@ -254,11 +253,6 @@ def temperature_chart(
     return Path(path)
 
 
-def _log_rows(folder: Path) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    with open(folder / "log.csv", newline="") as f:
-        return list(csv.DictReader(f)), load_yaml(folder / "config.yaml")["es"]
-
-
 def curve_vs_reference(runs: Mapping[str, tuple[Path, int]], path: str | Path) -> Path:
     """Our CMA-ES runs (``runs``: label -> (C folder with ``log.csv``, cores it ran on)) beside
     the reference's and zacwellmer's logged points. Left: against the generation; right: against
@@ -273,7 +267,7 @@ def curve_vs_reference(runs: Mapping[str, tuple[Path, int]], path: str | Path) -
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2 + 0.22 * len(runs)), sharey=True)
     ref_steps = 64 * 16 * 1_000 / 1e6
     for i, (label, (folder, cores)) in enumerate(runs.items()):
-        rows, es = _log_rows(folder)
+        rows, es = read_log(folder), load_yaml(folder / "config.yaml")["es"]
         g = np.array([int(r["generation"]) for r in rows])
         later = es.get("rollouts_from", [])
         per_gen = [rollouts_at(es["rollouts"], later, k) for k in range(1, g.max(initial=0) + 1)]

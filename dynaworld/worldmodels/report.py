@@ -7,11 +7,11 @@ and their difference, the model-exploitation gap.
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Any
 
+from dynaworld.agents.cmaes import read_log
 from dynaworld.config import load_yaml
 from dynaworld.envs.frames import DOOM
 from dynaworld.errors import DynaworldError
@@ -171,7 +171,7 @@ def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[
     lines = ["", f"![CMA-ES]({es_curve(folders, figure_path(target, 'cmaes'), names).name})"]
     full = [f for f in folders if not doom and runs[f]["variant"] == "full"]
     if full:  # the full-model runs beside the published CMA-ES curves, longest first
-        full.sort(key=lambda f: -len((f / "log.csv").read_text().splitlines()))
+        full.sort(key=lambda f: -len(read_log(f)))
         curves = {f.name: (f, _cores(f)) for f in full}
         curve = curve_vs_reference(curves, figure_path(target, "curve_vs_reference"))
         lines += ["", f"![CMA-ES against the published runs]({curve.name})"]
@@ -334,10 +334,7 @@ def log_table(folder: str | Path, first: int = 1, every: int = 1) -> list[str]:
     of the mean on ``es.eval_rollouts`` held-out episodes, wall time; CarRacing runs also get the
     reference's logged population mean."""
     folder = Path(folder)
-    if not (folder / "log.csv").exists():
-        raise DynaworldError(f"{folder} has no CMA-ES log.csv (is it a C_* folder?)")
-    with open(folder / "log.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_log(folder)
     cfg = load_yaml(folder / "config.yaml") if (folder / "config.yaml").exists() else {}
     n, car = cfg.get("es", {}).get("eval_rollouts", "?"), cfg.get("env", {}).get("id") != DOOM
     head = ["generation", "population mean", "best candidate", "σ",
