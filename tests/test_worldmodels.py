@@ -54,7 +54,7 @@ def test_the_reference_data_policy_drives_each_episode_its_own_way():
     env = gym.make("CarRacing-v3")  # only its action space is used
     drives = []
     for seed in (0, 0, 1):
-        act = wmdata.RandomPolicy(env, "reference", 10, np.random.default_rng(seed))
+        act = wmdata.RandomPolicy(env, "reference", wmdata.SHORT_HOLDS, np.random.default_rng(seed))
         frame = np.zeros((64, 64, 3), np.uint8)
         drives.append(np.stack([act(frame) for _ in range(50)]))
     assert np.array_equal(drives[0], drives[1]) and not np.allclose(drives[0], drives[2])
@@ -65,6 +65,18 @@ def test_the_reference_data_policy_drives_each_episode_its_own_way():
         load_config(None, doom, WorldModelsConfig).validate()
     with pytest.raises(ConfigError, match="data.policy"):
         load_config(None, ["data.policy=referense"], WorldModelsConfig)
+
+
+def test_long_holds_mix_into_short_ones_and_without_them_the_draws_are_unchanged():
+    short = [wmdata.SHORT_HOLDS.draw(np.random.default_rng(s)) for s in range(200)]
+    assert short == [int(np.random.default_rng(s).integers(1, 11)) for s in range(200)]
+    rng = np.random.default_rng(0)
+    mixed = np.array([wmdata.Hold(10, 0.1, 100).draw(rng) for _ in range(20_000)])
+    assert mixed.min() == 1 and mixed.max() == 100
+    assert abs((mixed > 10).mean() - 0.1 * 0.9) < 0.01  # long, and longer than a short one
+    with pytest.raises(ConfigError, match="data.hold_long_max=10 is not longer"):
+        bad = ["data.hold_long=0.1", "data.hold_long_max=10"]
+        load_config(None, bad, WorldModelsConfig).validate()
 
 
 def test_collect_writes_whole_compressed_rollouts_and_resumes(run_dir):

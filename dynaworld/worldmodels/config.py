@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dynaworld.config import doc, non_negative, one_of, positive
+from dynaworld.config import doc, non_negative, one_of, positive, unit_interval
 from dynaworld.device import device_name
 from dynaworld.errors import ConfigError
 
@@ -70,6 +70,13 @@ class DataConfig:
         one_of("random", "reference"),
     )
     hold_max: int = doc(10, "Random actions are held for 1..hold_max steps.", positive)
+    hold_long: float = doc(
+        0.0,
+        "Probability that a random action is held 1..hold_long_max steps instead (a mixture of "
+        "short holds, which dodge, and long ones, which reach the walls; 0: short holds only).",
+        unit_interval,
+    )
+    hold_long_max: int = doc(100, "The longest of the long holds (see hold_long).", positive)
     min_steps: int = doc(
         0,
         "Rollouts of at most this many actions are dropped and played again with another seed "
@@ -220,7 +227,7 @@ class IterateConfig:
     epsilon: float = doc(
         0.1,
         "Exploration of those rollouts: each step, with this probability, a random action held "
-        "for 1..data.hold_max steps replaces C's.",
+        "as in the random data (data.hold_max, data.hold_long) replaces C's.",
         lambda x: None if 0.0 <= x <= 1.0 else "must be in [0, 1]",
     )
     mdn_steps: int | None = doc(
@@ -264,6 +271,12 @@ class WorldModelsConfig:
             raise ConfigError(
                 f"data.policy='reference' is the reference's CarRacing data policy; "
                 f"{self.env.id} takes data.policy='random'"
+            )
+        d = self.data
+        if d.hold_long > 0 and d.hold_long_max <= d.hold_max:
+            raise ConfigError(
+                f"data.hold_long={d.hold_long} mixes in long holds, but data.hold_long_max="
+                f"{d.hold_long_max} is not longer than data.hold_max={d.hold_max}: raise it"
             )
         if self.es.where == "dream" and not (self.mdn.reward_head or self.mdn.done_head):
             raise ConfigError(

@@ -232,7 +232,7 @@ def collect(run: Run, k: int, pool: Pool, progress: bool = True) -> dict[str, An
             str(out / wmdata.PATTERN.format(i)),
             max_steps,
             it.epsilon,
-            run.cfg.data.hold_max,
+            wmdata.Hold.of(run.cfg.data),
         )
         for i in todo
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -62,12 +62,34 @@ def rollout_files(folder: str | Path) -> list[Path]:
     return sorted(Path(folder).glob("rollout_*.npz"))
 
 
-class RandomPolicy:
-    """Uniform random actions held for 1..hold_max steps, or (kind 'reference') the reference's
-    random World Model (``ReferencePolicy``)."""
+class Hold(NamedTuple):
+    """How long a random action is held: 1..``max`` steps, or with probability ``long``
+    1..``long_max`` steps (``data.hold_max``, ``data.hold_long``, ``data.hold_long_max``)."""
 
-    def __init__(self, env: gym.Env, kind: str, hold_max: int, rng: np.random.Generator) -> None:
-        self.env, self.kind, self.hold_max, self.rng = env, kind, hold_max, rng
+    max: int = 10
+    long: float = 0.0
+    long_max: int = 100
+
+    @classmethod
+    def of(cls, data: Any) -> Hold:
+        """The hold of a ``DataConfig``."""
+        return cls(data.hold_max, data.hold_long, data.hold_long_max)
+
+    def draw(self, rng: np.random.Generator) -> int:
+        """One hold length (no extra draw when ``long`` is 0, so such data are unchanged)."""
+        longest = self.long_max if self.long > 0 and rng.random() < self.long else self.max
+        return int(rng.integers(1, longest + 1))
+
+
+SHORT_HOLDS = Hold()  # 1..10 steps, the reference's
+
+
+class RandomPolicy:
+    """Uniform random actions held for ``hold.draw()`` steps, or (kind 'reference') the
+    reference's random World Model (``ReferencePolicy``)."""
+
+    def __init__(self, env: gym.Env, kind: str, hold: Hold, rng: np.random.Generator) -> None:
+        self.env, self.kind, self.hold, self.rng = env, kind, hold, rng
         self.left = 0
         self.action: Any = None
         self.reference = ReferencePolicy(env.action_space, rng) if kind == "reference" else None
@@ -81,7 +103,7 @@ class RandomPolicy:
                 self.action = int(self.rng.integers(space.n))
             else:
                 self.action = self.rng.uniform(space.low, space.high).astype(np.float32)  # type: ignore[attr-defined]
-            self.left = int(self.rng.integers(1, self.hold_max + 1))
+            self.left = self.hold.draw(self.rng)
         self.left -= 1
         return self.action
 
@@ -115,7 +137,7 @@ def collect_one(
     env_kw: dict[str, Any],
     max_steps: int,
     policy: str,
-    hold_max: int,
+    hold: Hold,
     seed: int,
     path: str,
     min_steps: int = 0,
@@ -127,7 +149,7 @@ def collect_one(
     dropped = 0
     while True:
         rng = np.random.default_rng(seed)
-        act = RandomPolicy(env, policy, hold_max, rng)
+        act = RandomPolicy(env, policy, hold, rng)
         frame, _ = env.reset(seed=seed)
         frames, actions, rewards, terms = [frame], [], [], []
         for _ in range(max_steps):
@@ -168,7 +190,7 @@ def collect(
     backend: str = "gymnasium",
     max_steps: int = 1000,
     policy: str = "random",
-    hold_max: int = 10,
+    hold: Hold = SHORT_HOLDS,
     seed: int = 0,
     workers: int = 2,
     ray_address: str | None = None,
@@ -196,7 +218,7 @@ def collect(
                     env_kw,
                     max_steps,
                     policy,
-                    hold_max,
+                    hold,
                     seed + i,
                     str(out / PATTERN.format(i)),
                     min_steps,

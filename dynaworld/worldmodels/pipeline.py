@@ -101,7 +101,7 @@ class Pipeline:
             backend=self.cfg.env.backend,
             max_steps=d.max_steps,
             policy=d.policy,
-            hold_max=d.hold_max,
+            hold=wmdata.Hold.of(d),
             seed=d.seed,
             doom_skill=self.cfg.env.doom_skill,
             min_steps=d.min_steps,

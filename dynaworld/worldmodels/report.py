@@ -211,10 +211,10 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         )
     baselines = {"random": ("random policy", PAPER_DOOM_RANDOM), "noop": ("always no-op", None)}
     for e in (e for e in evals if e["variant"] in baselines):
-        name, p = baselines[e["variant"]]
+        name, paper_random = baselines[e["variant"]]
         lines.append(
             f"| {name} | — | {_ms(e['mean'], e['std'])} | — | {e['episodes']} | — "
-            f"| {_ms(*p) if p else '—'} | — | | | |"
+            f"| {_ms(*paper_random) if paper_random else '—'} | — | | | |"
         )
     return lines + [
         "",

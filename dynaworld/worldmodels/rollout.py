@@ -18,7 +18,7 @@ from dynaworld.envs.frames import ACTION_SPACES, CARRACING
 from dynaworld.envs.worldmodels import make_wm_env
 from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
 from dynaworld.models.vae import ConvVAE
-from dynaworld.worldmodels.data import RandomPolicy, write_rollout
+from dynaworld.worldmodels.data import Hold, RandomPolicy, write_rollout
 
 _cache: dict[Any, Any] = {}
 
@@ -191,16 +191,16 @@ def controller_rollout_task(
     path: str,
     max_steps: int,
     epsilon: float,
-    hold_max: int,
+    hold: Hold,
 ) -> dict[str, float]:
     """Worker task: one real rollout of C (iteration k's data) written to ``path`` like a random
-    one. Each step, with probability ``epsilon``, a random action held 1..hold_max steps
+    one. Each step, with probability ``epsilon``, a random action held ``hold.draw()`` steps
     replaces C's (the exploration of the iterative procedure)."""
     v, m, env = _cached(v_path, m_path, env_kw)
     m = m if spec["observe"] != "z" else None
     c = spec_controller(spec, v.z_dim, m.hidden if m else 0)
     rng = np.random.default_rng(seed)
-    explore = RandomPolicy(env, "random", hold_max, rng)
+    explore = RandomPolicy(env, "random", hold, rng)
     p = torch.as_tensor(params, dtype=torch.float32)[None]
     frame, _ = env.reset(seed=seed)
     state = m.initial_state(1) if m is not None else None
