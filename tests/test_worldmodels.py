@@ -395,6 +395,14 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert cli("report", str(run_copy)).returncode == 0
     text = (run_copy / "report.md").read_text()
     assert "(stale)" in text and "C_full/eval.json` — **stale**" in text, text
+    # A shared folder without params.npy: the report says it cannot check, not that C changed.
+    params = run_copy / "C_full" / "params.npy"
+    kept = params.read_bytes()
+    params.unlink()
+    assert cli("report", str(run_copy)).returncode == 0
+    text = (run_copy / "report.md").read_text()
+    assert "C_full/eval.json` — params.npy absent" in text and "stale" not in text, text
+    params.write_bytes(kept)
     # Commands that read a run leave its config.yaml as it is, so a command started beside them
     # reads the settings the run was made with: an evaluation with other es settings, and an
     # experiment refused because the run has no iteration 2.

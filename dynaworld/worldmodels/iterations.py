@@ -12,7 +12,7 @@ from dynaworld.config import load_yaml
 from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.probe import probe_file
-from dynaworld.worldmodels.run import params_digest
+from dynaworld.worldmodels.run import eval_check
 
 PROBED = ("noop", "right", "left")  # the constant actions of the probe, in table order
 
@@ -32,8 +32,7 @@ def iteration_evals(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
             if e.get("where") != "dream":
                 continue
             e.update(iteration=k, path=str(path))
-            digest = e.get("params_sha256")
-            e["stale"] = bool(digest) and digest != params_digest(path.parent)
+            e["stale"] = eval_check(e, path.parent) == "stale"
             probe = _iteration_dir(run_dir, k) / probe_file(
                 e["temperature"], e.get("dream_done", "threshold")
             )

@@ -28,7 +28,7 @@ from dynaworld.worldmodels.figures import (
     temperature_chart,
 )
 from dynaworld.worldmodels.iterations import against_random, gap_chart, iterations_table
-from dynaworld.worldmodels.run import params_digest
+from dynaworld.worldmodels.run import eval_check
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
 LABEL_CAR = {
@@ -51,6 +51,13 @@ PROBE_NOTE = (
 DEATH = {"sample": " (deaths sampled)"}  # the dream's death rule, when not the paper's p > 0.5
 
 
+CHECK_NOTE = {  # after a file in the report's list of sources (run.eval_check)
+    "": "",
+    "stale": " — **stale**: C was trained on after it; run evaluate",
+    "unchecked": " — params.npy absent: which C it scored cannot be checked",
+}
+
+
 def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
     out = []
     for d in run_dirs:
@@ -60,8 +67,8 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
         for p in sorted(d.glob("C_*/eval.json")) + ([rand] if rand.exists() else []):
             e = read_json(p, "controller evaluation")
             e["path"] = str(p)
-            digest = e.get("params_sha256")  # C trained on since: the number is not this C's
-            e["stale"] = bool(digest) and digest != params_digest(p.parent)
+            e["check"] = eval_check(e, p.parent)  # 'stale': the number is not this C's
+            e["stale"] = e["check"] == "stale"
             out.append(e)
         out += [n for n in _noop(rand.parent) if n["path"] not in {e["path"] for e in out}]
     return out
@@ -129,8 +136,7 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     target = Path(out) if out else dirs[0] / "report.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     lines += [  # relative to the report, so a copied run folder's report stays true
-        f"- `{os.path.relpath(e['path'], target.parent)}`"
-        + (" — **stale**: C was trained on after it; run evaluate" * e["stale"])
+        f"- `{os.path.relpath(e['path'], target.parent)}`" + CHECK_NOTE[e.get("check", "")]
         for e in evals
     ]
     if doom:

@@ -75,6 +75,18 @@ def params_digest(folder: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
+def eval_check(e: dict[str, Any], folder: Path) -> str:
+    """Whether an eval.json ``e`` scored the C in ``folder``: '' (yes, or it records no digest),
+    'stale' (params.npy changed since: C was trained on after it), 'unchecked' (no params.npy,
+    e.g. a shared folder without it)."""
+    digest = e.get("params_sha256")
+    if not digest:
+        return ""
+    if not (folder / "params.npy").exists():
+        return "unchecked"
+    return "stale" if digest != params_digest(folder) else ""
+
+
 class Run:
     """The paths and settings of one World Models run directory (``Pipeline`` runs it)."""
 
