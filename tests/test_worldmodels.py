@@ -25,6 +25,7 @@ from dynaworld.models.dream import DreamEnv, dream_returns
 from dynaworld.models.mdnrnn import MDNRNN
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels import data as wmdata
+from dynaworld.worldmodels import report as wm_report
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 from dynaworld.worldmodels.rollout import controller_for, population_returns, real_episode
@@ -395,6 +396,10 @@ def test_pipeline_controller_on_real_carracing_then_report(run_dir, cli):
     assert cli("report", str(run_copy)).returncode == 0
     text = (run_copy / "report.md").read_text()
     assert "(stale)" in text and "C_full/eval.json` — **stale**" in text, text
+    # Two runs of one setting are told apart in the CMA-ES figure's legend by their seed.
+    runs = wm_report._training([run_copy], wm_report._evals([run_copy]))
+    labels = wm_report.curve_labels(sorted(runs), runs, doom=False)
+    assert len(set(labels)) == len(labels) == 2 and labels[1].endswith("es.seed 1"), labels
     # A shared folder without params.npy: the report says it cannot check, not that C changed.
     params = run_copy / "C_full" / "params.npy"
     kept = params.read_bytes()

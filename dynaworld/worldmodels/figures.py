@@ -165,15 +165,17 @@ def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = N
         Line2D([], [], color="k", ls=":", label="best candidate"),
         Line2D([], [], color="k", marker="o", ls="", label="evaluation of the mean"),
     ]
-    first = ax.legend(handles=handles, fontsize=7, loc="upper left", title="run", title_fontsize=7)
+    first = ax.legend(
+        handles=handles, fontsize=7, title="run", title_fontsize=7,
+        loc="upper left", bbox_to_anchor=(1.01, 1.0),
+    )  # fmt: skip
     ax.add_artist(first)
-    ax.legend(handles=styles, fontsize=7, loc="lower right")
+    ax.legend(handles=styles, fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="generation", ylabel="return (the fitness CMA-ES maximises)")
     ax.set_title("CMA-ES: fitness per generation", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # "tight": the legends outside the axes
     plt.close(fig)
     return Path(path)
 

@@ -32,7 +32,7 @@ def iteration_evals(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
             if e.get("where") != "dream":
                 continue
             e.update(iteration=k, path=str(path))
-            e["stale"] = eval_check(e, path.parent) == "stale"
+            e["check"] = eval_check(e, path.parent)
             probe = _iteration_dir(run_dir, k) / probe_file(
                 e["temperature"], e.get("dream_done", "threshold")
             )
@@ -92,7 +92,7 @@ def iterations_table(run_dir: Path, rand: dict[str, Any] | None) -> list[str]:
             lines.append(
                 f"| {e['iteration']} | {_rollouts(run_dir, e['iteration'])} | "
                 f"{e['virtual_mean']:.0f} ± {e['virtual_std']:.0f} | "
-                f"{e['mean']:.0f} ± {e['std']:.0f}{' (stale)' * e['stale']} | "
+                f"{e['mean']:.0f} ± {e['std']:.0f}{' (stale)' * (e['check'] == 'stale')} | "
                 f"{e['exploitation_gap']:+.0f} | {test} | {_probe_cell(e)} |"
             )
         lines.append("")

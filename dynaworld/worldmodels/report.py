@@ -68,7 +68,6 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
             e = read_json(p, "controller evaluation")
             e["path"] = str(p)
             e["check"] = eval_check(e, p.parent)  # 'stale': the number is not this C's
-            e["stale"] = e["check"] == "stale"
             out.append(e)
         out += [n for n in _noop(rand.parent) if n["path"] not in {e["path"] for e in out}]
     return out
@@ -81,7 +80,7 @@ def _noop(d: Path) -> list[dict[str, Any]]:
         m = sum(scores) / len(scores)
         std = (sum((x - m) ** 2 for x in scores) / len(scores)) ** 0.5
         noop = {"variant": "noop", "episodes": len(scores), "mean": m, "std": std}
-        return [noop | {"path": str(p), "stale": False}]
+        return [noop | {"path": str(p), "check": ""}]
     return []
 
 
@@ -91,7 +90,7 @@ def _ms(m: float, s: float) -> str:
 
 def _actual(e: dict[str, Any]) -> str:
     """A controller's real score; marked when C was trained on after this evaluation."""
-    return _ms(e["mean"], e["std"]) + (" (stale)" if e.get("stale") else "")
+    return _ms(e["mean"], e["std"]) + (" (stale)" if e.get("check") == "stale" else "")
 
 
 def _training(dirs: list[Path], evals: list[dict[str, Any]]) -> dict[Path, dict[str, Any]]:
@@ -109,6 +108,7 @@ def _training(dirs: list[Path], evals: list[dict[str, Any]]) -> dict[Path, dict[
                 "variant": cfg.get("controller", {}).get("variant", f.name),
                 "where": es.get("where"),
                 "temperature": es.get("temperature") if dream else None,
+                "es_seed": es.get("seed"),
             }
         else:
             out[f] = scored[f]
@@ -168,12 +168,7 @@ def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[
     folders = sorted(runs, key=lambda f: (runs[f].get("temperature") or 0, str(f)))
     if not folders:
         return []
-    names = [
-        f"τ = {runs[f]['temperature']:g} ({runs[f].get('where', 'dream')})"
-        if doom and runs[f].get("temperature") is not None
-        else LABEL_CAR.get(runs[f]["variant"], runs[f]["variant"])
-        for f in folders
-    ]
+    names = curve_labels(folders, runs, doom)
     lines = ["", f"![CMA-ES]({es_curve(folders, figure_path(target, 'cmaes'), names).name})"]
     full = [f for f in folders if not doom and runs[f]["variant"] == "full"]
     if full:  # the full-model runs beside the published CMA-ES curves, longest first
@@ -182,6 +177,27 @@ def _curves(runs: dict[Path, dict[str, Any]], doom: bool, target: Path) -> list[
         curve = curve_vs_reference(curves, figure_path(target, "curve_vs_reference"))
         lines += ["", f"![CMA-ES against the published runs]({curve.name})"]
     return lines
+
+
+def curve_labels(folders: list[Path], runs: dict[Path, dict[str, Any]], doom: bool) -> list[str]:
+    """One legend label per C folder: its temperature (Doom) or variant, and where two runs
+    share that, its CMA-ES seed (and iteration) or folder name."""
+    names = [
+        f"τ = {runs[f]['temperature']:g} ({runs[f].get('where', 'dream')})"
+        if doom and runs[f].get("temperature") is not None
+        else LABEL_CAR.get(runs[f]["variant"], runs[f]["variant"])
+        for f in folders
+    ]
+    return [
+        f"{n}, {_which(f, runs[f])}" if names.count(n) > 1 else n
+        for n, f in zip(names, folders, strict=True)
+    ]
+
+
+def _which(folder: Path, e: dict[str, Any]) -> str:
+    """What tells apart runs of one setting: es.seed, and the iteration folder when not 1."""
+    where = f"{folder.parent.name}/" if folder.parent.name[4:].isdigit() else ""
+    return where + (f"es.seed {e['es_seed']}" if e.get("es_seed") is not None else folder.name)
 
 
 def _cores(folder: Path) -> int:
