@@ -51,6 +51,11 @@ def _rollouts(run_dir: Path, k: int) -> str:
     return f"{cfg['data']['rollouts'] + (k - 1) * cfg['iterate']['rollouts']:,}"
 
 
+def actual_cell(e: dict[str, Any]) -> str:
+    """A controller's real score, mean ± std; marked when C was trained on after this evaluation."""
+    return f"{e['mean']:.0f} ± {e['std']:.0f}" + (" (stale)" if e.get("check") == "stale" else "")
+
+
 def _probe_cell(e: dict[str, Any]) -> str:
     if not e["probe"]:
         return "–"
@@ -92,7 +97,7 @@ def iterations_table(run_dir: Path, rand: dict[str, Any] | None) -> list[str]:
             lines.append(
                 f"| {e['iteration']} | {_rollouts(run_dir, e['iteration'])} | "
                 f"{e['virtual_mean']:.0f} ± {e['virtual_std']:.0f} | "
-                f"{e['mean']:.0f} ± {e['std']:.0f}{' (stale)' * (e['check'] == 'stale')} | "
+                f"{actual_cell(e)} | "
                 f"{e['exploitation_gap']:+.0f} | {test} | {_probe_cell(e)} |"
             )
         lines.append("")

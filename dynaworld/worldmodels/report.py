@@ -27,7 +27,12 @@ from dynaworld.worldmodels.figures import (
     from_zero,
     temperature_chart,
 )
-from dynaworld.worldmodels.iterations import against_random, gap_chart, iterations_table
+from dynaworld.worldmodels.iterations import (
+    actual_cell,
+    against_random,
+    gap_chart,
+    iterations_table,
+)
 from dynaworld.worldmodels.run import eval_check
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
@@ -86,11 +91,6 @@ def _noop(d: Path) -> list[dict[str, Any]]:
 
 def _ms(m: float, s: float) -> str:
     return f"{m:.0f} ± {s:.0f}"
-
-
-def _actual(e: dict[str, Any]) -> str:
-    """A controller's real score; marked when C was trained on after this evaluation."""
-    return _ms(e["mean"], e["std"]) + (" (stale)" if e.get("check") == "stale" else "")
 
 
 def _training(dirs: list[Path], evals: list[dict[str, Any]]) -> dict[Path, dict[str, Any]]:
@@ -228,7 +228,7 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
             f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
             f"{c_setting(e, ', ')} | "
             f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
-            f"{_actual(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
+            f"{actual_cell(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
             f"{paper[0]} | {paper[1]} | {_ms(*z) if z else '—'} | {test} |"
         )
     baselines = {"random": ("random policy", PAPER_DOOM_RANDOM), "noop": ("always no-op", None)}
@@ -322,7 +322,7 @@ def car_table(evals: list[dict[str, Any]]) -> list[str]:
         label += f" (`{Path(run).name}`)" if several else ""
         means = [e["mean"] for e in es]
         lines.append(
-            f"| {label} | {'; '.join(_actual(e) for e in es)} | {cell(means, digits=0)} | "
+            f"| {label} | {'; '.join(actual_cell(e) for e in es)} | {cell(means, digits=0)} | "
             f"{es[0]['episodes']} | {_ms(*pc) if pc else '—'} |"
         )
     pairs = [
