@@ -18,6 +18,7 @@ from PIL import Image
 
 from dynaworld.agents.cmaes import evolve, load_state, new_es
 from dynaworld.agents.controller import Controller
+from dynaworld.checkpoint import load_file
 from dynaworld.config import load_config, to_dict
 from dynaworld.envs.envpool_carracing import CarRacingGroups, EnvpoolCarRacing
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
@@ -25,11 +26,12 @@ from dynaworld.models.dream import DreamEnv, dream_returns
 from dynaworld.models.mdnrnn import MDNRNN
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels import data as wmdata
+from dynaworld.worldmodels import fit
 from dynaworld.worldmodels import report as wm_report
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 from dynaworld.worldmodels.rollout import controller_for, population_returns, real_episode
-from dynaworld.worldmodels.run import C_HOW, changes
+from dynaworld.worldmodels.run import C_HOW, Run, changes
 from tests.conftest import run_isolated
 
 pytest.importorskip("Box2D")
@@ -137,6 +139,35 @@ def test_frame_stream_holds_only_a_few_rollouts_in_memory(tmp_path):
     assert peak < 2.5 * buffer < total / 3, (
         f"peak {peak / 1e6:.1f} MB for a {total / 1e6:.1f} MB dataset"
     )
+
+
+def test_v_and_m_stopped_midway_resume_to_the_weights_of_an_uninterrupted_run(run_dir, tmp_path):
+    # V stopped inside its second epoch (update 6 of 8, 4 an epoch), M after 3 of 7 updates:
+    # each resume sees the batches the uninterrupted run saw at the same updates.
+    def train(folder, vae_epochs, mdn_steps):
+        cfg = load_config(
+            None, TINY + [f"vae.epochs={vae_epochs}", f"mdn.steps={mdn_steps}"], WorldModelsConfig
+        )
+        run = Run(cfg, folder, record=False)
+        fit.train_v(run, progress=False)
+        fit.train_m(run, 1, progress=False)
+
+    dirs = {}
+    for name in ("whole", "stopped"):
+        dirs[name] = tmp_path / name
+        shutil.copytree(
+            run_dir, dirs[name], ignore=shutil.ignore_patterns("vae*", "mdn*", "tensorboard")
+        )
+    train(dirs["whole"], 2, 7)
+    train(dirs["stopped"], 1.3, 3)
+    for done in ("vae.pt", "mdn.pt"):  # as if killed: the checkpoints are what is left
+        (dirs["stopped"] / done).unlink()
+    train(dirs["stopped"], 2, 7)
+    for done in ("vae.pt", "mdn.pt"):
+        whole, resumed = (load_file(d / done)["weights"] for d in dirs.values())
+        assert all(torch.equal(whole[k], resumed[k]) for k in whole), done
+    last = [(d / "mdn_log.csv").read_text().splitlines()[-1] for d in dirs.values()]
+    assert last[0] == last[1] and last[0].startswith("7,")
 
 
 def test_m_sees_every_step_of_an_episode_deaths_included(tmp_path):

@@ -8,9 +8,10 @@ far (iteration k > 1 starts from iteration k - 1's M: the paper's "retrain M").
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,26 @@ from dynaworld.worldmodels.rollout import load_m, load_v
 from dynaworld.worldmodels.run import Run
 
 Loss = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
+Batches = Callable[[int], Iterable[Any]]
 
 
 SAVE_SECONDS = 300.0  # a checkpoint at least this often, so a killed session loses little
+
+
+def replayed(stream: Batches, period: int | None = None) -> Batches:
+    """``batches`` for ``fit`` whose batch at update i does not depend on where training resumed.
+
+    ``stream(s)`` yields the batches from update s on, for s a multiple of ``period`` (an epoch),
+    or s = 0 only (``period`` None: one endless stream). ``batches(step)`` restarts the stream
+    that update ``step`` belongs to and skips (draws and drops) the batches before ``step``."""
+
+    def batches(step: int) -> Iterator[Any]:
+        start = 0 if period is None else step - step % period
+        it = iter(stream(start))
+        next(itertools.islice(it, step - start, step - start), None)  # skip, as itertools' consume
+        return it
+
+    return batches
 
 
 def fit(
@@ -41,7 +59,7 @@ def fit(
     model: torch.nn.Module,
     lr: float,
     steps: int,
-    batches: Callable[[int], Iterable[Any]],
+    batches: Batches,
     loss: Loss,
     columns: tuple[str, ...],
     *,
@@ -52,7 +70,8 @@ def fit(
 ) -> dict[str, float]:
     """Train ``model`` for ``steps`` updates, resuming from ``folder/<name>.ckpt``.
 
-    ``batches(step)`` yields batches from update ``step`` on; ``loss(batch)`` gives the loss and
+    ``batches(step)`` yields batches from update ``step`` on (``replayed`` makes them the same
+    batches whether or not training stopped before ``step``); ``loss(batch)`` gives the loss and
     its logged parts (``columns``)."""
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -119,8 +138,8 @@ def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)  # V's initial weights: from the seed, not the process's history
     v = ConvVAE(vc.z_dim)
 
-    def batches(step: int) -> Iterable[torch.Tensor]:
-        rng = np.random.default_rng([cfg.seed, step])
+    def epoch(start: int) -> Iterable[torch.Tensor]:  # one pass over the frames, in a new order
+        rng = np.random.default_rng([cfg.seed, start])
         for b in wmdata.frame_batches(train_files, vc.batch_size, vc.buffer_rollouts, rng):
             yield torch.from_numpy(b).to(run.device)
 
@@ -130,7 +149,7 @@ def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
         v,
         vc.lr,
         steps,
-        batches,
+        replayed(epoch, period=math.ceil(frames / vc.batch_size)),
         lambda b: v.loss(b, vc.kl_tolerance),
         ("loss", "recon", "kl"),
         seed=cfg.seed,
@@ -195,8 +214,8 @@ def train_m(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
     m = load_m(run.m_path(k - 1)).train() if k > 1 else MDNRNN(**shape)  # type: ignore[arg-type]
     steps = mc.steps if k == 1 else (cfg.iterate.mdn_steps or mc.steps)
 
-    def batches(step: int) -> Iterable[dict[str, torch.Tensor]]:
-        rng = np.random.default_rng([cfg.seed, step, k])
+    def windows(start: int) -> Iterable[dict[str, torch.Tensor]]:  # endless: start is 0
+        rng = np.random.default_rng([cfg.seed, start, k])
         for b in wmdata.sequence_batches(files, mc.seq_len, mc.batch_size, 64, rng):
             yield {name: torch.from_numpy(x).to(run.device) for name, x in b.items()}
 
@@ -208,7 +227,7 @@ def train_m(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
         m,
         mc.lr,
         steps,
-        batches,
+        replayed(windows),
         lambda b: m.loss(b, mc.done_weight),
         ("loss", "z_nll", "reward_mse", "done_bce"),
         seed=cfg.seed + k - 1,
