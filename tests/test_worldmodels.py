@@ -758,3 +758,57 @@ def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
     zero = [c(1, s, m) | {"start": "zero"} for s, m in enumerate((183, 170))]
     rows = [line for line in seeds_table([*one, *zero]) if line.startswith("| τ")]
     assert len(rows) == 2 and "from zero weights, iteration 4 | 0: 183; 1: 170 |" in rows[1]
+
+
+def test_compare_pools_repeats_tests_them_against_the_first_and_a_target_and_refuses_bad_input(
+    tmp_path, cli
+):
+    from pathlib import Path
+
+    from scipy import stats as sps
+
+    from dynaworld.experiments.stats import holm, welch_p
+    from dynaworld.worldmodels.run import params_digest
+
+    rng = np.random.default_rng(0)
+
+    def c(run: str, name: str, center: float) -> str:
+        folder = tmp_path / run / name
+        folder.mkdir(parents=True)
+        np.save(folder / "params.npy", rng.normal(size=5))
+        returns = np.round(rng.normal(center, 100, 100)).tolist()
+        e = {"returns": returns, "mean": float(np.mean(returns)), "std": float(np.std(returns))}
+        (folder / "eval.json").write_text(json.dumps(e | {"params_sha256": params_digest(folder)}))
+        return str(folder)
+
+    a = [c("m15k", f"C_{s}", m) for s, m in enumerate((740, 700, 710))]
+    b = [c("m21k", f"C_{s}", m) for s, m in enumerate((450, 580, 170))]
+    r = cli("worldmodels", "compare", ",".join(a), "longer=" + ",".join(b), "--target", "750")
+    assert r.returncode == 0, r.stderr
+    rows = [
+        line.split(" | ")
+        for line in r.stdout.splitlines()
+        if line.startswith("| m15k") or line.startswith("| longer")
+    ]
+    x, y = ([json.loads((Path(f) / "eval.json").read_text())["returns"] for f in s] for s in (a, b))
+    x, y = np.concatenate(x), np.concatenate(y)
+    assert rows[0][3] == f"{x.mean():.1f} ± {x.std():.1f}" and rows[1][2] == "300"
+    tests = [sps.ttest_1samp(x, 750).pvalue, sps.ttest_1samp(y, 750).pvalue, welch_p(x, y)]
+    runs = welch_p(
+        *([json.loads((Path(f) / "eval.json").read_text())["mean"] for f in s] for s in (a, b))
+    )
+    adjusted = holm([tests[0], tests[1], tests[2], runs])  # the table's four tests, one family
+    assert rows[0][6] == f"{tests[0]:.2g} ({adjusted[0]:.2g})"
+    assert rows[1][7] == f"{tests[2]:.2g} ({adjusted[2]:.2g})"
+    assert rows[1][9] == f"{runs:.2g} ({adjusted[3]:.2g}) |"
+    # a C trained on after its evaluation, a folder never evaluated, an existing --out: refused
+    np.save(Path(b[0]) / "params.npy", np.zeros(5))
+    (tmp_path / "table.md").write_text("mine")
+    for args, named in (
+        ((",".join(a), b[0]), "stale"),
+        ((a[0], str(tmp_path / "m21k" / "C_9")), "C_9/eval.json not found"),
+        ((a[0], a[1], "--out", str(tmp_path / "table.md")), "table.md exists"),
+    ):
+        r = cli("worldmodels", "compare", *args)
+        assert r.returncode != 0 and named in r.stderr and r.stdout == "", (args, r.stderr)
+    assert (tmp_path / "table.md").read_text() == "mine"

@@ -57,6 +57,7 @@ def add_parser(sub: Any) -> None:
         help="train the controllers in M_k's dream, k an iterative run's iteration (default: 1)",
     )
     _add_result_commands(ws)
+    _add_table_commands(ws)
 
 
 def _add_result_commands(ws: Any) -> None:
@@ -110,6 +111,10 @@ def _add_result_commands(ws: Any) -> None:
         action="append",
         help="doom_skill 1-5, or 'cfg' for take_cover.cfg's own (repeatable; default cfg and 5)",
     )
+
+
+def _add_table_commands(ws: Any) -> None:
+    """log, compare and report: tables of what was run."""
     lg = ws.add_parser("log", help="a controller's CMA-ES log (C_*/log.csv) as a Markdown table")
     lg.add_argument("c_dir", help="a C_* folder, e.g. runs/wm-car/C_full")
     lg.add_argument("--from", dest="first", type=positive_int, default=1, metavar="G")
@@ -119,6 +124,18 @@ def _add_result_commands(ws: Any) -> None:
         default=1,
         help="every n-th generation (and every evaluated one)",
     )
+    cmp = ws.add_parser(
+        "compare",
+        help="settings (C folders pooled) against the first and a target: Welch, one-sample t, Holm",
+    )
+    cmp.add_argument(
+        "settings",
+        nargs="+",
+        metavar="[NAME=]C_DIR[,C_DIR...]",
+        help="one setting: its CMA-ES repeats, comma-separated C folders (or eval.json files)",
+    )
+    cmp.add_argument("--target", type=float, help="a score to test each setting against, e.g. 750")
+    cmp.add_argument("--out", help="also write the table to this Markdown file")
     rep = ws.add_parser("report", help="the lecture's table from runs, beside the paper's numbers")
     rep.add_argument("run_dirs", nargs="+")
     rep.add_argument("--out", help="report.md path (default FIRST_RUN_DIR/report.md)")

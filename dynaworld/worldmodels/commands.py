@@ -12,9 +12,11 @@ import numpy as np
 from dynaworld import rundir
 from dynaworld.config import load_config
 from dynaworld.errors import ConfigError
+from dynaworld.files import atomic_write
 from dynaworld.shipped import names
 from dynaworld.worldmodels import control
 from dynaworld.worldmodels.cli import STAGE_COMMANDS
+from dynaworld.worldmodels.compare import compare
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.experiment import run_experiment
 from dynaworld.worldmodels.figures import dream_gif
@@ -117,6 +119,16 @@ def tables(a: argparse.Namespace) -> None:
     print(f"dynaworld: report {report(a.run_dirs, a.out)}")
 
 
+def compare_settings(a: argparse.Namespace) -> None:
+    if a.out and Path(a.out).exists():  # a table someone wrote is not replaced
+        raise ConfigError(f"--out {a.out} exists: name a new file")
+    text = "\n".join(compare(a.settings, a.target)) + "\n"
+    if a.out:
+        with atomic_write(a.out, "w") as f:
+            f.write(text)
+    print(text, end="")
+
+
 def es_log(a: argparse.Namespace) -> None:
     print("\n".join(log_table(a.c_dir, a.first, a.every)))
 
@@ -131,6 +143,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "parity": env_parity,
     "report": tables,
     "log": es_log,
+    "compare": compare_settings,
 }
 
 
