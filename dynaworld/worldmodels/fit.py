@@ -37,18 +37,19 @@ Batches = Callable[[int], Iterable[Any]]
 SAVE_SECONDS = 300.0  # a checkpoint at least this often, so a killed session loses little
 
 
-def replayed(stream: Batches, period: int | None = None) -> Batches:
+def replayed(stream: Batches, to: Callable[[Any], Any], period: int | None = None) -> Batches:
     """``batches`` for ``fit`` whose batch at update i does not depend on where training resumed.
 
     ``stream(s)`` yields the batches from update s on, for s a multiple of ``period`` (an epoch),
     or s = 0 only (``period`` None: one endless stream). ``batches(step)`` restarts the stream
-    that update ``step`` belongs to and skips (draws and drops) the batches before ``step``."""
+    that update ``step`` belongs to, skips (draws and drops) the batches before ``step`` and
+    yields the rest through ``to`` (e.g. onto the device), which skipped batches never reach."""
 
     def batches(step: int) -> Iterator[Any]:
         start = 0 if period is None else step - step % period
         it = iter(stream(start))
         next(itertools.islice(it, step - start, step - start), None)  # skip, as itertools' consume
-        return it
+        return map(to, it)
 
     return batches
 
@@ -138,10 +139,9 @@ def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)  # V's initial weights: from the seed, not the process's history
     v = ConvVAE(vc.z_dim)
 
-    def epoch(start: int) -> Iterable[torch.Tensor]:  # one pass over the frames, in a new order
+    def epoch(start: int) -> Iterable[np.ndarray]:  # one pass over the frames, in a new order
         rng = np.random.default_rng([cfg.seed, start])
-        for b in wmdata.frame_batches(train_files, vc.batch_size, vc.buffer_rollouts, rng):
-            yield torch.from_numpy(b).to(run.device)
+        return wmdata.frame_batches(train_files, vc.batch_size, vc.buffer_rollouts, rng)
 
     parts = fit(
         run.dir,
@@ -149,7 +149,11 @@ def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
         v,
         vc.lr,
         steps,
-        replayed(epoch, period=math.ceil(frames / vc.batch_size)),
+        replayed(
+            epoch,
+            lambda b: torch.from_numpy(b).to(run.device),
+            period=math.ceil(frames / vc.batch_size),
+        ),
         lambda b: v.loss(b, vc.kl_tolerance),
         ("loss", "recon", "kl"),
         seed=cfg.seed,
@@ -214,10 +218,12 @@ def train_m(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
     m = load_m(run.m_path(k - 1)).train() if k > 1 else MDNRNN(**shape)  # type: ignore[arg-type]
     steps = mc.steps if k == 1 else (cfg.iterate.mdn_steps or mc.steps)
 
-    def windows(start: int) -> Iterable[dict[str, torch.Tensor]]:  # endless: start is 0
+    def windows(start: int) -> Iterable[dict[str, np.ndarray]]:  # endless: start is 0
         rng = np.random.default_rng([cfg.seed, start, k])
-        for b in wmdata.sequence_batches(files, mc.seq_len, mc.batch_size, 64, rng):
-            yield {name: torch.from_numpy(x).to(run.device) for name, x in b.items()}
+        return wmdata.sequence_batches(files, mc.seq_len, mc.batch_size, 64, rng)
+
+    def to_device(b: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {name: torch.from_numpy(x).to(run.device) for name, x in b.items()}
 
     folder = run.iteration_dir(k)
     folder.mkdir(parents=True, exist_ok=True)
@@ -227,7 +233,7 @@ def train_m(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
         m,
         mc.lr,
         steps,
-        replayed(windows),
+        replayed(windows, to_device),
         lambda b: m.loss(b, mc.done_weight),
         ("loss", "z_nll", "reward_mse", "done_bce"),
         seed=cfg.seed + k - 1,
