@@ -812,3 +812,29 @@ def test_compare_pools_repeats_tests_them_against_the_first_and_a_target_and_ref
         r = cli("worldmodels", "compare", *args)
         assert r.returncode != 0 and named in r.stderr and r.stdout == "", (args, r.stderr)
     assert (tmp_path / "table.md").read_text() == "mine"
+
+
+def test_only_iter_k_folders_are_iterations_so_a_run_named_seed12_keeps_its_name(tmp_path, cli):
+    from pathlib import Path
+
+    from dynaworld.worldmodels.run import iteration_dir, iteration_of, params_digest
+
+    assert [iteration_of(Path(n)) for n in ("iter2", "iter13", "seed12", "iter", "iter1")] == [
+        2,
+        13,
+        None,
+        None,
+        None,
+    ]
+    assert iteration_dir(tmp_path, 1) == tmp_path and iteration_dir(tmp_path, 3).name == "iter3"
+    folders = []
+    for run in ("seed12", "m15k/iter2"):
+        folder = tmp_path / run / "C_0"
+        folder.mkdir(parents=True)
+        np.save(folder / "params.npy", np.zeros(3))
+        e = {"returns": [700.0, 800.0], "mean": 750.0, "std": 50.0}
+        (folder / "eval.json").write_text(json.dumps(e | {"params_sha256": params_digest(folder)}))
+        folders.append(str(folder))
+    r = cli("worldmodels", "compare", *folders)
+    assert r.returncode == 0, r.stderr
+    assert "| seed12 |" in r.stdout and "| m15k/iter2 |" in r.stdout, r.stdout

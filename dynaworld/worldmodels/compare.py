@@ -23,7 +23,7 @@ from scipy import stats as sps
 from dynaworld.errors import DynaworldError
 from dynaworld.experiments.stats import cell, holm, welch_p
 from dynaworld.files import read_json
-from dynaworld.worldmodels.run import eval_check
+from dynaworld.worldmodels.run import eval_check, iteration_of
 
 
 def read_setting(spec: str) -> tuple[str, list[dict[str, Any]]]:
@@ -41,7 +41,7 @@ def read_setting(spec: str) -> tuple[str, list[dict[str, Any]]]:
     if not evals:
         raise DynaworldError(f"setting {spec!r} names no C folder")
     run = Path(evals[0]["path"]).parent.parent  # a C folder's run, or its iter<k>/ folder
-    return name or (f"{run.parent.name}/{run.name}" if run.name[4:].isdigit() else run.name), evals
+    return name or (f"{run.parent.name}/{run.name}" if iteration_of(run) else run.name), evals
 
 
 def compare(specs: list[str], target: float | None = None) -> list[str]:

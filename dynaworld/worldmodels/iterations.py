@@ -12,28 +12,24 @@ from dynaworld.config import load_yaml
 from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json
 from dynaworld.worldmodels.probe import probe_file
-from dynaworld.worldmodels.run import eval_check
+from dynaworld.worldmodels.run import eval_check, iteration_dir, iteration_of
 
 PROBED = ("noop", "right", "left")  # the constant actions of the probe, in table order
-
-
-def _iteration_dir(run_dir: Path, k: int) -> Path:
-    return run_dir if k == 1 else run_dir / f"iter{k}"
 
 
 def iteration_evals(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Dream-trained C folders by name (e.g. ``C_full_dream_tau1.15_sampled``): the eval.json of
     each iteration that has one, in order, with that iteration's probe of M (when run)."""
-    ks = [1] + sorted(int(p.name[4:]) for p in run_dir.glob("iter*") if p.name[4:].isdigit())
+    ks = [1] + sorted(k for p in run_dir.glob("iter*") if (k := iteration_of(p)) is not None)
     out: dict[str, list[dict[str, Any]]] = {}
     for k in ks:
-        for path in sorted(_iteration_dir(run_dir, k).glob("C_*/eval.json")):
+        for path in sorted(iteration_dir(run_dir, k).glob("C_*/eval.json")):
             e = read_json(path, "controller evaluation")
             if e.get("where") != "dream":
                 continue
             e.update(iteration=k, path=str(path))
             e["check"] = eval_check(e, path.parent)
-            probe = _iteration_dir(run_dir, k) / probe_file(
+            probe = iteration_dir(run_dir, k) / probe_file(
                 e["temperature"], e.get("dream_done", "threshold")
             )
             e["probe"] = read_json(probe, "probe file") if probe.exists() else None

@@ -33,7 +33,7 @@ from dynaworld.worldmodels.iterations import (
     gap_chart,
     iterations_table,
 )
-from dynaworld.worldmodels.run import eval_check
+from dynaworld.worldmodels.run import eval_check, iteration_of
 
 PAPER_CAR = {"random": None, "v_only": (632, 251), "v_hidden": (788, 141), "full": (906, 21)}
 LABEL_CAR = {
@@ -67,7 +67,7 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
     out = []
     for d in run_dirs:
         rand = d / "random_eval.json"
-        if not rand.exists() and d.name[4:].isdigit():  # iter<k>/: the run's, the same game
+        if not rand.exists() and iteration_of(d) is not None:  # iter<k>/: the run's, the same game
             rand = d.parent / "random_eval.json"
         for p in sorted(d.glob("C_*/eval.json")) + ([rand] if rand.exists() else []):
             e = read_json(p, "controller evaluation")
@@ -196,7 +196,7 @@ def curve_labels(folders: list[Path], runs: dict[Path, dict[str, Any]], doom: bo
 
 def _which(folder: Path, e: dict[str, Any]) -> str:
     """What tells apart runs of one setting: es.seed, and the iteration folder when not 1."""
-    where = f"{folder.parent.name}/" if folder.parent.name[4:].isdigit() else ""
+    where = f"{folder.parent.name}/" if iteration_of(folder.parent) is not None else ""
     return where + (f"es.seed {e['es_seed']}" if e.get("es_seed") is not None else folder.name)
 
 

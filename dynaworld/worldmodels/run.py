@@ -53,6 +53,17 @@ HOW = ("data.workers", "iterate.iterations")
 C_HOW = ("es.generations", "es.workers", "es.eval_every")
 
 
+def iteration_dir(run_dir: Path, k: int) -> Path:
+    """Where iteration k of a run writes: the run directory for k = 1, ``iter<k>/`` after."""
+    return run_dir if k == 1 else run_dir / f"iter{k}"
+
+
+def iteration_of(folder: Path) -> int | None:
+    """k when ``folder`` is a run's ``iter<k>/`` folder (k > 1), else None (a run directory)."""
+    k = folder.name.removeprefix("iter")
+    return int(k) if folder.name.startswith("iter") and k.isdigit() and int(k) > 1 else None
+
+
 def changes(
     old: dict[str, Any], new: dict[str, Any], sections: Iterable[str], keep: Iterable[str]
 ) -> list[str]:
@@ -131,7 +142,7 @@ class Run:
 
     # ------------------------------------------------------------------ where things are
     def iteration_dir(self, k: int) -> Path:
-        return self.dir if k == 1 else self.dir / f"iter{k}"
+        return iteration_dir(self.dir, k)
 
     def data_dir(self, k: int = 1) -> Path:
         if k > 1:
