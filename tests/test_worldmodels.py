@@ -760,6 +760,17 @@ def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
     assert len(rows) == 2 and "from zero weights, iteration 4 | 0: 183; 1: 170 |" in rows[1]
 
 
+def _evaluated_c(folder, params, returns):
+    """A C folder as ``evaluate`` leaves it: params.npy and an eval.json that names its digest."""
+    from dynaworld.worldmodels.run import params_digest
+
+    folder.mkdir(parents=True)
+    np.save(folder / "params.npy", params)
+    e = {"returns": returns, "mean": float(np.mean(returns)), "std": float(np.std(returns))}
+    (folder / "eval.json").write_text(json.dumps(e | {"params_sha256": params_digest(folder)}))
+    return str(folder)
+
+
 def test_compare_pools_repeats_tests_them_against_the_first_and_a_target_and_refuses_bad_input(
     tmp_path, cli
 ):
@@ -768,18 +779,14 @@ def test_compare_pools_repeats_tests_them_against_the_first_and_a_target_and_ref
     from scipy import stats as sps
 
     from dynaworld.experiments.stats import holm, welch_p
-    from dynaworld.worldmodels.run import params_digest
 
     rng = np.random.default_rng(0)
 
     def c(run: str, name: str, center: float) -> str:
-        folder = tmp_path / run / name
-        folder.mkdir(parents=True)
-        np.save(folder / "params.npy", rng.normal(size=5))
-        returns = np.round(rng.normal(center, 100, 100)).tolist()
-        e = {"returns": returns, "mean": float(np.mean(returns)), "std": float(np.std(returns))}
-        (folder / "eval.json").write_text(json.dumps(e | {"params_sha256": params_digest(folder)}))
-        return str(folder)
+        params = rng.normal(size=5)
+        return _evaluated_c(
+            tmp_path / run / name, params, np.round(rng.normal(center, 100, 100)).tolist()
+        )
 
     a = [c("m15k", f"C_{s}", m) for s, m in enumerate((740, 700, 710))]
     b = [c("m21k", f"C_{s}", m) for s, m in enumerate((450, 580, 170))]
@@ -817,7 +824,7 @@ def test_compare_pools_repeats_tests_them_against_the_first_and_a_target_and_ref
 def test_only_iter_k_folders_are_iterations_so_a_run_named_seed12_keeps_its_name(tmp_path, cli):
     from pathlib import Path
 
-    from dynaworld.worldmodels.run import iteration_dir, iteration_of, params_digest
+    from dynaworld.worldmodels.run import iteration_dir, iteration_of
 
     assert [iteration_of(Path(n)) for n in ("iter2", "iter13", "seed12", "iter", "iter1")] == [
         2,
@@ -827,14 +834,10 @@ def test_only_iter_k_folders_are_iterations_so_a_run_named_seed12_keeps_its_name
         None,
     ]
     assert iteration_dir(tmp_path, 1) == tmp_path and iteration_dir(tmp_path, 3).name == "iter3"
-    folders = []
-    for run in ("seed12", "m15k/iter2"):
-        folder = tmp_path / run / "C_0"
-        folder.mkdir(parents=True)
-        np.save(folder / "params.npy", np.zeros(3))
-        e = {"returns": [700.0, 800.0], "mean": 750.0, "std": 50.0}
-        (folder / "eval.json").write_text(json.dumps(e | {"params_sha256": params_digest(folder)}))
-        folders.append(str(folder))
+    folders = [
+        _evaluated_c(tmp_path / run / "C_0", np.zeros(3), [700.0, 800.0])
+        for run in ("seed12", "m15k/iter2")
+    ]
     r = cli("worldmodels", "compare", *folders)
     assert r.returncode == 0, r.stderr
     assert "| seed12 |" in r.stdout and "| m15k/iter2 |" in r.stdout, r.stdout

@@ -41,7 +41,9 @@ def read_setting(spec: str) -> tuple[str, list[dict[str, Any]]]:
     if not evals:
         raise DynaworldError(f"setting {spec!r} names no C folder")
     run = Path(evals[0]["path"]).parent.parent  # a C folder's run, or its iter<k>/ folder
-    return name or (f"{run.parent.name}/{run.name}" if iteration_of(run) else run.name), evals
+    return name or (
+        f"{run.parent.name}/{run.name}" if iteration_of(run) is not None else run.name
+    ), evals
 
 
 def compare(specs: list[str], target: float | None = None) -> list[str]:

@@ -23,15 +23,14 @@ def iteration_evals(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
     ks = [1] + sorted(k for p in run_dir.glob("iter*") if (k := iteration_of(p)) is not None)
     out: dict[str, list[dict[str, Any]]] = {}
     for k in ks:
-        for path in sorted(iteration_dir(run_dir, k).glob("C_*/eval.json")):
+        folder = iteration_dir(run_dir, k)
+        for path in sorted(folder.glob("C_*/eval.json")):
             e = read_json(path, "controller evaluation")
             if e.get("where") != "dream":
                 continue
             e.update(iteration=k, path=str(path))
             e["check"] = eval_check(e, path.parent)
-            probe = iteration_dir(run_dir, k) / probe_file(
-                e["temperature"], e.get("dream_done", "threshold")
-            )
+            probe = folder / probe_file(e["temperature"], e.get("dream_done", "threshold"))
             e["probe"] = read_json(probe, "probe file") if probe.exists() else None
             out.setdefault(path.parent.name, []).append(e)
     # C followed over several iterations; else (only the last C evaluated) any C of k > 1. A C
