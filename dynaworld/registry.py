@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dynaworld.errors import ConfigError
-from dynaworld.imports import load_entry_point
+from dynaworld.imports import Roots, load_entry_point
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _is_path(name: str) -> bool:
     return bool(sep and module and attr)
 
 
-def model_spec(name: str, refuse_under: Path | None = None) -> ModelSpec:
+def model_spec(name: str, refuse_under: Roots = None) -> ModelSpec:
     """The spec of a registered name; for 'module:Factory', the factory's own capabilities
     (class attributes named as ModelSpec's fields), imported from an installed package only."""
     if name in MODELS:

@@ -91,8 +91,9 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
         raise DynaworldError(f"{d} is not a run directory (no config.yaml)")
     cfg = load_config(d / "config.yaml")
     modules = [*cfg.env.imports, *([cfg.env.id.split(":")[0]] if ":" in cfg.env.id else [])]
-    import_env_modules(modules, refuse_under=d)  # never code from the folder itself
-    model_spec(cfg.planning.model, refuse_under=d)  # a user's model class, likewise
+    shared = rundir.loaded_folders(d)  # never code from the folder itself or a sweep holding it
+    import_env_modules(modules, refuse_under=shared)
+    model_spec(cfg.planning.model, refuse_under=shared)  # a user's model class, likewise
     return cfg
 
 

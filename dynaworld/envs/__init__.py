@@ -24,7 +24,7 @@ from dynaworld.config import EnvConfig
 from dynaworld.envs.atari import rom_name
 from dynaworld.envs.partial import HideVelocities
 from dynaworld.errors import ConfigError, EnvironmentNotFound
-from dynaworld.imports import import_installed
+from dynaworld.imports import Roots, import_installed
 
 _registered = False
 ATARI_ID = "dynaworld/Atari-v0"  # dynaworld's Atari env, registered so env.spec rebuilds it
@@ -64,10 +64,10 @@ def is_minatar(env_id: str) -> bool:
 
 
 def import_env_modules(
-    modules: list[str] | tuple[str, ...], refuse_under: Path | None = None
+    modules: list[str] | tuple[str, ...], refuse_under: Roots = None
 ) -> None:
     """Import the modules that register a user's env ids (``env.imports``, ``module:EnvId``);
-    ``refuse_under``: a run directory being loaded, whose own files are never imported."""
+    ``refuse_under``: the folders being loaded, whose own files are never imported."""
     for name in modules:
         try:
             import_installed(name, "env module", refuse_under)
