@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from dynaworld.errors import ConfigError

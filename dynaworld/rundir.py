@@ -57,7 +57,10 @@ def loaded_folders(d: str | Path) -> list[Path]:
     """``d`` and every folder above it that dynaworld made (a sweep holding the run, a World
     Models run): the folders whose files are never imported as code when ``d`` is loaded."""
     d = Path(d).resolve()
-    return [d, *(p for p in d.parents if (p / KIND_FILE).is_file() or (p / "experiment.yaml").is_file())]
+    return [
+        d,
+        *(p for p in d.parents if (p / KIND_FILE).is_file() or (p / "experiment.yaml").is_file()),
+    ]
 
 
 def check_kind(d: str | Path, kind: str, command: str) -> None:

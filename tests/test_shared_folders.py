@@ -52,7 +52,9 @@ def test_a_dotted_import_into_a_shared_run_folder_never_runs(finished_run, tmp_p
     project, marker = tmp_path / "project", tmp_path / "pwned"
     d = _shared_run(finished_run, project, marker, EDITS[key])
     entries = {
-        "load": lambda: _python("import dynaworld; dynaworld.load('downloads/shared_run')", project),
+        "load": lambda: _python(
+            "import dynaworld; dynaworld.load('downloads/shared_run')", project
+        ),
         "eval": lambda: _cli(["eval", "downloads/shared_run", "--episodes", "1"], project),
         "resume": lambda: _cli(["train", "--resume", "downloads/shared_run"], project),
         "collect": lambda: _cli(

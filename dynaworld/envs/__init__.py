@@ -63,9 +63,7 @@ def is_minatar(env_id: str) -> bool:
     return env_id.startswith("MinAtar/")
 
 
-def import_env_modules(
-    modules: list[str] | tuple[str, ...], refuse_under: Roots = None
-) -> None:
+def import_env_modules(modules: list[str] | tuple[str, ...], refuse_under: Roots = None) -> None:
     """Import the modules that register a user's env ids (``env.imports``, ``module:EnvId``);
     ``refuse_under``: the folders being loaded, whose own files are never imported."""
     for name in modules:
