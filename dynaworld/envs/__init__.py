@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
