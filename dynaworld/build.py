@@ -7,6 +7,7 @@ loop's data step), DQN's replay planning, and the planning model named by ``plan
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,12 @@ import torch
 from dynaworld import checkpoint as ckpt
 from dynaworld.agents import DQNAgent, q_network
 from dynaworld.agents.networks import network_kind
-from dynaworld.config import TrainConfig, parse_shape
+from dynaworld.config import RESUME_SAFE, TrainConfig, flatten, parse_shape, to_dict
 from dynaworld.device import cpu_threads, resolve_device
 from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import load_env_state
-from dynaworld.errors import CheckpointError, DynaworldError
+from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
 from dynaworld.loop import Loop, Planning, every, ratio
 from dynaworld.models import ReplayModel, ReplayWriter
 from dynaworld.models.base import LearningModel
@@ -76,7 +77,9 @@ def build(cfg: TrainConfig) -> Components:
         cpu_threads(cfg.torch_threads, network_kind(cfg.agent.network, obs_shape))
     )
     n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
+    check_sizes(cfg, obs_shape, env.observation_space.dtype, n_actions)
     net = q_network(cfg.agent.network, obs_shape, n_actions, cfg.agent.hidden)
+    check_network(net, cfg, obs_shape)
     agent = DQNAgent(net, n_actions, cfg.agent, device, seed=s_agent)
     buffer = ReplayBuffer.for_observation(
         obs_shape,
@@ -105,6 +108,52 @@ def build(cfg: TrainConfig) -> Components:
     loop = Loop(env, agent, planning, data=[writer], K=cfg.total_steps, M=1)
     loop.state.obs, _ = env.reset(seed=s_env)
     return Components(cfg, env, agent, buffer, loop, device, spec, stateful)
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_sizes(cfg: TrainConfig, obs_shape: tuple[int, ...], dtype: Any, n_actions: int) -> None:
+    """Refuse, before anything is allocated or written, sizes that cannot work: a replay buffer
+    smaller than a minibatch, or a replay buffer and Q-networks (online, target, Adam's two
+    moments) larger than this machine's memory."""
+    rc, ac = cfg.replay, cfg.agent
+    need = max(ac.batch_size, ac.n_step + 1)
+    if rc.capacity < need:
+        raise ConfigError(
+            f"replay.capacity={rc.capacity}: must hold at least one minibatch "
+            f"(agent.batch_size={ac.batch_size}, agent.n_step={ac.n_step}): use >= {need}"
+        )
+    frame = int(np.prod(obs_shape[1:] if is_atari(cfg.env.id) else obs_shape))
+    replay = rc.capacity * (frame * np.dtype(dtype).itemsize + 16)
+    with torch.device("meta"):  # counts parameters without allocating them
+        params = sum(
+            p.numel() for p in q_network(ac.network, obs_shape, n_actions, ac.hidden).parameters()
+        )
+    total, have = replay + 4 * 4 * params, memory_bytes()
+    if total > 0.8 * have:
+        raise ConfigError(
+            f"this run needs about {total / 2**30:,.1f} GiB (replay.capacity={rc.capacity:,}: "
+            f"{replay / 2**30:,.1f} GiB; {params:,} network parameters x 4 copies: "
+            f"{16 * params / 2**30:,.1f} GiB), more than this machine's {have / 2**30:,.0f} GiB: "
+            "lower replay.capacity or agent.hidden"
+        )
+
+
+def check_network(net: torch.nn.Module, cfg: TrainConfig, obs_shape: tuple[int, ...]) -> None:
+    """One forward pass on a blank observation: a network that cannot take this environment's
+    observations is a ConfigError now, not a crash after the run folder is written."""
+    try:
+        with torch.no_grad():
+            net(torch.zeros((1, *obs_shape)))
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0][:200]
+        raise ConfigError(
+            f"agent.network={cfg.agent.network} cannot take {cfg.env.id}'s observations of shape "
+            f"{obs_shape} ({first}); use 'auto'"
+        ) from None
 
 
 def model_planning(
@@ -149,6 +198,46 @@ def measure_model(
     return model.k_step_error(cfg.model.error_k, rng=rng), termination_error(model, rng=rng)
 
 
+COUNTERS = ("env_steps", "agent_updates", "model_transitions", "episodes")
+
+
+def check_state(c: Components, state: dict[str, Any], step: int | None) -> None:
+    """Raise CheckpointError unless ``state`` belongs to this run: made with the same settings
+    (all but ``RESUME_SAFE`` ones), every component present, counters that are non-negative
+    integers with ``env_steps`` the checkpoint's own step."""
+    made_with = state.get("config")
+    if made_with is not None:
+        now = flatten(to_dict(c.cfg))
+        if not isinstance(made_with, dict):
+            raise CheckpointError("its config record is not a mapping")
+        keys = sorted(k for k in set(now) | set(made_with)
+                      if k not in RESUME_SAFE and k != "name" and now.get(k) != made_with.get(k))  # fmt: skip
+        if keys:
+            shown = ", ".join(
+                f"{k}={made_with.get(k)!r} (config.yaml: {now.get(k)!r})" for k in keys[:5]
+            )
+            raise CheckpointError(
+                f"was made with other settings than config.yaml says: {shown}; config.yaml was "
+                "edited after the run started: restore it, or start a new run"
+            )
+    want = {k for k, v in c.stateful.items() if hasattr(v, "state_dict")}
+    have = state.get("components")
+    if not isinstance(have, dict) or want - set(have):
+        missing = sorted(want - set(have or {}))
+        raise CheckpointError(f"has no state for {', '.join(missing)}: it would resume untrained")
+    loop = state.get("loop")
+    if not isinstance(loop, dict):
+        raise CheckpointError("has no loop counters")
+    for k in COUNTERS:
+        v = loop.get(k)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise CheckpointError(f"counter {k}={v!r} is not a non-negative integer")
+    if step is not None and loop["env_steps"] != step:
+        raise CheckpointError(
+            f"counts env_steps={loop['env_steps']:,} in the folder of step {step:,}"
+        )
+
+
 def restore(c: Components, state: dict[str, Any]) -> None:
     for k, v in state["loop"].items():
         setattr(c.loop.state, k, v)
@@ -163,6 +252,7 @@ def load_and_restore(c: Components, path: Path) -> dict[str, Any]:
     """Load checkpoint ``path`` into freshly built components; every failure names the file."""
     state = ckpt.load_checkpoint(path)
     try:
+        check_state(c, state, ckpt.step_of(path))
         restore(c, state)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
@@ -184,5 +274,10 @@ def load_agent(run_dir: str | Path) -> tuple[TrainConfig, DQNAgent, Path]:
     env.close()
     net = q_network(cfg.agent.network, shape, n, cfg.agent.hidden)
     agent = DQNAgent(net, n, cfg.agent, resolve_device(cfg.device), seed=cfg.seed)
-    agent.load_state_dict(ckpt.load_checkpoint(latest)["components"]["agent"])
+    state = ckpt.load_checkpoint(latest)
+    try:
+        agent.load_state_dict(state["components"]["agent"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{latest} does not fit this run's agent ({first[:300]})") from None
     return cfg, agent, latest

@@ -13,12 +13,14 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from dynaworld.errors import CheckpointError
+from dynaworld.files import check_target
 
 PREFIX = "step_"
 
@@ -40,6 +42,16 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return dirs[-1] / "state.pt" if dirs else None
 
 
+def step_of(path: str | Path) -> int | None:
+    """The step of checkpoint file ``.../step_<N>/state.pt`` (None for another name)."""
+    name = Path(path).parent.name
+    return (
+        int(name[len(PREFIX) :])
+        if name.startswith(PREFIX) and name[len(PREFIX) :].isdigit()
+        else None
+    )
+
+
 def remove_partial(run_dir: str | Path) -> list[Path]:
     """Delete temporary checkpoint directories left by a crash (kill -9, a full disk)."""
     root = Path(run_dir) / "checkpoints"
@@ -52,11 +64,12 @@ def remove_partial(run_dir: str | Path) -> list[Path]:
 def save_file(state: Any, path: str | Path) -> Path:
     """Write ``state`` to ``path`` atomically (its folder is created). A full disk (or any write
     error) removes the partial file and raises CheckpointError naming the space it needs."""
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    final = check_target(path)
     tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
+    tmp.unlink(missing_ok=True)
+    try:  # a new file (O_EXCL), never through a link planted under the temporary name
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with open(os.open(tmp, flags, 0o644), "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
@@ -80,8 +93,8 @@ def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep:
     A full disk (or any write error) removes the partial checkpoint and raises CheckpointError
     naming the directory and the space the checkpoint needs.
     """
-    root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
+    root = check_target(Path(run_dir) / "checkpoints", run_dir)
+    root.mkdir(exist_ok=True)
     final = root / f"{PREFIX}{step:010d}"
     tmp = root / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -110,12 +123,30 @@ def _nbytes(v: Any) -> int:
     return len(v) if isinstance(v, bytes | str) else 8
 
 
+def check_archive(p: Path, what: str) -> None:
+    """Refuse a file whose contents would inflate beyond its size: ``torch.save`` stores its
+    entries uncompressed, so a compressed entry (a 1 MB file that unpacks to 1 GiB) is never one
+    dynaworld wrote."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: torch.load names it truncated or corrupt
+    unpacked = sum(i.file_size for i in infos)
+    if any(i.compress_type != zipfile.ZIP_STORED for i in infos) or unpacked > p.stat().st_size:
+        raise CheckpointError(
+            f"{what} {p} holds compressed entries ({unpacked:,} bytes unpacked from "
+            f"{p.stat().st_size:,}): torch.save never compresses, so dynaworld did not write it; refused"
+        )
+
+
 def load_file(path: str | Path, what: str = "file") -> Any:
     """A file dynaworld wrote with ``torch.save``, read with ``weights_only=True``: tensors and
     plain data only, so a crafted file cannot run code. Errors name the file."""
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{what} not found: {p}")
+    check_archive(p, what)
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, a pickle that names a class, ...

@@ -10,7 +10,7 @@ from typing import Any
 
 from dynaworld import __version__
 from dynaworld.argtypes import non_negative_int, positive_int, probability
-from dynaworld.errors import DynaworldError
+from dynaworld.errors import DynaworldError, RunsFailed
 from dynaworld.worldmodels.cli import add_parser
 
 EPILOG = """examples:
@@ -68,7 +68,7 @@ def _add_train_commands(sub: Any) -> None:
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=positive_int, default=30)
-    e.add_argument("--seed", type=int, default=12345)
+    e.add_argument("--seed", type=non_negative_int, default=12345)
 
 
 def _add_sweep_commands(sub: Any) -> None:
@@ -137,7 +137,7 @@ def _add_data_commands(sub: Any) -> None:
     co.add_argument(
         "--epsilon", type=probability, default=0.05, help="exploration while collecting"
     )
-    co.add_argument("--seed", type=int, default=0)
+    co.add_argument("--seed", type=non_negative_int, default=0)
 
     mt = sub.add_parser(
         "model-train",
@@ -156,7 +156,7 @@ def _add_data_commands(sub: Any) -> None:
         "--init",
         help="start from this model checkpoint (fresh optimizer); with --updates 0 only measure it",
     )
-    mt.add_argument("--seed", type=int, default=0)
+    mt.add_argument("--seed", type=non_negative_int, default=0)
 
     me = sub.add_parser(
         "model-error",
@@ -181,6 +181,17 @@ def _add_other_commands(sub: Any) -> None:
     )
 
 
+def _bounded(e: Exception, limit: int = 4000) -> str:
+    """An error message at most ``limit`` characters long (a value read from a crafted file can
+    be megabytes)."""
+    text = str(e)
+    return (
+        text
+        if len(text) <= limit
+        else f"{text[:limit]} ... ({len(text) - limit:,} more characters)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -197,8 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the one deferred import: the commands need torch, parsing (and --help) does not
         commands = importlib.import_module("dynaworld.commands")
         return int(commands.COMMANDS[args.command](args))
+    except RunsFailed as e:
+        print(f"dynaworld: error: {_bounded(e)}", file=sys.stderr)
+        return 1
     except DynaworldError as e:
-        print(f"dynaworld: error: {e}", file=sys.stderr)
+        print(f"dynaworld: error: {_bounded(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

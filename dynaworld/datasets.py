@@ -25,7 +25,7 @@ from dynaworld.config import TrainConfig, to_dict
 from dynaworld.device import resolve_device
 from dynaworld.envs import is_atari, make_env
 from dynaworld.errors import DynaworldError
-from dynaworld.files import load_npz, read_json
+from dynaworld.files import atomic_write, load_npz, read_json
 from dynaworld.loop import Loop, LoopState
 from dynaworld.models import ReplayWriter
 from dynaworld.models.heldout import termination_error
@@ -213,5 +213,6 @@ def train_model(
     }
     out = Path(out)
     ckpt.save_file({"format": 1, "model": model.state_dict(), "info": info}, out)
-    out.with_suffix(".json").write_text(json.dumps(info, indent=2))
+    with atomic_write(out.with_suffix(".json"), "w") as f:
+        json.dump(info, f, indent=2)
     return out

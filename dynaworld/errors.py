@@ -13,5 +13,9 @@ class EnvironmentNotFound(DynaworldError):
     """An unknown environment id or a missing ROM / game."""
 
 
+class RunsFailed(DynaworldError):
+    """Some runs of a sweep failed (the others finished and are recorded): exit status 1."""
+
+
 class CheckpointError(DynaworldError):
     """A missing, truncated or corrupt checkpoint."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dynaworld.files import save_figure
 from dynaworld.runlog import read_metrics
 
 
@@ -55,6 +56,6 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, title: str | No
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     path = Path(out) if out else d / "learning_curve.png"
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path

@@ -7,6 +7,7 @@ run's config imports only installed env modules, never a file inside the run dir
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,24 @@ def default_run_dir(cfg: TrainConfig) -> Path:
     return Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def check_path(d: Path) -> None:
+    """Raise unless ``d`` can be made here: names the file system accepts, and a writable
+    folder above it. Writes nothing."""
+    if len(str(d).encode()) > 3000 or any(len(p.encode()) > 200 for p in d.parts):
+        raise DynaworldError(
+            f"run directory {str(d)[:80]}...: too long a path (at most 200 bytes a name, 3,000 in all)"
+        )
+    above = next((p for p in (d, *d.absolute().parents) if p.exists()), None)
+    if above is not None and (not above.is_dir() or not os.access(above, os.W_OK | os.X_OK)):
+        raise DynaworldError(f"run directory {d}: {above} is not a folder this user can write")
+
+
 def check_new_run_dir(d: Path) -> None:
     """Raise unless ``d`` can hold a new run; writes nothing."""
     rundir.check_kind(d, "train", "dynaworld train")
-    if d.is_dir() and any(p.name not in (rundir.KIND_FILE, "log.txt") for p in d.iterdir()):
+    check_path(d)
+    ignored = (rundir.KIND_FILE, rundir.LOCK_FILE, "log.txt")
+    if d.is_dir() and any(p.name not in ignored for p in d.iterdir()):
         raise DynaworldError(
             f"run directory {d} already holds a run: resume it with 'dynaworld train --resume {d}' "
             "or choose another --run-dir"
@@ -100,5 +115,6 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
 def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """The run's config with ``overrides`` applied (checked by ``train(..., resume=True)``)."""
     d = Path(run_dir)
+    rundir.check_no_links(d)  # a resume writes here: a shared folder's links are refused first
     read_run_config(d)
     return load_config(d / "config.yaml", overrides or [])

@@ -9,7 +9,9 @@ plus the history say exactly how the run was made.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ import yaml
 
 from dynaworld import __version__
 from dynaworld.errors import DynaworldError
-from dynaworld.files import atomic_write
+from dynaworld.files import append_text, atomic_write, check_target
 
 KINDS = {
     "train": "an agent run (made by 'dynaworld train')",
@@ -27,7 +29,7 @@ KINDS = {
     "sweep": "a sweep folder (made by 'dynaworld sweep')",
     "dataset": "a dataset (made by 'dynaworld collect')",
 }
-KIND_FILE, HISTORY_FILE = "run.json", "history.jsonl"
+KIND_FILE, HISTORY_FILE, LOCK_FILE = "run.json", "history.jsonl", ".lock"
 _WM_KEYS = ("data_dir", "vae", "mdn", "controller", "es")  # config.yaml keys only WM runs have
 
 
@@ -37,7 +39,7 @@ def kind_of(d: str | Path) -> str | None:
     if (d / KIND_FILE).is_file():
         try:
             kind = json.loads((d / KIND_FILE).read_text()).get("kind")
-        except (json.JSONDecodeError, AttributeError) as e:
+        except (ValueError, AttributeError) as e:  # bad JSON, bad UTF-8, not an object
             raise DynaworldError(f"{d / KIND_FILE} is corrupt ({e})") from None
         return kind if kind in KINDS else None
     if (d / "experiment.yaml").is_file():
@@ -86,6 +88,70 @@ def claim(d: str | Path, kind: str, command: str) -> Path:
     return d
 
 
+_held: dict[Path, int] = {}  # folder -> the open, locked descriptor of its LOCK_FILE
+
+
+def lock(d: str | Path) -> None:
+    """Make this process the one writer of folder ``d`` (created if absent) until it exits or
+    calls ``unlock``: an OS lock (``flock``) on ``d/.lock``, which the kernel releases when the
+    holder dies, so a lock left by a killed process is simply taken over. A second writer is
+    refused at once, naming the holder's PID and command. Readers never lock."""
+    d = Path(d)
+    key = d.resolve()
+    if key in _held:
+        return
+    d.mkdir(parents=True, exist_ok=True)
+    path = check_target(d / LOCK_FILE, d)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise DynaworldError(f"cannot lock {d} ({path}: {e.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held = os.read(fd, 4096).decode("utf-8", "replace")
+        os.close(fd)
+        try:
+            who = json.loads(held)
+            holder = f"PID {int(who['pid'])}: {str(who['command'])[:200]}"
+        except (ValueError, KeyError, TypeError):
+            holder = "a process that left no record"
+        raise DynaworldError(
+            f"{d} is being written by another process ({holder}); one writer per folder: wait "
+            "for it to finish, or choose another folder"
+        ) from None
+    me = {"pid": os.getpid(), "command": " ".join(["dynaworld", *sys.argv[1:]]),
+          "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps(me).encode())
+    _held[key] = fd
+
+
+def check_no_links(d: str | Path, names: tuple[str, ...] | None = None) -> None:
+    """Raise unless no entry of ``d`` (those ``names``, or all) nor inside its subfolders among
+    them is a symbolic link: checked before a command writes anything, so a shared folder's
+    links are refused up front rather than half-way through."""
+    d = Path(d)
+    if not d.is_dir():
+        return
+    top = [d / n for n in names] if names is not None else list(d.iterdir())
+    for p in top:
+        inner = list(p.iterdir()) if p.is_dir() and not p.is_symlink() else []
+        for q in (p, *inner):
+            if q.is_symlink():
+                raise DynaworldError(
+                    f"{q} is a symbolic link: dynaworld never writes through a link (it could "
+                    "point anywhere); remove it, or copy the folder without links"
+                )
+
+
+def unlock(d: str | Path) -> None:
+    """Give up this process's lock of ``d`` (``lock``)."""
+    fd = _held.pop(Path(d).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+
+
 def record(d: str | Path, event: str, **fields: Any) -> None:
     """Append one event (with the time and the command line) to ``d/history.jsonl``."""
     line = {
@@ -95,7 +161,7 @@ def record(d: str | Path, event: str, **fields: Any) -> None:
         "dynaworld": __version__,
         **fields,
     }
-    with open(Path(d) / HISTORY_FILE, "a") as f:
+    with append_text(Path(d) / HISTORY_FILE) as f:
         f.write(json.dumps(line) + "\n")
 
 

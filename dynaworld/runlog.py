@@ -10,7 +10,7 @@ from typing import Any
 
 from tensorboardX import SummaryWriter
 
-from dynaworld.files import atomic_write
+from dynaworld.files import append_text, atomic_write, check_target
 
 COLUMNS = (
     "env_steps",
@@ -54,7 +54,7 @@ class CsvLog:
             w = csv.DictWriter(f, self.columns)
             w.writeheader()
             w.writerows(rows)
-        self._file = open(path, "a", newline="")
+        self._file = append_text(path)
         self._csv = csv.DictWriter(self._file, self.columns)
 
     def write(self, row: dict[str, Any]) -> None:
@@ -99,6 +99,7 @@ class RunLogger:
         self.extra: dict[str, CsvLog] = {}
         self.tb = None
         if tensorboard:
+            check_target(self.dir / "tensorboard", self.dir)  # never a link to elsewhere
             self.tb = SummaryWriter(
                 str(self.dir / "tensorboard"), purge_step=resume_step, flush_secs=30
             )

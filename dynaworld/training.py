@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from dynaworld.build import (
     load_and_restore,
     measure_model,
 )
-from dynaworld.config import TrainConfig, save_config
+from dynaworld.config import TrainConfig, flatten, save_config, to_dict
 from dynaworld.envs.state import env_state
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
@@ -62,10 +63,12 @@ class Trainer:
         logger: RunLogger,
         wall_time: float = 0.0,
         returns: list[float] | None = None,
+        on_first_save: Callable[[], None] | None = None,
     ) -> None:
         self.c, self.dir, self.log = c, run_dir, logger
         self.returns: deque[float] = deque(returns or [], maxlen=100)
         self.wall_before = wall_time
+        self.on_first_save = on_first_save
         self.t0 = time.perf_counter()
         self.steps0 = c.loop.state.env_steps
         self.bar = None
@@ -199,6 +202,7 @@ class Trainer:
         c = self.c
         state = {
             "format": CHECKPOINT_FORMAT,
+            "config": flatten(to_dict(c.cfg)),  # the run it belongs to (checked on resume)
             "loop": {k: v for k, v in vars(st).items() if k != "obs"},
             "obs": torch.from_numpy(np.asarray(st.obs)),
             "components": {
@@ -210,6 +214,9 @@ class Trainer:
             "wall_time_s": self.wall_time(),
         }
         ckpt.save_checkpoint(self.dir, st.env_steps, state, keep=c.cfg.keep_checkpoints)
+        if self.on_first_save is not None:
+            self.on_first_save, done = None, self.on_first_save
+            done()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -229,12 +236,35 @@ def train(
     """
     d = Path(run_dir) if run_dir else default_run_dir(cfg)
     if resume:
-        changes = resume_changes(d, cfg)
-        if changes is None:
+        rundir.check_no_links(d)  # a shared folder's links: refused before anything is read
+        if resume_changes(d, cfg) is None:  # checked before the lock: a refusal writes nothing
             return finished_summary(d)
-    else:
-        check_new_run_dir(d)
-    c = build(cfg)
+        rundir.lock(d)  # one writer per run folder, then checked again under the lock
+        try:
+            changes = resume_changes(d, cfg)
+            if changes is None:
+                return finished_summary(d)
+            c = build(cfg)
+            return _train(cfg, d, c, changes)
+        finally:
+            rundir.unlock(d)
+    check_new_run_dir(d)
+    c = build(cfg)  # every component is built (and checked) before the folder exists
+    rundir.lock(d)
+    try:
+        check_new_run_dir(d)  # again: another writer may have made its run meanwhile
+        return _train(cfg, d, c, None)
+    finally:
+        rundir.unlock(d)
+
+
+def _train(
+    cfg: TrainConfig, d: Path, c: Components, changes: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Algorithm 1 on the built components ``c``, logged and checkpointed into ``d`` (locked);
+    ``changes``: a resume's overrides (None for a new run)."""
+    resume = changes is not None
+    rundir.check_no_links(d)
     print(
         f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} "
         f"({torch.get_num_threads()} torch threads) | run dir {d}",
@@ -248,10 +278,15 @@ def train(
         state = load_and_restore(c, latest)
         trainer_kwargs = {"wall_time": state["wall_time_s"], "returns": state["returns"]}
         print(f"dynaworld: resumed from {latest} at step {c.loop.state.env_steps:,}", flush=True)
-    if resume:
-        if changes:
-            save_config(cfg, d / "config.yaml")
-        rundir.record(d, "resumed", from_step=c.loop.state.env_steps, overrides=changes)
+    if resume:  # recorded once the run has really moved on (its first new checkpoint)
+        from_step = c.loop.state.env_steps
+
+        def extended() -> None:
+            if changes:
+                save_config(cfg, d / "config.yaml")
+            rundir.record(d, "resumed", from_step=from_step, overrides=changes)
+
+        trainer_kwargs["on_first_save"] = extended
     else:
         prepare_run_dir(cfg, d)
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)

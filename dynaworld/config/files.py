@@ -12,6 +12,7 @@ import yaml
 from dynaworld.config.schema import RawOverride, from_dict, to_dict
 from dynaworld.config.train import TrainConfig
 from dynaworld.errors import ConfigError
+from dynaworld.files import atomic_write
 from dynaworld.shipped import resolve
 
 T = TypeVar("T")
@@ -53,14 +54,46 @@ def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_YAML_BYTES, MAX_YAML_DEPTH = 1 << 20, 16  # configs and experiment files are small and flat
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases (a 0.5 KB 'billion laughs' file expands to gigabytes
+    when printed) and with a bounded nesting depth."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"line {mark.line + 1}: YAML aliases (*name) are not accepted here")
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"nested deeper than {MAX_YAML_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping read safely: plain data, at most 1 MiB, UTF-8, no aliases, not deeply
+    nested; every failure a ConfigError naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
+    if p.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"{p}: {p.stat().st_size:,} bytes; a config holds at most {MAX_YAML_BYTES:,}"
+        )
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.load(p.read_bytes().decode("utf-8"), Loader=_PlainLoader) or {}  # noqa: S506
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+        raise ConfigError(f"{p}: not valid YAML: {str(e)[:500]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: top level must be a mapping of config keys")
     return data
@@ -84,4 +117,6 @@ def load_config(
 
 
 def save_config(cfg: Any, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    """Write ``cfg`` as YAML, atomically (never a half-written config.yaml)."""
+    with atomic_write(path, "w") as f:
+        f.write(yaml.safe_dump(to_dict(cfg), sort_keys=False))

@@ -38,6 +38,10 @@ def non_negative(x: Any) -> str | None:
     return None if x is None or x >= 0 else "must be >= 0"
 
 
+def seed_range(x: Any) -> str | None:
+    return None if x is None or 0 <= x < 2**31 else "must be in [0, 2**31)"
+
+
 def unit_interval(x: Any) -> str | None:
     return None if x is None or 0.0 <= x <= 1.0 else "must be in [0, 1]"
 

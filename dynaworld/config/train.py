@@ -11,6 +11,7 @@ from dynaworld.config.schema import (
     one_of,
     positive,
     positive_items,
+    seed_range,
     unit_interval,
 )
 from dynaworld.device import device_name
@@ -272,7 +273,7 @@ class TrainConfig:
     """One training run: Algorithm 1 with its components and counts."""
 
     name: str = doc("run", "Run name (used for the default run directory).")
-    seed: int = doc(0, "Seed for every random number generator of the run.")
+    seed: int = doc(0, "Seed for every random number generator of the run.", seed_range)
     total_steps: int = doc(100_000, "Real environment steps (agent steps) to train for.", positive)
     device: str = doc(
         "auto", "'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', 'mps'.", device_name

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from dynaworld.experiments.stats import Interval, interval
+from dynaworld.files import save_figure
 from dynaworld.runlog import read_csv, read_metrics
 
 # One colour and marker per method, in the experiment's order (colour-blind-safe Tableau 10).
@@ -69,8 +70,7 @@ def bar_chart(
     ax.set_title(f"{title}\n{CI_NOTE}", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    save_figure(fig, path, root=path.parent.parent)  # SWEEP/charts/NAME.png: no link on the way
     plt.close(fig)
     return path
 
@@ -123,7 +123,7 @@ def learning_curves(
     grey = "; grey: the other methods' means" if panels != [None] else ""
     fig.suptitle(f"{title}\n{CI_NOTE.replace('error bars', 'bands')}{grey}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path, root=path.parent.parent)
     plt.close(fig)
     return path
 
@@ -195,6 +195,6 @@ def model_error_chart(
     a1.legend(fontsize=7)
     fig.suptitle(f"{title}\n{CI_NOTE.replace('error bars', 'bands')}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path, root=path.parent.parent)
     plt.close(fig)
     return path

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
+import shutil
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -30,10 +30,9 @@ from dynaworld.config import (
     to_dict,
 )
 from dynaworld.datasets import collect, train_model
-from dynaworld.errors import ConfigError
+from dynaworld.errors import ConfigError, RunsFailed
 from dynaworld.experiments.experiment import Experiment, RunSpec, nested
 from dynaworld.experiments.record import (
-    SPEC_FILE,
     check_same_run,
     check_spec,
     recorded_runs,
@@ -41,7 +40,7 @@ from dynaworld.experiments.record import (
     sweep_spec,
     write_results,
 )
-from dynaworld.files import atomic_write, read_json
+from dynaworld.files import append_text, atomic_write, read_json
 from dynaworld.parallel import make_pool
 from dynaworld.progress import progress_bar
 from dynaworld.registry import MODELS
@@ -84,7 +83,7 @@ def run_pretrain(
         cfg.torch_threads = threads
     if not (d / "dataset" / "meta.json").exists():
         with (
-            open(d / "log.txt", "a") as log,
+            append_text(d / "log.txt") as log,
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
         ):
@@ -96,7 +95,7 @@ def run_pretrain(
             )
     if not (d / "model.pt").exists():
         with (
-            open(d / "log.txt", "a") as log,
+            append_text(d / "log.txt") as log,
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
         ):
@@ -118,7 +117,7 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
     resume = (d / "config.yaml").exists()
     d.mkdir(parents=True, exist_ok=True)
     with (
-        open(d / "log.txt", "a") as log,
+        append_text(d / "log.txt") as log,
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
@@ -200,19 +199,41 @@ def run_sweep(
     rundir.check_kind(out, "sweep", "dynaworld sweep")
     specs = select(exp, exp.runs(out, seeds, suites, overrides), games, methods)
     spec = sweep_spec(exp, overrides)
-    spec_file = check_spec(out, spec, add_spec) if out.is_dir() else out / SPEC_FILE
+    created = not out.exists()
+    if not created:  # refused before the lock: a refusal writes nothing (checked again under it)
+        check_spec(out, spec, add_spec)
+        for s in specs:
+            check_same_run(s.run_dir, s.cfg)
+    rundir.lock(out)  # one writer per sweep folder, before its record is read to be written
+    try:
+        return _run_sweep(exp, out, specs, spec, seeds, workers, ray_address, add_spec, {
+            "overrides": overrides, "seeds": seeds or exp.seeds, "runs": len(specs),
+            "suites": list(suites or []), "games": list(games or []), "methods": list(methods or []),
+        })  # fmt: skip
+    except BaseException:
+        if created and {p.name for p in out.iterdir()} <= {rundir.LOCK_FILE}:
+            shutil.rmtree(out)  # a refused sweep leaves no folder behind
+        raise
+    finally:
+        rundir.unlock(out)
+
+
+def _run_sweep(
+    exp: Experiment,
+    out: Path,
+    specs: list[RunSpec],
+    spec: dict[str, Any],
+    seeds: int | None,
+    workers: int,
+    ray_address: str | None,
+    add_spec: bool,
+    invocation: dict[str, Any],
+) -> Path:
+    spec_file = check_spec(out, spec, add_spec)
     for s in specs:
         check_same_run(s.run_dir, s.cfg)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     pool = make_pool(workers, ray_address)  # a Ray address that does not answer fails here
-    invocation = {
-        "overrides": overrides,
-        "seeds": seeds or exp.seeds,
-        "runs": len(specs),
-        "suites": list(suites or []),
-        "games": list(games or []),
-        "methods": list(methods or []),
-    }
     try:
         spec = write_record(out, spec, spec_file, invocation)
     except BaseException:  # the pool (a Ray cluster) must not outlive a failed write
@@ -232,8 +253,9 @@ def run_sweep(
     path = write_results(recorded_runs(exp, out, max(seeds or 0, exp.seeds), spec), out)
     print(f"dynaworld sweep: done in {time.time() - t0:.0f} s; results in {path}", flush=True)
     if failures:
-        print(
-            "dynaworld sweep: failed runs (see their log.txt):\n  " + "\n  ".join(failures),
-            file=sys.stderr,
+        raise RunsFailed(
+            f"{len(failures)} of {len(todo)} runs failed (each run's log.txt has its output; the "
+            f"finished ones are in {path}; the same command resumes the rest):\n  "
+            + "\n  ".join(failures)
         )
     return path
