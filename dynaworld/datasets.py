@@ -140,15 +140,37 @@ def load_dataset(path: str | Path) -> tuple[ReplayBuffer, dict[str, Any]]:
             f"{p} is not a dataset (no meta.json); make one with 'dynaworld collect'"
         )
     meta = read_json(p / "meta.json", "dataset record")
-    buf = ReplayBuffer(
-        meta["frames"] + 1, tuple(meta["frame_shape"]), np.dtype(meta["dtype"]), meta["stack"]
-    )
+    try:
+        frames, shape, stack = (
+            int(meta["frames"]),
+            tuple(int(x) for x in meta["frame_shape"]),
+            int(meta["stack"]),
+        )
+        dtype, _ = np.dtype(meta["dtype"]), str(meta["env_id"])
+        size = (frames + 1) * int(np.prod(shape)) * dtype.itemsize
+    except (KeyError, TypeError, ValueError) as e:
+        raise DynaworldError(
+            f"{p / 'meta.json'} is not a dataset record ({type(e).__name__}: {e})"
+        ) from None
+    if (
+        frames < 1
+        or stack < 1
+        or dtype.kind not in "biuf"
+        or size > sum(f.stat().st_size for f in p.glob("chunk_*.npz")) * 1000 + 2**20
+    ):
+        raise DynaworldError(
+            f"{p / 'meta.json'}: {frames:,} frames of {shape} {dtype} do not fit its chunk files"
+        )
+    buf = ReplayBuffer(frames + 1, shape, dtype, stack)
     lo = 0
     for f in sorted(p.glob("chunk_*.npz")):
         z = load_npz(f, ARRAYS, "dataset chunk")
         n = len(z["actions"])
-        for a in ARRAYS:
-            getattr(buf, a)[lo : lo + n] = z[a]
+        try:
+            for a in ARRAYS:
+                getattr(buf, a)[lo : lo + n] = z[a]
+        except ValueError as e:
+            raise DynaworldError(f"{f} does not fit {p / 'meta.json'} ({e})") from None
         lo += n
     if lo != meta["frames"]:
         raise DynaworldError(f"{p}: chunks hold {lo} frames, meta.json says {meta['frames']}")

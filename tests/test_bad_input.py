@@ -196,3 +196,28 @@ def test_a_resume_that_fails_leaves_config_and_history_as_they_were(finished_run
     with pytest.raises(CheckpointError, match="disk is full"):
         training.train(cfg, finished_run, resume=True)
     assert {n: (finished_run / n).read_bytes() for n in before} == before
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ('{"x": 1}', "is not a dataset record (KeyError: 'frames')"),
+        ('{"frames": "many", "frame_shape": [10, 10, 4], "dtype": "bool", "stack": 1, "env_id": "x"}',
+         "is not a dataset record"),
+        ('{"frames": 100000000000, "frame_shape": [10, 10, 4], "dtype": "bool", "stack": 1, "env_id": "x"}',
+         "do not fit its chunk files"),
+    ],
+)  # fmt: skip
+def test_a_bad_dataset_record_is_a_named_error_before_any_allocation(cli, tmp_path, meta, message):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "meta.json").write_text(meta)
+    r = cli(
+        "model-train",
+        str(d),
+        str(CONFIGS / "dqn_minatar_breakout.yaml"),
+        "--out",
+        str(tmp_path / "m.pt"),
+    )
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "m.pt").exists()
