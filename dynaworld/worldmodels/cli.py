@@ -75,6 +75,14 @@ def _add_result_commands(ws: Any) -> None:
     r = ws.add_parser("random", help="the random policy on the same episodes -> random_eval.json")
     r.add_argument("run_dir")
     r.add_argument("--episodes", type=positive_int)
+    for p in (e, r):
+        p.add_argument(
+            "--seeds",
+            choices=("validation", "test"),
+            default="validation",
+            help="episode seeds: 'validation' (seed 1,000,000 + i; for choosing: eval.json) or "
+            "'test' (2,000,000,000 + i; final claims only: eval_test.json)",
+        )
     d = ws.add_parser("dream", help="a dream rollout decoded by V, as a GIF")
     d.add_argument("run_dir")
     d.add_argument("overrides", nargs="*", help="e.g. es.temperature=1.15")

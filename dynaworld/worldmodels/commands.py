@@ -69,12 +69,12 @@ def experiment(a: argparse.Namespace) -> None:
 
 def evaluate(a: argparse.Namespace) -> None:
     pipe = Pipeline(load_run_config(a.run_dir, a.overrides), a.run_dir, a.ray, record=False)
-    print(json.dumps(pipe.evaluate(a.episodes, a.iteration)))
+    print(json.dumps(pipe.evaluate(a.episodes, a.iteration, a.seeds)))
 
 
 def random(a: argparse.Namespace) -> None:
     pipe = Pipeline(load_run_config(a.run_dir), a.run_dir, record=False)
-    print(json.dumps(pipe.evaluate_random(a.episodes)))
+    print(json.dumps(pipe.evaluate_random(a.episodes, a.seeds)))
 
 
 def dream(a: argparse.Namespace) -> None:

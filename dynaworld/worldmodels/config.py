@@ -202,7 +202,8 @@ class ESConfig:
     seed: int = doc(
         0,
         "CMA-ES repeat on the same V and M: seeds pycma and shifts the real training tracks "
-        "(generation g, rollout j: track g * 10000 + seed * 1000 + j) and the dreams; a "
+        "(generation g, rollout j: track g * 10000 + seed * 1000 + j, moved above 10**9 from "
+        "generation 50 on so no evaluation track is trained on) and the dreams; a "
         "non-zero seed trains into C_<variant>..._seed<seed>/, from where its seed-0 C starts.",
         non_negative,
     )

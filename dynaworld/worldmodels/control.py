@@ -32,7 +32,14 @@ from dynaworld.worldmodels.rollout import (
     random_task,
     spec_controller,
 )
-from dynaworld.worldmodels.run import EVAL_SEED, Run, params_digest
+from dynaworld.worldmodels.run import (
+    EVAL_BLOCKS,
+    EVAL_SEED,
+    Run,
+    eval_file,
+    fitness_track,
+    params_digest,
+)
 
 Fitness = Callable[[np.ndarray, int], np.ndarray]
 
@@ -168,7 +175,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         scores = population_scores(run, k)
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
-            return scores(params, g * 10_000 + tracks, es.rollouts_at(g), es.max_steps).mean(1)
+            return scores(params, fitness_track(g, tracks), es.rollouts_at(g), es.max_steps).mean(1)
 
         def evaluate(mean: np.ndarray) -> np.ndarray:
             return scores(mean[None], EVAL_SEED // 2, es.eval_rollouts, None)[0]
@@ -176,7 +183,9 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         workers = pool()
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
-            seeds = [g * 10_000 + tracks + j for j in range(es.rollouts_at(g))]  # all candidates'
+            seeds = [
+                fitness_track(g, tracks) + j for j in range(es.rollouts_at(g))
+            ]  # all candidates'
             out = real_returns(run, workers, k, params, [seeds] * len(params), es.max_steps, True)
             return np.array([np.mean(r) for r in out])
 
@@ -241,21 +250,24 @@ def collect(run: Run, k: int, pool: Pool, progress: bool = True) -> dict[str, An
     return {"rollouts": len(results), "mean_return": float(np.mean([r["return"] for r in results]))}
 
 
-def _chunks(n: int, workers: int) -> list[list[int]]:
-    return [list(map(int, ch)) for ch in np.array_split(np.arange(n) + EVAL_SEED, workers)]
+def _chunks(n: int, workers: int, base: int = EVAL_SEED) -> list[list[int]]:
+    return [list(map(int, ch)) for ch in np.array_split(np.arange(n) + base, workers)]
 
 
 def workers_for(run: Run, episodes: int) -> int:
     return max(1, min(run.cfg.es.workers, episodes))
 
 
-def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
-    """C_k's best parameters on real episodes (and, if dream-trained, in the dream too)."""
-    folder = run.c_dir(k)
+def evaluate(
+    run: Run, pool: Pool, k: int, episodes: int, block: str = "validation"
+) -> dict[str, Any]:
+    """C_k's best parameters on real episodes of seed ``block`` (``EVAL_BLOCKS``; and, if
+    dream-trained, in the dream too) -> its eval.json / eval_test.json."""
+    folder, base = run.c_dir(k), block_seed(block)
     if not (folder / "params.npy").exists():
         raise DynaworldError(f"{folder} has no params.npy: run the 'train_c' stage first")
     params = np.load(folder / "params.npy")
-    chunks = [[EVAL_SEED + i] for i in range(episodes)]  # one task per episode: a live bar
+    chunks = [[base + i] for i in range(episodes)]  # one task per episode: a live bar
     what = f"evaluate C_{k} {run.c_dir(k).name}"
     returns = np.concatenate(
         real_returns(run, pool, k, np.stack([params] * len(chunks)), chunks, None, desc=what)
@@ -271,12 +283,14 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
         "budget": {"popsize": es.popsize, "rollouts": es.rollouts, "generations": trained}
         | ({"rollouts_from": es.rollouts_from} if es.rollouts_from else {}),
         "episodes": int(episodes),
+        "block": block,
+        "seeds": f"{base} + episode",
         "mean": float(returns.mean()),
         "std": float(returns.std()),
         "returns": returns.round(2).tolist(),
     }
     if es.where == "dream":
-        env = dream_env(run, k, seed=EVAL_SEED)
+        env = dream_env(run, k, seed=base)
         p = torch.as_tensor(params[None], dtype=torch.float32, device=run.device)
         virtual = (
             dream_returns(env, controller(run), p, episodes, env.max_steps, mean=False)[0]
@@ -291,24 +305,35 @@ def evaluate(run: Run, pool: Pool, k: int, episodes: int) -> dict[str, Any]:
             virtual_std=float(virtual.std()),
             exploitation_gap=float(virtual.mean() - returns.mean()),
         )
-    write_json(folder / "eval.json", out)
+    write_json(folder / eval_file(block), out)
     return {key: v for key, v in out.items() if key != "returns"}
 
 
-def evaluate_random(run: Run, pool: Pool, episodes: int) -> dict[str, Any]:
+def block_seed(block: str) -> int:
+    if block not in EVAL_BLOCKS:
+        raise DynaworldError(f"--seeds {block!r}: one of {', '.join(EVAL_BLOCKS)}")
+    return EVAL_BLOCKS[block]
+
+
+def evaluate_random(
+    run: Run, pool: Pool, episodes: int, block: str = "validation"
+) -> dict[str, Any]:
+    base = block_seed(block)
     futures = [
         pool.submit(random_task, run.env_kw(False), c)
-        for c in _chunks(episodes, workers_for(run, episodes))
+        for c in _chunks(episodes, workers_for(run, episodes), base)
     ]
     returns = np.concatenate([f.result() for f in futures])
     out = {
         "variant": "random",
         "episodes": episodes,
+        "block": block,
+        "seeds": f"{base} + episode",
         "mean": float(returns.mean()),
         "std": float(returns.std()),
         "returns": returns.round(2).tolist(),
     }
-    write_json(run.dir / "random_eval.json", out)
+    write_json(run.dir / ("random_" + eval_file(block)), out)
     return {key: v for key, v in out.items() if key != "returns"}
 
 

@@ -179,20 +179,25 @@ class Pipeline:
             return self.loop(1, 1, plan_only=True).run()["agent_1"]
         return self.evaluate()
 
-    def evaluate(self, episodes: int | None = None, k: int | None = None) -> dict[str, Any]:
-        """C_k (default: the last iteration with a C) on real episodes -> its eval.json."""
+    def evaluate(
+        self, episodes: int | None = None, k: int | None = None, block: str = "validation"
+    ) -> dict[str, Any]:
+        """C_k (default: the last iteration with a C) on real episodes of seed ``block``
+        ('validation': eval.json; 'test': eval_test.json, for final claims only)."""
         n, k = episodes or self.cfg.eval_episodes, k or self.paths.last_iteration()
         pool = self._pool(control.workers_for(self.paths, n))
         try:
-            return control.evaluate(self.paths, pool, k, n)
+            return control.evaluate(self.paths, pool, k, n, block)
         finally:
             pool.shutdown()
 
-    def evaluate_random(self, episodes: int | None = None) -> dict[str, Any]:
+    def evaluate_random(
+        self, episodes: int | None = None, block: str = "validation"
+    ) -> dict[str, Any]:
         n = episodes or self.cfg.eval_episodes
         pool = self._pool(control.workers_for(self.paths, n))
         try:
-            return control.evaluate_random(self.paths, pool, n)
+            return control.evaluate_random(self.paths, pool, n, block)
         finally:
             pool.shutdown()
 

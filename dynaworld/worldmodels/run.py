@@ -33,7 +33,28 @@ from dynaworld.files import read_json
 from dynaworld.runlog import write_json
 from dynaworld.worldmodels.config import WorldModelsConfig, rollouts_at
 
-EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED + i, never seen in training
+# Evaluation episodes: episode i of a block plays seed BLOCK + i. 'validation' (every controller
+# so far was chosen, and CMA-ES's periodic evaluations made at VALIDATION // 2, on it) is for
+# choosing; 'test' is for final claims only and is never used by training, data or CMA-ES
+# (tests/test_worldmodels_seeds.py checks every shipped config's seeds against both).
+EVAL_BLOCKS = {"validation": 1_000_000, "test": 2_000_000_000}
+EVAL_SEED = EVAL_BLOCKS["validation"]
+RESERVED = (EVAL_SEED // 2, 10**9)  # no training track lies here: fitness_track skips it
+
+
+def eval_file(block: str) -> str:
+    """The file an evaluation on ``block`` writes: eval.json (validation), eval_test.json."""
+    return "eval.json" if block == "validation" else f"eval_{block}.json"
+
+
+def fitness_track(g: int, offset: int) -> int:
+    """The first track of generation ``g``'s CMA-ES rollouts on the real env (rollout j plays
+    this + j): ``g * 10_000 + offset``, moved above ``RESERVED`` from generation 50 on so that
+    no training track is ever an evaluation track."""
+    t = g * 10_000 + offset
+    return t if t < RESERVED[0] else t - RESERVED[0] + RESERVED[1]
+
+
 # settings -> the artifact made with them: once it exists, they may not change in this run dir
 SHARED = {
     "env": "data",
