@@ -16,11 +16,23 @@ from dynaworld.experiments.stats import (
 
 
 def test_a_bootstrap_ci_never_leaves_the_range_the_returns_can_take():
-    cartpole = [500.0, 500.0, 500.0, 470.0, 210.0]  # max return 500
+    cartpole = [500.0, 500.0, 500.0, 470.0, 210.0, 500.0, 480.0, 500.0]  # max return 500
     iv = interval(cartpole)
-    assert 210.0 <= iv.lo < iv.point < iv.hi <= 500.0
-    t = sps.t.ppf(0.975, 4) * np.std(cartpole, ddof=1) / math.sqrt(5)
-    assert np.mean(cartpole) + t > 500.0  # the Student-t interval this replaced did leave it
+    assert iv.kind == "bootstrap" and 210.0 <= iv.lo < iv.point < iv.hi <= 500.0
+
+
+def test_below_eight_runs_the_mean_gets_a_t_interval_and_the_iqm_none():
+    runs = [500.0, 500.0, 500.0, 470.0, 210.0]
+    iv = interval(runs)
+    half = sps.t.ppf(0.975, 4) * np.std(runs, ddof=1) / math.sqrt(5)
+    assert iv.kind == "t" and np.isclose(iv.lo, np.mean(runs) - half)
+    assert np.isclose(iv.hi, np.mean(runs) + half)
+    boot = np.quantile([np.mean(np.random.default_rng(s).choice(runs, 5)) for s in range(2000)],
+                       [0.025, 0.975])  # fmt: skip
+    assert iv.hi - iv.lo > boot[1] - boot[0]  # the bootstrap of 5 values is the narrower
+    assert cell(runs).startswith("436.00 t[") and "no CI below 8 runs" in cell(runs, "IQM")
+    pooled = interval([[1.0, 2.0, 3.0], [10.0, 11.0, 12.0, 13.0]])  # stratified: t with df 2
+    assert pooled.kind == "t" and pooled.lo < pooled.point < pooled.hi
 
 
 def test_one_seed_is_shown_as_n_1_without_an_interval():

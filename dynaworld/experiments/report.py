@@ -183,8 +183,10 @@ def report(
         "",
         f"{len(rows)} finished runs from `{out / 'results.csv'}`"
         + "".join(f" and `{Path(o) / 'results.csv'}`" for o in include or [])
-        + ". Each cell: the statistic over seeds with its 95% stratified bootstrap CI in "
-        "brackets and n, the number of seeds (one seed: no interval).",
+        + ". Each cell: the statistic over seeds with its 95% CI in brackets and n, the number "
+        "of seeds: a stratified bootstrap from 8 seeds up; below 8 Student's t-interval for a "
+        "mean (`t[...]`) and none for an IQM (a bootstrap of a handful of values is too narrow); "
+        "one seed: no interval.",
         "",
     ]
     charts: list[Path] = []

@@ -4,7 +4,9 @@
   pooled over games; robust to one outlying seed, less noisy than the median).
 * 95% CIs: percentile bootstrap, *stratified*: each resample draws seeds with replacement within
   each game, so games keep their weight. A percentile interval of a mean or IQM never leaves the
-  range the data take (a return CI cannot pass the game's best run).
+  range the data take (a return CI cannot pass the game's best run). Below ``SMALL_N`` runs in a
+  game a bootstrap of a handful of values is too narrow (three runs: 27 distinct resamples), so
+  the mean gets Student's t-interval (shown ``t[lo, hi]``) and the IQM none ("not estimable").
 * Comparisons: probability of improvement P(X > Y) (ties count 1/2), averaged over games, with a
   stratified bootstrap CI; Welch's t-test per game (scipy), Holm-corrected over the family of
   comparisons a report makes (declared in the experiment file, before the runs).
@@ -23,6 +25,7 @@ import numpy as np
 from scipy import stats as sps
 
 REPS = 2000  # bootstrap resamples (rliable's default)
+SMALL_N = 8  # fewer runs than this in any game: t-interval for the mean, none for the IQM
 LEVEL = 0.95
 SEED = 0
 
@@ -49,6 +52,7 @@ class Interval:
     lo: float
     hi: float
     n: int
+    kind: str = "bootstrap"  # 'bootstrap', 't' (Student, small n) or 'none' (not estimable)
 
     def __str__(self) -> str:
         return cell_text(self)
@@ -83,20 +87,37 @@ def interval(
     point = float(f(np.concatenate(tasks)[None])[0])
     if n == 1 or all(len(t) == 1 for t in tasks):
         return Interval(point, point, point, n)
+    if min(len(t) for t in tasks) < SMALL_N:
+        return small_n_interval(tasks, point, statistic)
     boot = f(_resample(tasks, np.random.default_rng(seed), reps))
     alpha = (1 - LEVEL) / 2
     lo, hi = np.quantile(boot, [alpha, 1 - alpha])
     return Interval(point, float(lo), float(hi), n)
 
 
+def small_n_interval(tasks: list[np.ndarray], point: float, statistic: str) -> Interval:
+    """Below ``SMALL_N`` runs a game: the mean's Student t-interval (stratified standard error,
+    degrees of freedom of the smallest game), the IQM's none."""
+    n = sum(len(t) for t in tasks)
+    if statistic != "mean" or any(len(t) < 2 for t in tasks):
+        return Interval(point, math.nan, math.nan, n, "none")
+    se = math.sqrt(sum((len(t) / n) ** 2 * t.var(ddof=1) / len(t) for t in tasks))
+    half = float(sps.t.ppf(1 - (1 - LEVEL) / 2, min(len(t) for t in tasks) - 1)) * se
+    return Interval(point, point - half, point + half, n, "t")
+
+
 def cell_text(iv: Interval, digits: int = 2) -> str:
-    """'12.34 [10.10, 14.00] (n=5)'; one run: '12.34 (n=1)'; none: '–'."""
+    """'12.34 [10.10, 14.00] (n=8)' (bootstrap); '12.34 t[10.10, 14.00] (n=5)' (Student t, small
+    n); '12.34 (n=3; no CI below 8 runs)'; one run: '12.34 (n=1)'; none: '–'."""
     if iv.n == 0:
         return "–"
     f = f"{{:.{digits}f}}"
     if iv.n == 1:
         return f"{f.format(iv.point)} (n=1)"
-    return f"{f.format(iv.point)} [{f.format(iv.lo)}, {f.format(iv.hi)}] (n={iv.n})"
+    if iv.kind == "none":
+        return f"{f.format(iv.point)} (n={iv.n}; no CI below {SMALL_N} runs)"
+    t = "t" if iv.kind == "t" else ""
+    return f"{f.format(iv.point)} {t}[{f.format(iv.lo)}, {f.format(iv.hi)}] (n={iv.n})"
 
 
 def cell(values: Sequence[float], statistic: str = "mean", digits: int = 2) -> str:
