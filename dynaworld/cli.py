@@ -214,11 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DynaworldError as e:
         print(f"dynaworld: error: {_bounded(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "dynaworld: interrupted (resume with 'dynaworld train --resume RUN_DIR')",
-            file=sys.stderr,
-        )
+    except KeyboardInterrupt as e:
+        print(f"dynaworld: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import yaml
@@ -46,8 +45,6 @@ def train(a: argparse.Namespace) -> int:
         import_env_modules(cfg.env.imports)
 
         check_env_id(cfg.env.id)
-        for w in cfg.warnings():
-            print(f"dynaworld: warning: {w}", file=sys.stderr)
         run_dir = a.run_dir or str(default_run_dir(cfg))
         summary = run_training(cfg, run_dir)
     print(json.dumps(summary))

@@ -17,5 +17,10 @@ class RunsFailed(DynaworldError):
     """Some runs of a sweep failed (the others finished and are recorded): exit status 1."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C at a whole step, with a checkpoint; the message says how to
+    resume (exit status 130)."""
+
+
 class CheckpointError(DynaworldError):
     """A missing, truncated or corrupt checkpoint."""

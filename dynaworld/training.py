@@ -7,9 +7,13 @@ the newest checkpoint and ends with the same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,7 @@ from dynaworld.build import (
 )
 from dynaworld.config import TrainConfig, flatten, save_config, to_dict
 from dynaworld.envs.state import env_state
-from dynaworld.errors import DynaworldError
+from dynaworld.errors import DynaworldError, Interrupted
 from dynaworld.evaluate import evaluate
 from dynaworld.loop import LoopState
 from dynaworld.models.base import LearningModel
@@ -69,6 +73,7 @@ class Trainer:
         self.returns: deque[float] = deque(returns or [], maxlen=100)
         self.wall_before = wall_time
         self.on_first_save = on_first_save
+        self.stop_requested = False  # set by Ctrl-C (SIGINT): stop after this iteration
         self.t0 = time.perf_counter()
         self.steps0 = c.loop.state.env_steps
         self.bar = None
@@ -119,7 +124,7 @@ class Trainer:
                 },
             )
 
-    def on_iteration(self, st: LoopState) -> None:
+    def on_iteration(self, st: LoopState) -> bool:
         cfg, n = self.c.cfg, st.env_steps
         if self.bar is not None:
             self.bar.update(n - self.bar.n)
@@ -144,8 +149,10 @@ class Trainer:
         every = cfg.model.error_every
         if (every and n % every == 0) or n == cfg.total_steps:
             self.model_error(st)
-        if n % cfg.checkpoint_every == 0 or n == cfg.total_steps:
+        saved = n % cfg.checkpoint_every == 0 or n == cfg.total_steps
+        if saved or self.stop_requested:  # Ctrl-C: stop here, at a whole iteration, saved
             self.save(st)
+        return self.stop_requested
 
     def learning_model(self) -> LearningModel | None:
         """The planning model when it learns (``ModelSpec.learns``), else None."""
@@ -226,6 +233,27 @@ class Trainer:
 # ------------------------------------------------------------------------------ entry points
 
 
+@contextmanager
+def stop_on_interrupt(trainer: Trainer) -> Iterator[None]:
+    """The first Ctrl-C asks ``trainer`` to stop after the current iteration with a checkpoint
+    (the run then resumes exactly); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ask(signum: int, frame: Any) -> None:
+        trainer.stop_requested = True
+        signal.signal(signal.SIGINT, previous)
+        print("\ndynaworld: stopping after this step with a checkpoint (Ctrl-C again: at once)",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    previous = signal.signal(signal.SIGINT, ask)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def train(
     cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False
 ) -> dict[str, Any]:
@@ -265,14 +293,24 @@ def _train(
     ``changes``: a resume's overrides (None for a new run)."""
     resume = changes is not None
     rundir.check_no_links(d)
+    pc = cfg.planning
+    plan = (
+        "no planning (DQN)"
+        if c.model_spec.plan == "none"
+        else f"planning {pc.model} {pc.shape} every {pc.period} steps"
+    )
     print(
-        f"dynaworld: {cfg.env.id} | {c.buffer.describe()} | device {c.device} "
+        f"dynaworld: {cfg.env.id} | {plan} | {c.buffer.describe()} | device {c.device} "
         f"({torch.get_num_threads()} torch threads) | run dir {d}",
         flush=True,
     )
+    for w in () if resume else cfg.warnings():  # said once, when the run is made
+        print(f"dynaworld: warning: {w}", file=sys.stderr, flush=True)
     for p in ckpt.remove_partial(d) if resume else ():
         print(f"dynaworld: removed {p}, a checkpoint a crash left half-written", flush=True)
     latest = ckpt.latest_checkpoint(d) if resume else None
+    if resume and latest is None:
+        print(f"dynaworld: {d} has no checkpoint yet: the run starts again from step 0", flush=True)
     trainer_kwargs: dict[str, Any] = {}
     if latest is not None:
         state = load_and_restore(c, latest)
@@ -292,11 +330,18 @@ def _train(
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)
     trainer = Trainer(c, d, logger, **trainer_kwargs)
     c.loop.callbacks = [trainer]
-    try:
-        st = c.loop.run()
-        final = trainer.evaluate(st, cfg.final_eval_episodes)
-    finally:
-        trainer.close()
+    with stop_on_interrupt(trainer):
+        try:
+            st = c.loop.run()
+            if trainer.stop_requested:
+                logger.close()
+                raise Interrupted(
+                    f"interrupted at step {st.env_steps:,}: checkpoint written; resume with "
+                    f"'dynaworld train --resume {d}'"
+                )
+            final = trainer.evaluate(st, cfg.final_eval_episodes)
+        finally:
+            trainer.close()
     summary = {
         "env_id": cfg.env.id,
         "seed": cfg.seed,

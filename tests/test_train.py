@@ -186,3 +186,44 @@ def test_dqn_learns_cartpole(tmp_path):
     summary = train(cfg, tmp_path / "cp")
     print("CartPole DQN eval return:", summary["eval_return_mean"])
     assert summary["eval_return_mean"] >= 100
+
+
+def test_ctrl_c_stops_at_a_step_with_a_checkpoint_and_names_the_resume_command(cli, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    d = tmp_path / "run"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "dynaworld.cli", "train", str(CONFIGS / "dqn_cartpole.yaml"),
+         "total_steps=200000", "replay.learning_starts=100", "eval_every=0", "checkpoint_every=100000",
+         "progress=false", "--run-dir", str(d)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    for _ in range(600):
+        if (d / "metrics.csv").is_file() and (d / "metrics.csv").stat().st_size > 2000:
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert f"checkpoint written; resume with 'dynaworld train --resume {d}'" in err, err
+    step = int(err.split("interrupted at step ")[1].split(":")[0].replace(",", ""))
+    assert 0 < step < 100_000 and (d / "checkpoints" / f"step_{step:010d}").is_dir()
+    r = cli("train", "--resume", str(d), f"total_steps={step + 100}", "final_eval_episodes=1")
+    assert r.returncode == 0 and "resumed from" in r.stdout and f"step {step:,}" in r.stdout, (
+        r.stderr
+    )
+
+
+def test_a_shape_without_a_model_is_said_and_the_header_names_the_planning(cli, tmp_path):
+    args = ["train", str(CONFIGS / "dqn_cartpole.yaml"), "total_steps=200", "eval_every=0",
+            "replay.learning_starts=100", "final_eval_episodes=1", "progress=false"]  # fmt: skip
+    r = cli(*args, "planning.shape=10x10", "--run-dir", str(tmp_path / "a"))
+    assert r.returncode == 0 and "does nothing without planning.model" in r.stderr, r.stderr
+    assert "| no planning (DQN) |" in r.stdout
+    r = cli(
+        *args, "planning.model=replay", "planning.shape=10x10", "--run-dir", str(tmp_path / "b")
+    )
+    assert r.returncode == 0 and "| planning replay 10x10 every 4 steps |" in r.stdout, r.stdout

@@ -328,6 +328,11 @@ class TrainConfig:
                 f"replay.learning_starts={self.replay.learning_starts} >= total_steps={self.total_steps}: "
                 "the agent will make no update"
             )
+        if self.planning.model == "none" and self.planning.shape != PlanningConfig.shape:
+            out.append(
+                f"planning.shape={self.planning.shape} does nothing without planning.model (this "
+                "run is plain DQN): add planning.model=perfect, replay, learned, ... to plan"
+            )
         return out
 
 
