@@ -286,13 +286,8 @@ def train(
         rundir.unlock(d)
 
 
-def _train(
-    cfg: TrainConfig, d: Path, c: Components, changes: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Algorithm 1 on the built components ``c``, logged and checkpointed into ``d`` (locked);
-    ``changes``: a resume's overrides (None for a new run)."""
-    resume = changes is not None
-    rundir.check_no_links(d)
+def announce(cfg: TrainConfig, c: Components, d: Path, resume: bool) -> None:
+    """The run header (env, planning, replay, device, folder) and, for a new run, its warnings."""
     pc = cfg.planning
     plan = (
         "no planning (DQN)"
@@ -306,27 +301,45 @@ def _train(
     )
     for w in () if resume else cfg.warnings():  # said once, when the run is made
         print(f"dynaworld: warning: {w}", file=sys.stderr, flush=True)
-    for p in ckpt.remove_partial(d) if resume else ():
-        print(f"dynaworld: removed {p}, a checkpoint a crash left half-written", flush=True)
-    latest = ckpt.latest_checkpoint(d) if resume else None
-    if resume and latest is None:
-        print(f"dynaworld: {d} has no checkpoint yet: the run starts again from step 0", flush=True)
-    trainer_kwargs: dict[str, Any] = {}
-    if latest is not None:
-        state = load_and_restore(c, latest)
-        trainer_kwargs = {"wall_time": state["wall_time_s"], "returns": state["returns"]}
-        print(f"dynaworld: resumed from {latest} at step {c.loop.state.env_steps:,}", flush=True)
-    if resume:  # recorded once the run has really moved on (its first new checkpoint)
-        from_step = c.loop.state.env_steps
 
-        def extended() -> None:
-            if changes:
-                save_config(cfg, d / "config.yaml")
-            rundir.record(d, "resumed", from_step=from_step, overrides=changes)
 
-        trainer_kwargs["on_first_save"] = extended
-    else:
+def restore_or_create(
+    cfg: TrainConfig, c: Components, d: Path, changes: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A resume: the newest checkpoint loaded into ``c`` (its record written once the run has
+    moved on); a new run: its folder's config and history. Returns the Trainer's arguments."""
+    if changes is None:
         prepare_run_dir(cfg, d)
+        return {}
+    for p in ckpt.remove_partial(d):
+        print(f"dynaworld: removed {p}, a checkpoint a crash left half-written", flush=True)
+    latest = ckpt.latest_checkpoint(d)
+    kwargs: dict[str, Any] = {}
+    if latest is None:
+        print(f"dynaworld: {d} has no checkpoint yet: the run starts again from step 0", flush=True)
+    else:
+        state = load_and_restore(c, latest)
+        kwargs = {"wall_time": state["wall_time_s"], "returns": state["returns"]}
+        print(f"dynaworld: resumed from {latest} at step {c.loop.state.env_steps:,}", flush=True)
+    from_step = c.loop.state.env_steps
+
+    def extended() -> None:  # recorded once the run has really moved on (its first checkpoint)
+        if changes:
+            save_config(cfg, d / "config.yaml")
+        rundir.record(d, "resumed", from_step=from_step, overrides=changes)
+
+    return kwargs | {"on_first_save": extended}
+
+
+def _train(
+    cfg: TrainConfig, d: Path, c: Components, changes: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Algorithm 1 on the built components ``c``, logged and checkpointed into ``d`` (locked);
+    ``changes``: a resume's overrides (None for a new run)."""
+    resume = changes is not None
+    rundir.check_no_links(d)
+    announce(cfg, c, d, resume)
+    trainer_kwargs = restore_or_create(cfg, c, d, changes)
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)
     trainer = Trainer(c, d, logger, **trainer_kwargs)
     c.loop.callbacks = [trainer]

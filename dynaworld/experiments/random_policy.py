@@ -18,10 +18,13 @@ import numpy as np
 from scipy import stats as sps
 
 from dynaworld.config import EnvConfig, load_config, to_dict
+from dynaworld.envs import make_env
 from dynaworld.evaluate import evaluate
+from dynaworld.experiments.stats import holm
 from dynaworld.files import check_target, read_json
 from dynaworld.runlog import write_json
 
+Groups = dict[tuple[str, str], dict[str, list[dict[str, Any]]]]
 RANDOM_EPISODES = 100
 RANDOM_SEED = 4_000_000_000  # episode i: seed + i, below 2**32 (MinAtar), above every run's
 
@@ -38,8 +41,6 @@ class RandomPolicy:
 
 def random_returns(env_cfg: EnvConfig, episodes: int = RANDOM_EPISODES) -> np.ndarray:
     """``episodes`` returns of the random policy on ``env_cfg``'s evaluation env."""
-    from dynaworld.envs import make_env
-
     env = make_env(env_cfg, train=False)
     n = int(env.action_space.n)  # type: ignore[attr-defined]
     env.close()
@@ -73,3 +74,56 @@ def beats_random_p(finals: list[float], random: np.ndarray) -> float:
 
 def summary(random: np.ndarray) -> dict[str, Any]:
     return {"mean": float(random.mean()), "std": float(random.std()), "n": len(random)}
+
+
+def random_section(
+    out: Path,
+    suite: str,
+    games: list[str],
+    groups: Groups,
+    methods: list[str],
+    labels: dict[str, str],
+) -> list[str]:
+    """Every method against the random policy, per game: its runs' mean final return and the
+    one-sided Welch p-value (runs vs the random policy's episodes), Holm over the table."""
+    cells: list[tuple[str, str, float, float]] = []
+    rand: dict[str, np.ndarray] = {}
+    for g in games:
+        runs = [r for m in methods for r in groups[(suite, g)].get(m, [])]
+        where = next(
+            (r["run_dir"] for r in runs if (Path(r["run_dir"]) / "config.yaml").is_file()), None
+        )
+        if where is None:
+            continue  # no run folder here to read the env from
+        rand[g] = random_row(out, suite, g, where)
+        for m in methods:
+            finals = [float(r["eval_return_mean"]) for r in groups[(suite, g)].get(m, [])]
+            if finals:
+                cells.append((g, m, float(np.mean(finals)), beats_random_p(finals, rand[g])))
+    if not cells:
+        return []
+    adjusted = dict(zip([(g, m) for g, m, _, _ in cells], holm([c[3] for c in cells]), strict=True))
+    means = {(g, m): x for g, m, x, _ in cells}
+    lines = [
+        "",
+        f"Against the random policy: final return, mean over runs; p: one-sided Welch test of the "
+        f"runs' final returns against {RANDOM_EPISODES} random-policy episodes (`random/`), Holm "
+        f"over the {sum(1 for c in cells if c[3] == c[3])} tests of this table; ✓: above random "
+        "at 0.05.",
+        "",
+        "| game | random policy | " + " | ".join(labels[m] for m in methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+    ]
+    for g, r in rand.items():
+        row = []
+        for m in methods:
+            if (g, m) not in means:
+                row.append("–")
+                continue
+            q = adjusted[(g, m)]
+            row.append(
+                f"{means[(g, m)]:.2f}"
+                + ("" if q != q else f", p {q:.2g}{' ✓' if q < 0.05 else ''}")
+            )
+        lines.append(f"| {g} | {r.mean():.2f} ± {r.std():.2f} | " + " | ".join(row) + " |")
+    return lines

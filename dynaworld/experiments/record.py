@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from dynaworld.config import (
     parse_overrides,
     run_differences,
 )
-from dynaworld.errors import ConfigError
+from dynaworld.errors import ConfigError, DynaworldError
 from dynaworld.experiments.experiment import SUMMARY_COLUMNS, Experiment, RunSpec
 from dynaworld.files import atomic_write, read_json
 
@@ -144,3 +145,20 @@ def write_results(specs: list[RunSpec], out: Path) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # suite, game, method: file names too
+LABEL = re.compile(r"[\w .,:;+×()'/-]{1,80}")  # labels, families: table cells and legends
+
+
+def check_names(row: dict[str, Any], where: str) -> None:
+    """Refuse a row whose names could become a path (``/abs``, ``..``) or Markdown/code lines
+    (newlines, ``|``, ``<``): a shared sweep folder's results.csv is read, never trusted."""
+    for key, pattern in (("suite", NAME), ("game", NAME), ("method", NAME), ("label", LABEL),
+                         ("family", LABEL), ("shape", LABEL), ("model", LABEL)):  # fmt: skip
+        value = str(row.get(key) or "")
+        if (value or key in ("suite", "game", "method")) and not pattern.fullmatch(value):
+            raise DynaworldError(
+                f"{where}: {key} {value[:60]!r} is not a name dynaworld writes (letters, digits "
+                "and . _ + - for suites, games and methods; no line breaks, '|' or '<' anywhere)"
+            )

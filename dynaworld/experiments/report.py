@@ -12,7 +12,6 @@ one bar chart per game (``DIR/charts/<suite>_<game>.png``) and learning curves
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ from dynaworld.experiments.charts import (
     model_error_chart,
 )
 from dynaworld.experiments.experiment import Experiment
-from dynaworld.experiments.random_policy import RANDOM_EPISODES, beats_random_p, random_row
+from dynaworld.experiments.random_policy import random_section
+from dynaworld.experiments.record import check_names
 from dynaworld.experiments.stats import (
     cell,
     cell_text,
@@ -77,23 +77,6 @@ def read_results(out: Path) -> list[dict[str, Any]]:
     for i, r in enumerate(rows, start=2):
         check_names(r, f"{path} line {i}")
     return rows
-
-
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # suite, game, method: file names too
-LABEL = re.compile(r"[\w .,:;+×()'/-]{1,80}")  # labels, families: table cells and legends
-
-
-def check_names(row: dict[str, Any], where: str) -> None:
-    """Refuse a row whose names could become a path (``/abs``, ``..``) or Markdown/code lines
-    (newlines, ``|``, ``<``): a shared sweep folder's results.csv is read, never trusted."""
-    for key, pattern in (("suite", NAME), ("game", NAME), ("method", NAME), ("label", LABEL),
-                         ("family", LABEL), ("shape", LABEL), ("model", LABEL)):  # fmt: skip
-        value = str(row.get(key) or "")
-        if (value or key in ("suite", "game", "method")) and not pattern.fullmatch(value):
-            raise DynaworldError(
-                f"{where}: {key} {value[:60]!r} is not a name dynaworld writes (letters, digits "
-                "and . _ + - for suites, games and methods; no line breaks, '|' or '<' anywhere)"
-            )
 
 
 def recorded_experiment(out: Path) -> Experiment:
@@ -327,59 +310,6 @@ def suite_section(
         "Wall time per run (s), mean: " + ", ".join(f"{labels[m]} {wall[m]:.0f}" for m in methods),
         "",
     ]
-    return lines
-
-
-def random_section(
-    out: Path,
-    suite: str,
-    games: list[str],
-    groups: Groups,
-    methods: list[str],
-    labels: dict[str, str],
-) -> list[str]:
-    """Every method against the random policy, per game: its runs' mean final return and the
-    one-sided Welch p-value (runs vs the random policy's episodes), Holm over the table."""
-    cells: list[tuple[str, str, float, float]] = []
-    rand: dict[str, np.ndarray] = {}
-    for g in games:
-        runs = [r for m in methods for r in groups[(suite, g)].get(m, [])]
-        where = next(
-            (r["run_dir"] for r in runs if (Path(r["run_dir"]) / "config.yaml").is_file()), None
-        )
-        if where is None:
-            continue  # no run folder here to read the env from
-        rand[g] = random_row(out, suite, g, where)
-        for m in methods:
-            finals = [float(r["eval_return_mean"]) for r in groups[(suite, g)].get(m, [])]
-            if finals:
-                cells.append((g, m, float(np.mean(finals)), beats_random_p(finals, rand[g])))
-    if not cells:
-        return []
-    adjusted = dict(zip([(g, m) for g, m, _, _ in cells], holm([c[3] for c in cells]), strict=True))
-    means = {(g, m): x for g, m, x, _ in cells}
-    lines = [
-        "",
-        f"Against the random policy: final return, mean over runs; p: one-sided Welch test of the "
-        f"runs' final returns against {RANDOM_EPISODES} random-policy episodes (`random/`), Holm "
-        f"over the {sum(1 for c in cells if c[3] == c[3])} tests of this table; ✓: above random "
-        "at 0.05.",
-        "",
-        "| game | random policy | " + " | ".join(labels[m] for m in methods) + " |",
-        "|---|---|" + "---|" * len(methods),
-    ]
-    for g, r in rand.items():
-        row = []
-        for m in methods:
-            if (g, m) not in means:
-                row.append("–")
-                continue
-            q = adjusted[(g, m)]
-            row.append(
-                f"{means[(g, m)]:.2f}"
-                + ("" if q != q else f", p {q:.2g}{' ✓' if q < 0.05 else ''}")
-            )
-        lines.append(f"| {g} | {r.mean():.2f} ± {r.std():.2f} | " + " | ".join(row) + " |")
     return lines
 
 

@@ -153,7 +153,7 @@ def record_start(run: Run, folder: Path, first: Path | None) -> np.ndarray | Non
 def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
     """C_k's CMA-ES (starting at ``start(run, k)``, recorded), its fitness and a closer."""
     es, folder, c = run.cfg.es, run.claim_c(k), controller(run)
-    tracks = es.seed * 1_000  # generation g's rollout j: track g * 10_000 + tracks + j
+    tracks = es.seed * 1_000  # generation g's rollout j: track fitness_track(g, tracks) + j
     workers: Pool | None = None
     if es.where == "dream":  # M_k's dream, or the last es.dream_models models' (the lowest)
         seed = run.cfg.seed + 1_000 * es.seed + k - 1
@@ -183,9 +183,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
         workers = pool()
 
         def fitness(params: np.ndarray, g: int) -> np.ndarray:
-            seeds = [
-                fitness_track(g, tracks) + j for j in range(es.rollouts_at(g))
-            ]  # all candidates'
+            seeds = list(range(first := fitness_track(g, tracks), first + es.rollouts_at(g)))
             out = real_returns(run, workers, k, params, [seeds] * len(params), es.max_steps, True)
             return np.array([np.mean(r) for r in out])
 
