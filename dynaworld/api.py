@@ -24,7 +24,7 @@ import torch
 from dynaworld import rundir
 from dynaworld.agents import DQNAgent
 from dynaworld.build import load_agent
-from dynaworld.config import load_config
+from dynaworld.config import TrainConfig, from_dict, load_config, merge, parse_overrides, to_dict
 from dynaworld.envs import make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
@@ -123,6 +123,8 @@ class WorldModelsRun:
 
 def load(run_dir: str | Path) -> Run | WorldModelsRun:
     """A run folder made by ``dynaworld train`` or ``dynaworld worldmodels``."""
+    if not Path(run_dir).is_dir():
+        raise DynaworldError(f"{run_dir}: no such run folder")
     kind = rundir.kind_of(run_dir)
     if kind == "worldmodels":
         return WorldModelsRun(run_dir)
@@ -131,11 +133,22 @@ def load(run_dir: str | Path) -> Run | WorldModelsRun:
     return Run(run_dir)
 
 
-def train(config: str | Path, run_dir: str | Path | None = None, **overrides: Any) -> Run:
-    """Train a run from a config file or a shipped config's name; ``overrides`` are config keys,
-    '__' for a section's dot (``agent__lr=1e-4`` is ``agent.lr=1e-4``). Returns the loaded run."""
+def train(
+    config: str | Path | dict[str, Any] | TrainConfig,
+    run_dir: str | Path | None = None,
+    **overrides: Any,
+) -> Run:
+    """Train a run from a config: a shipped config's name, a YAML file, a dict of config keys
+    (nested as in the YAML) or a ``TrainConfig``; ``overrides`` are config keys, '__' for a
+    section's dot (``agent__lr=1e-4`` is ``agent.lr=1e-4``). Returns the loaded run."""
     pairs = [f"{k.replace('__', '.')}={_yaml(v)}" for k, v in overrides.items()]
-    cfg = load_config(config, pairs)
+    if isinstance(config, TrainConfig):
+        config = to_dict(config)
+    if isinstance(config, dict):
+        cfg = from_dict(TrainConfig, merge(config, parse_overrides(pairs)))
+        cfg.validate()
+    else:
+        cfg = load_config(config, pairs)
     d = Path(run_dir) if run_dir else default_run_dir(cfg)
     run_training(cfg, d)
     return Run(d)

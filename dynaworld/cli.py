@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -193,6 +194,10 @@ def _bounded(e: Exception, limit: int = 4000) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if (
+        "" not in sys.path and os.getcwd() not in sys.path
+    ):  # your own modules, as python -m sees them
+        sys.path.insert(0, os.getcwd())  # (a run folder's own files stay refused: imports.py)
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may also come after the options (e.g. ... --workers 4 total_steps=1000)
@@ -207,13 +212,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # the one deferred import: the commands need torch, parsing (and --help) does not
         commands = importlib.import_module("dynaworld.commands")
-        return int(commands.COMMANDS[args.command](args))
+        status = int(commands.COMMANDS[args.command](args))
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at interpreter exit
+        return status
     except RunsFailed as e:
         print(f"dynaworld: error: {_bounded(e)}", file=sys.stderr)
         return 1
     except DynaworldError as e:
         print(f"dynaworld: error: {_bounded(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # dynaworld config | head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as e:
         print(f"dynaworld: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130

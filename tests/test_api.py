@@ -42,3 +42,25 @@ def test_a_loaded_minatar_agent_acts_on_plain_gym_observations(tmp_path):
         again.agent.predict(np.zeros((3, 3)))
     with pytest.raises(DynaworldError, match="not a run folder"):
         dynaworld.load(tmp_path)
+
+
+def test_train_takes_a_dict_or_a_train_config_and_load_names_a_missing_folder(tmp_path):
+    from dynaworld.config import load_config
+
+    cfg = load_config("dqn_cartpole", ["total_steps=200", "replay.learning_starts=100",
+                                       "eval_every=0", "final_eval_episodes=1", "progress=false"])  # fmt: skip
+    run = dynaworld.train(cfg, run_dir=tmp_path / "a", seed=3)
+    assert run.config.seed == 3 and run.summary["env_steps"] == 200
+    as_dict = {"env": {"id": "CartPole-v1"}, "total_steps": 200, "eval_every": 0,
+               "final_eval_episodes": 1, "progress": False, "replay": {"learning_starts": 100}}  # fmt: skip
+    assert dynaworld.train(as_dict, run_dir=tmp_path / "b").summary["env_steps"] == 200
+    with pytest.raises(DynaworldError, match="no such run folder"):
+        dynaworld.load(tmp_path / "nope")
+
+
+def test_the_cli_writing_into_a_closed_pipe_ends_quietly():
+    p = subprocess.Popen([sys.executable, "-m", "dynaworld.cli", "config"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+    p.stdout.close()  # as `dynaworld config | head` does once head has its lines
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
