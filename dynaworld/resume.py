@@ -32,6 +32,7 @@ def check_path(d: Path) -> None:
         raise DynaworldError(
             f"run directory {str(d)[:80]}...: too long a path (at most 200 bytes a name, 3,000 in all)"
         )
+    rundir.check_kind(d, "train", "dynaworld train")  # a file there is named as such
     above = next((p for p in (d, *d.absolute().parents) if p.exists()), None)
     if above is not None and (not above.is_dir() or not os.access(above, os.W_OK | os.X_OK)):
         raise DynaworldError(f"run directory {d}: {above} is not a folder this user can write")
@@ -39,7 +40,6 @@ def check_path(d: Path) -> None:
 
 def check_new_run_dir(d: Path) -> None:
     """Raise unless ``d`` can hold a new run; writes nothing."""
-    rundir.check_kind(d, "train", "dynaworld train")
     check_path(d)
     ignored = (rundir.KIND_FILE, rundir.LOCK_FILE, "log.txt")
     if d.is_dir() and any(p.name not in ignored for p in d.iterdir()):
