@@ -55,6 +55,12 @@ def batches(n: int, rng: np.random.Generator) -> list[Batch]:
     ]  # fmt: skip
 
 
+def stacked(data: list[Batch]) -> tuple[torch.Tensor, ...]:
+    """N seeds' minibatches as (N, batch, ...) tensors: obs, next obs, actions, rewards."""
+    return tuple(torch.from_numpy(np.stack([getattr(b, k) for b in data]))
+                 for k in ("obs", "next_obs", "action", "reward"))  # fmt: skip
+
+
 def sequential(n: int, reps: int, cfg: AgentConfig) -> tuple[float, float]:
     agents = []
     for s in range(n):
@@ -84,11 +90,7 @@ def vmapped(n: int, reps: int, cfg: AgentConfig) -> tuple[float, float]:
     online = [p.detach().clone() for p in params.values()]
     target = [p.clone() for p in online]
     opt = torch.optim.Adam(online, lr=cfg.lr, eps=cfg.adam_eps, foreach=True)
-    data = batches(n, np.random.default_rng(0))
-    x = torch.from_numpy(np.stack([b.obs for b in data]))
-    x2 = torch.from_numpy(np.stack([b.next_obs for b in data]))
-    a = torch.from_numpy(np.stack([b.action for b in data]))
-    r = torch.from_numpy(np.stack([b.reward for b in data]))
+    x, x2, a, r = stacked(batches(n, np.random.default_rng(0)))
 
     def q(p: list[torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
         return functional_call(base, dict(zip(names, p, strict=True)), (obs,))
@@ -127,11 +129,7 @@ def grouped(n: int, reps: int, cfg: AgentConfig) -> tuple[float, float]:
     online = [w1, b1, w2, b2, w3, b3]
     target = [p.detach().clone() for p in online]
     opt = torch.optim.Adam(online, lr=cfg.lr, eps=cfg.adam_eps, foreach=True)
-    data = batches(n, np.random.default_rng(0))
-    x = torch.from_numpy(np.stack([b.obs for b in data]))
-    x2 = torch.from_numpy(np.stack([b.next_obs for b in data]))
-    a = torch.from_numpy(np.stack([b.action for b in data]))
-    r = torch.from_numpy(np.stack([b.reward for b in data]))
+    x, x2, a, r = stacked(batches(n, np.random.default_rng(0)))
 
     def q(p: list[torch.Tensor], obs: torch.Tensor) -> torch.Tensor:  # obs: N, b, C, H, W
         b = obs.shape[1]
