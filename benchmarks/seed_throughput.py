@@ -24,7 +24,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from dynaworld.agents import DQNAgent
@@ -166,7 +165,9 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = AgentConfig(lr=2.5e-4, adam_eps=0.01, max_grad_norm=10.0)
     out: dict[str, dict[str, float]] = {}
-    print("| N | update ms/seed: sequential | vmap | grouped | act ms/seed: sequential | vmap | grouped |")
+    print(
+        "| N | update ms/seed: sequential | vmap | grouped | act ms/seed: sequential | vmap | grouped |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in a.seeds:
         (su, sa), (vu, va), (gu, ga) = (f(n, a.reps, cfg) for f in (sequential, vmapped, grouped))
