@@ -749,7 +749,7 @@ def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
     lines = seeds_table([*one, *two, c(3, 0, 231)])  # one run of 3 models: no row
     rows = [line for line in lines if line.startswith("| τ = 1.15")]
     assert rows[0].startswith("| τ = 1.15 (deaths sampled), iteration 4 | 0: 194; 1: 206; 2: 180 |")
-    assert "lowest of 2 models, iteration 4 | 0: 487; 1: 420; 2: 515 | 474 [" in rows[1]
+    assert "lowest of 2 models, iteration 4 | 0: 487; 1: 420; 2: 515 | 474 t[" in rows[1]  # n=3: t
     assert len(rows) == 3 and "3 models" not in "".join(lines)
     p = welch_p([487, 420, 515], [194, 206, 180])
     assert rows[2].endswith(f"| +281 | {p:.2g} | {p:.2g} |")  # one pair: Holm = Welch

@@ -125,5 +125,5 @@ def random_section(
                 f"{means[(g, m)]:.2f}"
                 + ("" if q != q else f", p {q:.2g}{' ✓' if q < 0.05 else ''}")
             )
-        lines.append(f"| {g} | {r.mean():.2f} ± {r.std():.2f} | " + " | ".join(row) + " |")
+        lines.append(f"| {g} | {r.mean():.2f} (sd {r.std():.2f}) | " + " | ".join(row) + " |")
     return lines
