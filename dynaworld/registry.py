@@ -15,6 +15,8 @@ import difflib
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
+
 from dynaworld.errors import ConfigError
 from dynaworld.imports import Roots, load_entry_point
 
@@ -145,4 +147,47 @@ def make_model(spec: ModelSpec, ctx: ModelContext) -> Any:
             "needs update(transition: Transition) -> None and step(query: Query) -> Prediction "
             "(dynaworld.loop.Model)"
         )
-    return model
+    if spec.learns:  # what training reads of a learning model (models.base.LearningModel)
+        lacking = [a for a in LEARNING_ATTRS if not hasattr(model, a)]
+        lacking += [m for m in ("k_step_error", "done_at") if not callable(getattr(model, m, None))]
+        if lacking:
+            raise ConfigError(
+                f"planning.model={spec.factory} declares learns = True but has no "
+                f"{', '.join(lacking)} (dynaworld.models.base.LearningModel lists them): add them, "
+                "or declare learns = False"
+            )
+    shipped = {m.factory for m in MODELS.values()}
+    return (
+        model if spec.factory in shipped else CheckedModel(model, str(spec.factory), ctx.obs_shape)
+    )
+
+
+LEARNING_ATTRS = ("buffer", "holdout_every", "frozen", "updates", "last_loss")
+
+
+class CheckedModel:
+    """A user's model whose first prediction is checked against the Model contract (one row per
+    query: reward (n,), next_obs (n, *obs_shape), done (n,), horizon (n,)): a wrong shape is a
+    ConfigError naming the field, not a crash deep inside torch. Everything else is the model's."""
+
+    def __init__(self, model: Any, name: str, obs_shape: tuple[int, ...]) -> None:
+        self.model, self.name, self.obs_shape, self.checked = model, name, obs_shape, False
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.__dict__["model"], attr)
+
+    def step(self, q: Any) -> Any:
+        pred = self.model.step(q)
+        if not self.checked:
+            n = len(q.action)
+            want = {"reward": (n,), "next_obs": (n, *self.obs_shape), "done": (n,), "horizon": (n,)}
+            for field, shape in want.items():
+                got = getattr(pred, field, None)
+                if got is None or tuple(np.shape(got)) != shape:
+                    raise ConfigError(
+                        f"planning.model={self.name}: step() returned {field} of shape "
+                        f"{None if got is None else tuple(np.shape(got))} for {n} queries; the "
+                        f"Model contract wants {shape} (dynaworld.types.Prediction)"
+                    )
+            self.checked = True
+        return pred

@@ -44,6 +44,16 @@ class NoStep:
         pass
 
 
+class FlatStep(MeanStepModel):
+    def step(self, q: Query) -> Prediction:
+        p = super().step(q)
+        return Prediction(p.reward, p.next_obs.reshape(-1), p.done, p.horizon)  # rows lost
+
+
+class ClaimsToLearn(MeanStepModel):
+    learns = True  # but none of LearningModel's attributes: refused when built, not mid-run
+
+
 def test_a_users_model_class_trains_through_the_cli(tmp_path, cli):
     run = tmp_path / "run"
     r = cli(
@@ -73,3 +83,14 @@ def test_capabilities_not_names_decide_and_bad_models_are_named():
     ctx = ModelContext(TrainConfig(), (4,), 2, None, "cpu", 0)
     with pytest.raises(ConfigError, match=r"no step; a model needs update\(transition"):
         make_model(model_spec("tests.test_registry:NoStep"), ctx)
+    with pytest.raises(
+        ConfigError, match="declares learns = True but has no buffer, holdout_every"
+    ):
+        make_model(model_spec("tests.test_registry:ClaimsToLearn"), ctx)
+    checked = make_model(model_spec("tests.test_registry:FlatStep"), ctx)
+    q = Query(np.zeros((3, 4), np.float32), np.zeros(3, np.int64))
+    with pytest.raises(ConfigError, match=r"returned next_obs of shape \(12,\) for 3 queries"):
+        checked.step(q)
+    assert make_model(model_spec("tests.test_registry:MeanStepModel"), ctx).step(
+        q
+    ).reward.shape == (3,)
