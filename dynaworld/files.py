@@ -78,16 +78,23 @@ def append_text(path: str | Path, root: str | Path | None = None) -> IO[str]:
     return open(fd, "a", newline="")
 
 
-def save_figure(fig: Any, path: str | Path, root: str | Path | None = None) -> Path:
-    """A matplotlib figure written as ``path`` (PNG) through ``atomic_write``."""
+def save_figure(fig: Any, path: str | Path, root: str | Path | None = None, **kw: Any) -> Path:
+    """A matplotlib figure written as ``path`` (PNG; ``kw`` to savefig) through ``atomic_write``."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", **kw)
     with atomic_write(path, "wb", root) as f:
         f.write(buf.getvalue())
     return Path(path)
 
 
 MAX_JSON_BYTES = 16 << 20
+
+
+def write_text(path: str | Path, text: str, root: str | Path | None = None) -> Path:
+    """``text`` written as ``path`` through ``atomic_write``."""
+    with atomic_write(path, "w", root) as f:
+        f.write(text)
+    return Path(path)
 
 
 def read_json(path: str | Path, what: str = "file") -> dict[str, Any]:

@@ -21,6 +21,7 @@ from tensorboardX import SummaryWriter
 from dynaworld import plain
 from dynaworld.checkpoint import load_file, save_file
 from dynaworld.errors import CheckpointError, DynaworldError
+from dynaworld.files import atomic_write
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import CsvLog, read_csv
 
@@ -178,7 +179,8 @@ class CMAES:
         st["wall_time_s"] += time.time() - getattr(self, "_start", time.time())
         row["wall_time_s"] = round(st["wall_time_s"], 1)
         save_state(st, self.dir)
-        np.save(self.dir / "params.npy", st["best_params"])
+        with atomic_write(self.dir / "params.npy", "wb") as f:
+            np.save(f, st["best_params"])
         self.log.write(row)
         self.log.flush()
         for key, value in row.items():

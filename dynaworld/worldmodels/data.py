@@ -22,7 +22,7 @@ from dynaworld import files
 from dynaworld.agents.controller import Controller
 from dynaworld.envs.worldmodels import make_wm_env
 from dynaworld.errors import DynaworldError
-from dynaworld.files import atomic_write
+from dynaworld.files import atomic_write, write_text
 from dynaworld.models.mdnrnn import action_vector
 from dynaworld.parallel import gather, make_pool
 
@@ -241,7 +241,7 @@ def collect(
         "min_steps": min_steps,
         "doom_skill": doom_skill,
     }
-    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_text(out / "meta.json", json.dumps(meta, indent=1))
     return meta
 
 

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from dynaworld.agents.cmaes import read_log
 from dynaworld.agents.controller import Controller
 from dynaworld.config import load_yaml
+from dynaworld.files import save_figure
 from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels import anchors
@@ -175,7 +176,7 @@ def es_curve(folders: list[Path], path: str | Path, labels: list[str] | None = N
     ax.set(xlabel="generation", ylabel="return (the fitness CMA-ES maximises)")
     ax.set_title("CMA-ES: fitness per generation", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=120, bbox_inches="tight")  # "tight": the legends outside the axes
+    save_figure(fig, path, dpi=120, bbox_inches="tight")  # "tight": the legends outside the axes
     plt.close(fig)
     return Path(path)
 
@@ -250,7 +251,7 @@ def temperature_chart(
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return Path(path)
 
@@ -308,6 +309,6 @@ def curve_vs_reference(runs: Mapping[str, tuple[Path, int]], path: str | Path) -
     entries = 2 * len(runs) + 3  # the legend below both panels, in two columns
     fig.subplots_adjust(bottom=0.15 + 0.034 * ((entries + 1) // 2))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return Path(path)

@@ -10,7 +10,7 @@ from typing import Any
 
 from dynaworld.config import load_yaml
 from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
-from dynaworld.files import read_json
+from dynaworld.files import read_json, save_figure
 from dynaworld.worldmodels.probe import probe_file
 from dynaworld.worldmodels.run import eval_check, iteration_dir, iteration_of
 
@@ -150,6 +150,6 @@ def gap_chart(run_dir: Path, path: Path) -> Path | None:
         if x.get_legend_handles_labels()[0]:
             x.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

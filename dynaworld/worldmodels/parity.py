@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from dynaworld.envs.worldmodels import DOOM, make_wm_env
+from dynaworld.files import write_text
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import write_json
 
@@ -75,7 +76,7 @@ def parity(
     out = Path(out)
     result = {"env_id": DOOM, "seeds": "1,000,000 + episode", "rows": rows, "reference": REFERENCE}
     write_json(out.with_suffix(".json"), result)
-    out.with_suffix(".md").write_text(table(rows))
+    write_text(out.with_suffix(".md"), table(rows))
     return result
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from dynaworld.errors import DynaworldError
-from dynaworld.files import read_json
+from dynaworld.files import read_json, write_text
 from dynaworld.models.dream import dream_scores
 from dynaworld.runlog import write_json
 from dynaworld.worldmodels import control
@@ -69,7 +69,7 @@ def probe(run: Run, k: int, episodes: int = 100) -> dict[str, Any]:
     }  # fmt: skip
     path = run.iteration_dir(k) / probe_file(es.temperature, es.dream_done)
     write_json(path, out)
-    path.with_suffix(".md").write_text(table(out))
+    write_text(path.with_suffix(".md"), table(out))
     return {"path": str(path), "rows": rows}
 
 

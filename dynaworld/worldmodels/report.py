@@ -16,7 +16,7 @@ from dynaworld.config import load_yaml
 from dynaworld.envs.frames import DOOM
 from dynaworld.errors import DynaworldError
 from dynaworld.experiments.stats import cell, holm, welch_p
-from dynaworld.files import read_json
+from dynaworld.files import read_json, write_text
 from dynaworld.worldmodels import anchors
 from dynaworld.worldmodels.figures import (
     c_setting,
@@ -142,7 +142,7 @@ def report(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     if doom:
         lines += _doom_figures(dirs, evals, target)
     lines += _curves(runs, doom, target)
-    target.write_text("\n".join(lines) + "\n")
+    write_text(target, "\n".join(lines) + "\n")
     return target
 
 
