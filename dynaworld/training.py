@@ -337,7 +337,6 @@ def _train(
     """Algorithm 1 on the built components ``c``, logged and checkpointed into ``d`` (locked);
     ``changes``: a resume's overrides (None for a new run)."""
     resume = changes is not None
-    rundir.check_no_links(d)
     announce(cfg, c, d, resume)
     trainer_kwargs = restore_or_create(cfg, c, d, changes)
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)

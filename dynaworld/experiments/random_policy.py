@@ -72,10 +72,6 @@ def beats_random_p(finals: list[float], random: np.ndarray) -> float:
     return float(sps.ttest_ind(a, random, equal_var=False, alternative="greater").pvalue)
 
 
-def summary(random: np.ndarray) -> dict[str, Any]:
-    return {"mean": float(random.mean()), "std": float(random.std()), "n": len(random)}
-
-
 def random_section(
     out: Path,
     suite: str,

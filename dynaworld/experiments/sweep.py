@@ -173,6 +173,16 @@ def write_record(
     return spec
 
 
+def check_folder(
+    out: Path, spec: dict[str, Any], specs: list[RunSpec], add_spec: bool
+) -> Path | None:
+    """The spec file to write (``check_spec``), once every existing run is the run asked for."""
+    spec_file = check_spec(out, spec, add_spec)
+    for s in specs:
+        check_same_run(s.run_dir, s.cfg)
+    return spec_file
+
+
 def run_sweep(
     exp: Experiment,
     out: str | Path,
@@ -201,9 +211,7 @@ def run_sweep(
     spec = sweep_spec(exp, overrides)
     created = not out.exists()
     if not created:  # refused before the lock: a refusal writes nothing (checked again under it)
-        check_spec(out, spec, add_spec)
-        for s in specs:
-            check_same_run(s.run_dir, s.cfg)
+        check_folder(out, spec, specs, add_spec)
     rundir.lock(out)  # one writer per sweep folder, before its record is read to be written
     try:
         return _run_sweep(exp, out, specs, spec, seeds, workers, ray_address, add_spec, {
@@ -229,9 +237,7 @@ def _run_sweep(
     add_spec: bool,
     invocation: dict[str, Any],
 ) -> Path:
-    spec_file = check_spec(out, spec, add_spec)
-    for s in specs:
-        check_same_run(s.run_dir, s.cfg)
+    spec_file = check_folder(out, spec, specs, add_spec)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     pool = make_pool(workers, ray_address)  # a Ray address that does not answer fails here
     try:
