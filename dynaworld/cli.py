@@ -65,6 +65,13 @@ def _add_train_commands(sub: Any) -> None:
         metavar="MODULE",
         help="import MODULE first (it registers your env ids); recorded as env.imports",
     )
+    t.add_argument(
+        "--seeds",
+        type=positive_int,
+        metavar="N",
+        help="train seeds seed..seed+N-1 as one batched program, each a run in RUN_DIR/seed<k> "
+        "(with --resume: RUN_DIR holds them)",
+    )
 
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
     e.add_argument("run_dir")

@@ -23,7 +23,8 @@ from dynaworld.evaluate import measure_run_model
 from dynaworld.experiments import Experiment, run_sweep
 from dynaworld.experiments import report as sweep_report
 from dynaworld.experiments.demo import demo as run_demo
-from dynaworld.resume import default_run_dir, resume_config
+from dynaworld.resume import check_new_run_dir, default_run_dir, resume_config
+from dynaworld.seeds import train_seeds
 from dynaworld.shipped import KINDS, names
 from dynaworld.training import train as run_training
 from dynaworld.worldmodels import commands as wm_commands
@@ -32,6 +33,8 @@ from dynaworld.worldmodels.report import report as wm_report
 
 
 def train(a: argparse.Namespace) -> int:
+    if a.seeds:
+        return train_many(a)
     if a.resume:
         overrides = ([a.config] if a.config else []) + list(a.overrides)
         cfg = resume_config(a.resume, overrides)
@@ -49,6 +52,35 @@ def train(a: argparse.Namespace) -> int:
         summary = run_training(cfg, run_dir)
     print(json.dumps(summary))
     print(f"dynaworld: run directory {run_dir}")
+    return 0
+
+
+def train_many(a: argparse.Namespace) -> int:
+    """``train --seeds N``: N seeds as one batched program, each a run in RUN_DIR/seed<k>."""
+    if a.resume:
+        root = Path(a.resume)
+        dirs = sorted(root.glob("seed*"), key=lambda p: p.name)
+        if not dirs:
+            raise DynaworldError(f"{root} holds no seed<k> run folders to resume")
+        overrides = ([a.config] if a.config else []) + list(a.overrides)
+        cfgs = [resume_config(d, overrides) for d in dirs]
+    else:
+        if not a.config:
+            raise DynaworldError("train needs a CONFIG file (or --resume RUN_DIR)")
+        base = load_config(a.config, a.overrides)
+        import_env_modules(base.env.imports)
+        check_env_id(base.env.id)
+        root = Path(a.run_dir or str(default_run_dir(base)))
+        cfgs = [load_config(a.config, [*a.overrides, f"seed={base.seed + i}"]) for i in range(a.seeds)]
+        dirs = [root / f"seed{c.seed}" for c in cfgs]
+        for d in dirs:
+            check_new_run_dir(d)
+            d.mkdir(parents=True, exist_ok=True)
+    print(f"dynaworld: {len(cfgs)} seeds as one batched program; each seed's output in RUN/seed<k>/log.txt")
+    summaries = train_seeds(cfgs, dirs, logs=[d / "log.txt" for d in dirs])
+    for d, s in zip(dirs, summaries, strict=True):
+        print(json.dumps({"run_dir": str(d), **s}))
+    print(f"dynaworld: run directories {root}/seed<k>")
     return 0
 
 

@@ -255,12 +255,13 @@ def stop_on_interrupt(trainer: Trainer) -> Iterator[None]:
 
 
 def train(
-    cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False
+    cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False, slot: Any = None
 ) -> dict[str, Any]:
     """Run (or resume) one training run; returns the summary written to ``summary.json``.
 
     A new run checks its directory and builds every component before it writes anything; a
-    resumed run loads its checkpoint before it records what the resume changed.
+    resumed run loads its checkpoint before it records what the resume changed. ``slot``: this
+    run's place in a batched run of many seeds (``dynaworld.seeds``).
     """
     d = Path(run_dir) if run_dir else default_run_dir(cfg)
     if resume:
@@ -272,16 +273,16 @@ def train(
             changes = resume_changes(d, cfg)
             if changes is None:
                 return finished_summary(d)
-            c = build(cfg)
-            return _train(cfg, d, c, changes)
+            c = _build(cfg, slot)
+            return _train(cfg, d, c, changes, slot)
         finally:
             rundir.unlock(d)
     check_new_run_dir(d)
-    c = build(cfg)  # every component is built (and checked) before the folder exists
+    c = _build(cfg, slot)  # every component is built (and checked) before the folder exists
     rundir.lock(d)
     try:
         check_new_run_dir(d)  # again: another writer may have made its run meanwhile
-        return _train(cfg, d, c, None)
+        return _train(cfg, d, c, None, slot)
     finally:
         rundir.unlock(d)
 
@@ -331,8 +332,15 @@ def restore_or_create(
     return kwargs | {"on_first_save": extended}
 
 
+def _build(cfg: TrainConfig, slot: Any) -> Components:
+    if slot is None:
+        return build(cfg)
+    with slot.building():  # one seed at a time: build seeds torch's global generator
+        return build(cfg)
+
+
 def _train(
-    cfg: TrainConfig, d: Path, c: Components, changes: dict[str, Any] | None
+    cfg: TrainConfig, d: Path, c: Components, changes: dict[str, Any] | None, slot: Any = None
 ) -> dict[str, Any]:
     """Algorithm 1 on the built components ``c``, logged and checkpointed into ``d`` (locked);
     ``changes``: a resume's overrides (None for a new run)."""
@@ -342,6 +350,8 @@ def _train(
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)
     trainer = Trainer(c, d, logger, **trainer_kwargs)
     c.loop.callbacks = [trainer]
+    if slot is not None:
+        slot.join(c, trainer)  # waits for every seed, then their agents run as one program
     with stop_on_interrupt(trainer):
         try:
             st = c.loop.run()

@@ -50,6 +50,7 @@ class DQNAgent:
         self.steps = 0  # real acting steps (drives epsilon)
         self.updates = 0
         self._stats = torch.zeros(3, device=self.device)  # loss sum, q sum, count
+        self.batch: Any = None  # a ``SeedBatch`` once this agent is one seed of a batched run
 
     # ------------------------------------------------------------------ pi
     def epsilon(self) -> float:
@@ -65,6 +66,9 @@ class DQNAgent:
         """a ← pi(s) for one real step (epsilon-greedy; advances the schedule)."""
         eps = self.epsilon()
         self.steps += 1
+        if self.batch is not None:  # one forward for every seed, exploring or not (lockstep)
+            greedy = self.batch.greedy(self, obs)
+            return int(self.rng.integers(self.n_actions)) if self.rng.random() < eps else greedy
         if self.rng.random() < eps:
             return int(self.rng.integers(self.n_actions))
         return int(self.greedy(obs[None])[0])
@@ -82,6 +86,9 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ UPDATEAGENT
     def update(self, batch: Batch) -> None:
+        if self.batch is not None:  # one backward and one Adam step for every seed
+            self.batch.update(self, batch)
+            return
         c, dev = self.cfg, self.device
         obs, next_obs = to_tensor(batch.obs, dev), to_tensor(batch.next_obs, dev)
         action = to_tensor(batch.action, dev).long()
@@ -127,6 +134,8 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
+        if self.batch is not None:
+            return self.batch.state_dict(self)
         return {
             "q": self.q.state_dict(),
             "target": self.target.state_dict(),
@@ -138,6 +147,8 @@ class DQNAgent:
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
+        if self.batch is not None:
+            raise RuntimeError("a seed of a batched run is restored before its seeds are joined")
         self.q.load_state_dict(d["q"])
         self.target.load_state_dict(d["target"])
         self.optimizer.load_state_dict(d["optimizer"])
