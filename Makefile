@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: install test demo lint typecheck bench clean
+.PHONY: install test demo lint typecheck bench docs clean
 
 BASE   := $(VENV)/.installed-base
 
@@ -38,6 +38,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check dynaworld tests benchmarks
 	$(VENV)/bin/ruff format --check dynaworld tests benchmarks
 
+# the documentation site (site/; `$(VENV)/bin/mkdocs serve` to browse while editing)
+docs: $(STAMP)
+	$(PY) -m dynaworld.reference docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
@@ -46,4 +51,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/planning_throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

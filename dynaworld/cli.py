@@ -96,6 +96,13 @@ def _add_sweep_commands(sub: Any) -> None:
     s.add_argument(
         "--ray", metavar="ADDR", help="run on a Ray cluster at ADDR ('local' starts one here)"
     )
+    s.add_argument(
+        "--pack-seeds",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="train the seeds of each game x method as one batched program: on, off, or auto "
+        "(on a GPU only; on a CPU it measured no faster)",
+    )
     s.add_argument("--suite", action="append", help="only this suite (repeatable), e.g. minatar")
     s.add_argument("--game", action="append", help="only this game (repeatable), e.g. Breakout")
     s.add_argument("--method", action="append", help="only this method (repeatable)")

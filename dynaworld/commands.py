@@ -109,6 +109,7 @@ def sweep(a: argparse.Namespace) -> int:
         games=a.game,
         methods=a.method,
         add_spec=a.add_spec,
+        pack=a.pack_seeds,
     )
     return 0
 

@@ -1,5 +1,6 @@
 """The reference pages ``docs/cli.md`` and ``docs/config.md``, generated from the argument parser
-and the config dataclasses' field documentation, so they cannot drift from the code.
+and the config dataclasses' field documentation, so they cannot drift from the code, and the
+documentation site's home page ``docs/index.md``, the README with its links made site-relative.
 
     python -m dynaworld.reference docs        # rewrite both pages
     python -m dynaworld.reference docs --check   # exit 1 if a page is out of date (CI runs it)
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -73,6 +75,20 @@ def config_page() -> str:
     )
 
 
+def index_page(readme: Path) -> str:
+    """README.md as the site's home page: links into docs/ lose the prefix, links to other
+    files of the repository point one folder up (the site is built from docs/)."""
+    text = readme.read_text()
+    text = re.sub(r"\]\(docs/", "](", text)
+    text = re.sub(r"\]\((?!https?:|#|\.\./)([^)]+)\)", lambda m: _outside(m.group(1)), text)
+    return f"{HEADER}\n\n{text}"
+
+
+def _outside(target: str) -> str:
+    inside = target.split("#")[0].endswith(".md") or target.startswith("results/")
+    return f"]({target})" if inside else f"](../{target})"
+
+
 PAGES = {"cli.md": cli_page, "config.md": config_page}
 
 
@@ -82,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args(argv)
     stale = []
-    for name, page in PAGES.items():
+    pages = {**PAGES, "index.md": lambda: index_page(a.folder.parent / "README.md")}
+    for name, page in pages.items():
         path, text = a.folder / name, page()
         if a.check:
             if not path.is_file() or path.read_text() != text:

@@ -102,6 +102,7 @@ class Slot:
     def join(self, c: Any, trainer: Any) -> None:
         self.trainers.append(trainer)
         self.lockstep.call(self.k, "join", c.agent)
+        print(f"dynaworld: seed {c.cfg.seed} is one of {len(self.trainers)} seeds trained as one batched program", flush=True)  # fmt: skip
 
 
 def train_seeds(

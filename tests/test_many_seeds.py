@@ -137,3 +137,30 @@ def test_runs_that_differ_beyond_their_seed_are_not_batched(tmp_path):
     learned = [load_config(CONFIGS / "dqn_cartpole.yaml", [f"seed={s}", "planning.model=ensemble",
                                                             "planning.shape=1x1"]) for s in (0, 1)]  # fmt: skip
     assert "global generator" in batch_refusal(learned)
+
+
+def test_a_sweep_packs_the_seeds_of_each_setting_into_one_batched_run(cli, tmp_path):
+    """--pack-seeds on: the seeds of each (game, method) train as one program; the rows equal an
+    unpacked sweep's; rerun, the batched seeds are reused like single runs."""
+    from tests.test_sweep import ROOT, TINY, rows
+
+    def sweep(out, pack):
+        return cli("sweep", str(ROOT / "experiments/planning_shape.yaml"), *TINY, "--out", str(out),
+                   "--seeds", "2", "--suite", "minatar", "--game", "Breakout", "--method", "dqn",
+                   "--method", "rollout_10x10", "--workers", "1", "--pack-seeds", pack)  # fmt: skip
+
+    assert sweep(tmp_path / "packed", "on").returncode == 0
+    assert sweep(tmp_path / "single", "off").returncode == 0
+    log = (tmp_path / "packed/runs/minatar/Breakout/dqn/seed1/log.txt").read_text()
+    assert "seed 1 is one of 2 seeds trained as one batched program" in log  # its own log
+    assert "batched" not in (tmp_path / "single/runs/minatar/Breakout/dqn/seed1/log.txt").read_text()
+
+    def numbers(out):
+        keep = ("method", "seed", "eval_return_mean", "agent_updates", "model_transitions")
+        return sorted(tuple(r[k] for k in keep) for r in rows(out / "results.csv"))
+
+    assert numbers(tmp_path / "packed") == numbers(tmp_path / "single")
+    again = sweep(tmp_path / "packed", "on")
+    assert again.returncode == 0 and "4 already finished" in again.stdout
+    history = (tmp_path / "packed/history.jsonl").read_text()
+    assert '"pack": "on"' in history

@@ -44,7 +44,12 @@ from dynaworld.files import append_text, atomic_write, read_json
 from dynaworld.parallel import make_pool
 from dynaworld.progress import progress_bar
 from dynaworld.registry import MODELS
+from dynaworld.seeds import batch_refusal, common_start, train_seeds
 from dynaworld.training import train
+from dynaworld.device import resolve_device
+
+
+PACK = ("auto", "on", "off")
 
 
 def pretrain_jobs(
@@ -124,9 +129,40 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
         return train(cfg, d, resume=resume)
 
 
-def execute(exp: Experiment, pool: Any, todo: list[RunSpec], total: int, threads: int) -> list[str]:
+def run_pack(cfg_dicts: list[dict[str, Any]], run_dirs: list[str], threads: int | None) -> list[dict[str, Any]]:
+    """Train the seeds of one (game, method) as one batched program (``dynaworld.seeds``)."""
+    cfgs = [from_dict(TrainConfig, c) for c in cfg_dicts]
+    dirs = [Path(d) for d in run_dirs]
+    for d, cfg in zip(dirs, cfgs, strict=True):
+        check_same_run(d, cfg)
+        if threads and not cfg.torch_threads:
+            cfg.torch_threads = threads
+        d.mkdir(parents=True, exist_ok=True)
+    return train_seeds(cfgs, dirs, logs=[d / "log.txt" for d in dirs], progress=False)
+
+
+def packs(todo: list[RunSpec], pack: str) -> list[list[RunSpec]]:
+    """``todo`` as groups to run together: the seeds of each (suite, game, method) that start
+    from the same step, when ``pack`` allows it ('on'; 'auto': on a GPU) and they can be batched."""
+    groups: dict[tuple[Any, ...], list[RunSpec]] = {}
+    for s in todo:
+        on = pack == "on" or (pack == "auto" and resolve_device(s.cfg.device).type == "cuda")
+        key = (s.suite, s.game, s.method, common_start([s.run_dir])) if on else (id(s),)
+        groups.setdefault(key, []).append(s)
+    out: list[list[RunSpec]] = []
+    for g in groups.values():
+        if len(g) > 1 and batch_refusal([s.cfg for s in g]) is not None:
+            out += [[s] for s in g]
+        else:
+            out.append(g)
+    return out
+
+
+def execute(
+    exp: Experiment, pool: Any, todo: list[RunSpec], total: int, threads: int, pack: str = "off"
+) -> list[str]:
     """Run ``todo`` (after any pretraining jobs) on ``pool``, then shut it down; returns the
-    failures (one broken run does not stop the sweep)."""
+    failures (one broken run does not stop the sweep). ``pack``: see ``packs``."""
     bar = progress_bar(total=total, initial=total - len(todo), unit="run", desc=exp.name)
     failures: list[str] = []
     try:
@@ -138,24 +174,31 @@ def execute(exp: Experiment, pool: Any, todo: list[RunSpec], total: int, threads
             )
             for f in [pool.submit(run_pretrain, *job, threads) for job in jobs]:
                 f.result()
-        futures = {pool.submit(run_one, to_dict(s.cfg), str(s.run_dir), threads): s for s in todo}
+        futures = {submit(pool, g, threads): g for g in packs(todo, pack)}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
-                s = futures[f]
+                group = futures[f]
                 try:
                     r = f.result()
-                    bar.set_postfix_str(
-                        f"{s.game}/{s.method}/seed{s.seed}: {r['eval_return_mean']:.2f}"
-                    )
+                    bar.set_postfix_str(" ".join(
+                        f"{s.game}/{s.method}/seed{s.seed}: {x['eval_return_mean']:.2f}"
+                        for s, x in zip(group, r if len(group) > 1 else [r], strict=True)
+                    ))  # fmt: skip
                 except Exception as e:  # noqa: BLE001 - reported with the run's folder
-                    failures.append(f"{s.run_dir}: {type(e).__name__}: {e}")
-                bar.update(1)
+                    failures += [f"{s.run_dir}: {type(e).__name__}: {e}" for s in group]
+                bar.update(len(group))
     finally:
         bar.close()
         pool.shutdown(wait=True)
     return failures
+
+
+def submit(pool: Any, group: list[RunSpec], threads: int) -> Any:
+    if len(group) == 1:
+        return pool.submit(run_one, to_dict(group[0].cfg), str(group[0].run_dir), threads)
+    return pool.submit(run_pack, [to_dict(s.cfg) for s in group], [str(s.run_dir) for s in group], threads)  # fmt: skip
 
 
 def write_record(
@@ -194,8 +237,13 @@ def run_sweep(
     games: Iterable[str] | None = None,
     methods: Iterable[str] | None = None,
     add_spec: bool = False,
+    pack: str = "auto",
 ) -> Path:
     """Run every missing run of ``exp``; write ``out/results.csv``; return its path.
+
+    ``pack``: 'on' trains the seeds of each (game, method) as one batched program
+    (``dynaworld.seeds``), 'off' one run at a time, 'auto' batches on a GPU only (on a CPU a batched
+    run measured no faster: docs/results/many_seeds.md).
 
     Everything is checked before anything is written: the filters, the folder's recorded spec
     (``experiment.yaml``) and every existing run's own config against the run asked for.
@@ -204,6 +252,8 @@ def run_sweep(
     overrides = list(overrides)
     if workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1")
+    if pack not in PACK:
+        raise ConfigError(f"--pack-seeds {pack!r}: must be one of {', '.join(PACK)}")
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds {seeds}: must be at least 1")
     rundir.check_kind(out, "sweep", "dynaworld sweep")
@@ -214,9 +264,10 @@ def run_sweep(
         check_folder(out, spec, specs, add_spec)
     rundir.lock(out)  # one writer per sweep folder, before its record is read to be written
     try:
-        return _run_sweep(exp, out, specs, spec, seeds, workers, ray_address, add_spec, {
+        return _run_sweep(exp, out, specs, spec, seeds, (workers, pack), ray_address, add_spec, {
             "overrides": overrides, "seeds": seeds or exp.seeds, "runs": len(specs),
             "suites": list(suites or []), "games": list(games or []), "methods": list(methods or []),
+            "pack": pack,
         })  # fmt: skip
     except BaseException:
         if created and {p.name for p in out.iterdir()} <= {rundir.LOCK_FILE}:
@@ -232,11 +283,12 @@ def _run_sweep(
     specs: list[RunSpec],
     spec: dict[str, Any],
     seeds: int | None,
-    workers: int,
+    workers_pack: tuple[int, str],
     ray_address: str | None,
     add_spec: bool,
     invocation: dict[str, Any],
 ) -> Path:
+    workers, pack = workers_pack
     spec_file = check_folder(out, spec, specs, add_spec)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     pool = make_pool(workers, ray_address)  # a Ray address that does not answer fails here
@@ -253,7 +305,7 @@ def _run_sweep(
         flush=True,
     )
     t0 = time.time()
-    failures = execute(exp, pool, todo, len(specs), threads)
+    failures = execute(exp, pool, todo, len(specs), threads, pack)
     # results.csv lists every finished run of every spec OUT records (each row's run matches
     # its spec), not only this invocation's
     path = write_results(recorded_runs(exp, out, max(seeds or 0, exp.seeds), spec), out)
