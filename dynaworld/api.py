@@ -90,6 +90,12 @@ class Run:
         """The run's env (``train=False``: raw scores, as evaluation sees them)."""
         return make_env(self.config.env, train=train, **overrides)
 
+    def record(self, path: str | Path, episodes: int = 1, seed: int = 12345) -> dict[str, Any]:
+        """Evaluation episodes as an animated GIF at ``path`` (``dynaworld.watch``)."""
+        from dynaworld.watch import record_gif
+
+        return record_gif(self, path, episodes, seed)
+
     def evaluate(self, episodes: int = 30, seed: int = 12345, progress: bool = False) -> np.ndarray:
         """Returns of ``episodes`` evaluation episodes at the run's eval epsilon."""
         cfg = self.config

@@ -75,8 +75,17 @@ def _add_train_commands(sub: Any) -> None:
 
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
     e.add_argument("run_dir")
-    e.add_argument("--episodes", type=positive_int, default=30)
-    e.add_argument("--seed", type=non_negative_int, default=12345)
+    e.add_argument("--episodes", type=positive_int, default=30, help="episodes (default 30)")
+    e.add_argument(
+        "--seed", type=non_negative_int, default=12345,
+        help="episode i starts from seed SEED+i (default 12345)",
+    )  # fmt: skip
+    e.add_argument(
+        "--gif", metavar="FILE", help="also record the first --gif-episodes episodes as a GIF"
+    )
+    e.add_argument(
+        "--gif-episodes", type=positive_int, default=1, metavar="N", help="default 1"
+    )
 
 
 def _add_sweep_commands(sub: Any) -> None:

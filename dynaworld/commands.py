@@ -93,6 +93,8 @@ def evaluate(a: argparse.Namespace) -> int:
         "eval_return_mean": float(returns.mean()),
         "eval_return_std": float(returns.std()),
     }
+    if a.gif:
+        out["gif"] = run.record(a.gif, episodes=a.gif_episodes, seed=a.seed)
     print(json.dumps(out))
     return 0
 

@@ -144,7 +144,7 @@ def train_seeds(
     lockstep.before_fire.append(lambda: _pass_on_interrupt(interrupted, trainers))
 
     def run(k: int) -> None:
-        slot = Slot(k, lockstep, build_lock, trainers)
+        slot = Slot(k, lockstep, build_lock, trainers) if len(cfgs) > 1 else None  # one: as is
         with contextlib.ExitStack() as stack:
             if logs is not None:
                 route.local.stream = stack.enter_context(append_text(Path(logs[k])))

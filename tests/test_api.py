@@ -1,3 +1,4 @@
+import json
 """The Python API: train, load, predict, evaluate, as the README and the example show."""
 
 import subprocess
@@ -64,3 +65,19 @@ def test_the_cli_writing_into_a_closed_pipe_ends_quietly():
     p.stdout.close()  # as `dynaworld config | head` does once head has its lines
     err = p.stderr.read()
     assert p.wait(timeout=120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_eval_gif_records_the_evaluation_policy_playing(cli, finished_run, tmp_path):
+    from PIL import Image
+
+    gif = tmp_path / "agent.gif"
+    r = cli("eval", str(finished_run), "--episodes", "2", "--gif", str(gif), "--gif-episodes", "2")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["gif"]["episodes"] == 2 and len(out["gif"]["returns"]) == 2
+    im = Image.open(gif)
+    assert out["gif"]["frames"] == sum(out["gif"]["returns"])  # CartPole: a frame and 1 a step
+    assert 1 < im.n_frames <= out["gif"]["frames"]  # (Pillow merges identical frames)
+    assert im.size == (600, 400)
+    first = np.asarray(im.convert("RGB"))
+    assert first.std() > 0  # a drawn scene, not a blank frame

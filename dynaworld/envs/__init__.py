@@ -192,8 +192,11 @@ def _is_hwc_image(space: gym.Space) -> bool:
     )
 
 
-def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> gym.Env:
-    """Build environment E from its config (or just an id).
+def make_env(
+    cfg: EnvConfig | str, *, train: bool = True, render_mode: str | None = None, **overrides: Any
+) -> gym.Env:
+    """Build environment E from its config (or just an id); ``render_mode='rgb_array'`` for frames
+    (``dynaworld.watch``; Atari renders its screen whatever the mode).
 
     ``train=True`` applies the training-only signals (clipped rewards, life-loss terminals);
     evaluation envs report raw scores. Every env puts ``info["episode"] = {"r", "l"}`` (raw return
@@ -220,7 +223,7 @@ def make_env(cfg: EnvConfig | str, *, train: bool = True, **overrides: Any) -> g
         )
         # through the spec's kwargs: gym.make's own max_episode_steps would add a TimeLimit
         return gym.make(dataclasses.replace(gym.spec(ATARI_ID), kwargs=settings))
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"render_mode": render_mode} if render_mode else {}
     if is_minatar(cfg.id) and cfg.sticky_actions is not None:
         kwargs["sticky_action_prob"] = cfg.sticky_actions
     env = gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps, **kwargs)

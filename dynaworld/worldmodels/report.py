@@ -69,8 +69,10 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
         rand = d / "random_eval.json"
         if not rand.exists() and iteration_of(d) is not None:  # iter<k>/: the run's, the same game
             rand = d.parent / "random_eval.json"
-        for p in sorted(d.glob("C_*/eval.json")) + ([rand] if rand.exists() else []):
+        scored = sorted(d.glob("C_*/eval.json")) + sorted(d.glob("C_*/eval_test.json"))
+        for p in scored + ([rand] if rand.exists() else []):
             e = read_json(p, "controller evaluation")
+            e.setdefault("block", "validation")
             e["path"] = str(p)
             e["check"] = eval_check(e, p.parent)  # 'stale': the number is not this C's
             out.append(e)
@@ -299,17 +301,19 @@ def _budget(e: dict[str, Any]) -> str:
 
 
 def car_table(evals: list[dict[str, Any]]) -> list[str]:
-    """One row per run directory, variant and CMA-ES budget. Repeats (``es.seed``:
+    """One row per run directory, variant, CMA-ES budget and evaluation block (the test block's
+    row first: tracks never used to choose anything). Repeats (``es.seed``:
     ``C_<variant>_seed<N>``) share a row: the per-seed means, their mean with a 95% bootstrap CI
     over seeds, and Welch's test on the per-seed means for each pair of variants (the paper's
     ordering), Holm-corrected."""
     order = {k: i for i, k in enumerate(PAPER_CAR)}
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for e in sorted(evals, key=lambda e: (order.get(e["variant"], 9), e["path"])):
+    for e in sorted(evals, key=lambda e: (order.get(e["variant"], 9), e["block"] != "test", e["path"])):  # fmt: skip
         run = str(
             Path(e["path"]).parent.parent if e["variant"] != "random" else Path(e["path"]).parent
         )
-        rows.setdefault((run, e["variant"], _budget(e)), []).append(e)
+        block = f" ({e['block']} block)"
+        rows.setdefault((run, e["variant"], _budget(e) + block), []).append(e)
     several = len({run for run, _, _ in rows}) > 1
     lines = [
         "| method | ours: real-track mean ± std, per CMA-ES seed | over seeds: mean [95% CI] "
