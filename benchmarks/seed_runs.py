@@ -75,13 +75,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 10, 20])
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    ap.add_argument("--child", nargs=4, metavar=("ARM", "N", "MODE", "STEPS"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--child", nargs=4, metavar=("ARM", "N", "MODE", "STEPS"), help=argparse.SUPPRESS
+    )
     a = ap.parse_args()
     if a.child:
         child(a.child[0], int(a.child[1]), a.child[2], int(a.child[3]))
         return
     out: dict[str, dict[str, dict[str, float]]] = {}
-    print("| arm | N | sequential seed-steps/s | batched | ratio | MiB per seed: separate process | batched |")
+    print(
+        "| arm | N | sequential seed-steps/s | batched | ratio | MiB per seed: separate process | batched |"
+    )
     print("|---|---|---|---|---|---|---|")
     for arm in a.arms:
         for n in a.seeds:

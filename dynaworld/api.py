@@ -14,6 +14,7 @@ Loading reads only plain data (``weights_only`` checkpoints) and imports only in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from dynaworld.envs import make_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.files import read_json
-from dynaworld.resume import default_run_dir
+from dynaworld.resume import default_run_dir, resume_config
 from dynaworld.training import train as run_training
 from dynaworld.worldmodels import control
 from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
@@ -90,6 +91,14 @@ class Run:
         """The run's env (``train=False``: raw scores, as evaluation sees them)."""
         return make_env(self.config.env, train=train, **overrides)
 
+    def train(self, total_steps: int | None = None, callbacks: Sequence[Any] = ()) -> Run:
+        """Continue this run from its newest checkpoint: to ``total_steps`` (a finished run is
+        extended), or to its own total (an interrupted one). Returns the run, reloaded."""
+        extra = [f"total_steps={total_steps}"] if total_steps is not None else []
+        run_training(resume_config(self.dir, extra), self.dir, resume=True, callbacks=callbacks)
+        self.__init__(self.dir)  # type: ignore[misc]
+        return self
+
     def record(self, path: str | Path, episodes: int = 1, seed: int = 12345) -> dict[str, Any]:
         """Evaluation episodes as an animated GIF at ``path`` (``dynaworld.watch``)."""
         from dynaworld.watch import record_gif
@@ -142,11 +151,13 @@ def load(run_dir: str | Path) -> Run | WorldModelsRun:
 def train(
     config: str | Path | dict[str, Any] | TrainConfig,
     run_dir: str | Path | None = None,
+    callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> Run:
     """Train a run from a config: a shipped config's name, a YAML file, a dict of config keys
     (nested as in the YAML) or a ``TrainConfig``; ``overrides`` are config keys, '__' for a
-    section's dot (``agent__lr=1e-4`` is ``agent.lr=1e-4``). Returns the loaded run."""
+    section's dot (``agent__lr=1e-4`` is ``agent.lr=1e-4``); ``callbacks``: your own hooks
+    (``dynaworld.callbacks.Callback``). Returns the loaded run."""
     pairs = [f"{k.replace('__', '.')}={_yaml(v)}" for k, v in overrides.items()]
     if isinstance(config, TrainConfig):
         config = to_dict(config)
@@ -156,7 +167,7 @@ def train(
     else:
         cfg = load_config(config, pairs)
     d = Path(run_dir) if run_dir else default_run_dir(cfg)
-    run_training(cfg, d)
+    run_training(cfg, d, callbacks=callbacks)
     return Run(d)
 
 

@@ -83,9 +83,7 @@ def _add_train_commands(sub: Any) -> None:
     e.add_argument(
         "--gif", metavar="FILE", help="also record the first --gif-episodes episodes as a GIF"
     )
-    e.add_argument(
-        "--gif-episodes", type=positive_int, default=1, metavar="N", help="default 1"
-    )
+    e.add_argument("--gif-episodes", type=positive_int, default=1, metavar="N", help="default 1")
 
 
 def _add_sweep_commands(sub: Any) -> None:

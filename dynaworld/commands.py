@@ -71,12 +71,16 @@ def train_many(a: argparse.Namespace) -> int:
         import_env_modules(base.env.imports)
         check_env_id(base.env.id)
         root = Path(a.run_dir or str(default_run_dir(base)))
-        cfgs = [load_config(a.config, [*a.overrides, f"seed={base.seed + i}"]) for i in range(a.seeds)]
+        cfgs = [
+            load_config(a.config, [*a.overrides, f"seed={base.seed + i}"]) for i in range(a.seeds)
+        ]
         dirs = [root / f"seed{c.seed}" for c in cfgs]
         for d in dirs:
             check_new_run_dir(d)
             d.mkdir(parents=True, exist_ok=True)
-    print(f"dynaworld: {len(cfgs)} seeds as one batched program; each seed's output in RUN/seed<k>/log.txt")
+    print(
+        f"dynaworld: {len(cfgs)} seeds as one batched program; each seed's output in RUN/seed<k>/log.txt"
+    )
     summaries = train_seeds(cfgs, dirs, logs=[d / "log.txt" for d in dirs])
     for d, s in zip(dirs, summaries, strict=True):
         print(json.dumps({"run_dir": str(d), **s}))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import signal
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from dynaworld.agents.seedbatch import Lockstep, SeedsStopped, lockstep_for
 from dynaworld.config import TrainConfig, flatten, to_dict
 from dynaworld.errors import ConfigError, DynaworldError, Interrupted
 from dynaworld.files import append_text
+from dynaworld.interrupt import stop_on_interrupt
 from dynaworld.progress import progress_bar
 from dynaworld.registry import model_spec
 from dynaworld.resume import finished_summary, resume_changes
@@ -157,7 +157,7 @@ def train_seeds(
 
     route = _Routed(sys.stdout)
     threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(len(cfgs))]
-    with _routed(route), _asking_to_stop(interrupted):
+    with _routed(route), stop_on_interrupt(interrupted.set):
         for t in threads:
             t.start()
         _wait(threads, trainers, sum(c.total_steps for c in cfgs), progress)
@@ -183,20 +183,12 @@ def _routed(route: _Routed) -> Iterator[None]:
         sys.stdout, sys.stderr = out, err
 
 
-@contextlib.contextmanager
-def _asking_to_stop(event: threading.Event) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda *_: event.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _wait(threads: list[threading.Thread], trainers: list[Any], total: int, progress: bool) -> None:
-    bar = progress_bar(total=total, unit="step", desc="seeds", file=sys.__stderr__) if progress else None
+    bar = (
+        progress_bar(total=total, unit="step", desc="seeds", file=sys.__stderr__)
+        if progress
+        else None
+    )
     while any(t.is_alive() for t in threads):
         time.sleep(0.5)
         if bar is not None:

@@ -7,13 +7,10 @@ the newest checkpoint and ends with the same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +25,12 @@ from dynaworld.build import (
     load_and_restore,
     measure_model,
 )
+from dynaworld.callbacks import call, check_callbacks
 from dynaworld.config import TrainConfig, flatten, save_config, to_dict
 from dynaworld.envs.state import env_state
 from dynaworld.errors import DynaworldError, Interrupted
 from dynaworld.evaluate import evaluate
+from dynaworld.interrupt import stop_on_interrupt
 from dynaworld.loop import LoopState
 from dynaworld.models.base import LearningModel
 from dynaworld.plots import plot_run
@@ -68,8 +67,10 @@ class Trainer:
         wall_time: float = 0.0,
         returns: list[float] | None = None,
         on_first_save: Callable[[], None] | None = None,
+        callbacks: Sequence[Any] = (),
     ) -> None:
         self.c, self.dir, self.log = c, run_dir, logger
+        self.user = list(callbacks)  # the user's (``dynaworld.callbacks``)
         self.returns: deque[float] = deque(returns or [], maxlen=100)
         self.wall_before = wall_time
         self.on_first_save = on_first_save
@@ -112,6 +113,8 @@ class Trainer:
         }
 
     def on_step(self, t: Transition, st: LoopState) -> None:
+        if self.user:
+            call(self.user, "on_step", t, st)
         ep = t.info.get("episode") if t.episode_end else None
         if ep is not None:
             self.returns.append(float(ep["r"]))
@@ -201,6 +204,7 @@ class Trainer:
                 **self.counters(st),
             },
         )
+        call(self.user, "on_evaluation", st.env_steps, returns)
         return returns
 
     # -------------------------------------------------------------- checkpoints
@@ -220,7 +224,8 @@ class Trainer:
             "returns": list(self.returns),
             "wall_time_s": self.wall_time(),
         }
-        ckpt.save_checkpoint(self.dir, st.env_steps, state, keep=c.cfg.keep_checkpoints)
+        path = ckpt.save_checkpoint(self.dir, st.env_steps, state, keep=c.cfg.keep_checkpoints)
+        call(self.user, "on_checkpoint", st.env_steps, path)
         if self.on_first_save is not None:
             self.on_first_save, done = None, self.on_first_save
             done()
@@ -233,36 +238,21 @@ class Trainer:
 # ------------------------------------------------------------------------------ entry points
 
 
-@contextmanager
-def stop_on_interrupt(trainer: Trainer) -> Iterator[None]:
-    """The first Ctrl-C asks ``trainer`` to stop after the current iteration with a checkpoint
-    (the run then resumes exactly); a second one interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def ask(signum: int, frame: Any) -> None:
-        trainer.stop_requested = True
-        signal.signal(signal.SIGINT, previous)
-        print("\ndynaworld: stopping after this step with a checkpoint (Ctrl-C again: at once)",
-              file=sys.stderr, flush=True)  # fmt: skip
-
-    previous = signal.signal(signal.SIGINT, ask)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def train(
-    cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False, slot: Any = None
+    cfg: TrainConfig,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    slot: Any = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Run (or resume) one training run; returns the summary written to ``summary.json``.
 
     A new run checks its directory and builds every component before it writes anything; a
     resumed run loads its checkpoint before it records what the resume changed. ``slot``: this
-    run's place in a batched run of many seeds (``dynaworld.seeds``).
+    run's place in a batched run of many seeds (``dynaworld.seeds``); ``callbacks``: the user's
+    (``dynaworld.callbacks``).
     """
+    callbacks = check_callbacks(callbacks)
     d = Path(run_dir) if run_dir else default_run_dir(cfg)
     if resume:
         rundir.check_no_links(d)  # a shared folder's links: refused before anything is read
@@ -274,7 +264,7 @@ def train(
             if changes is None:
                 return finished_summary(d)
             c = _build(cfg, slot)
-            return _train(cfg, d, c, changes, slot)
+            return _train(cfg, d, c, changes, slot, callbacks)
         finally:
             rundir.unlock(d)
     check_new_run_dir(d)
@@ -282,7 +272,7 @@ def train(
     rundir.lock(d)
     try:
         check_new_run_dir(d)  # again: another writer may have made its run meanwhile
-        return _train(cfg, d, c, None, slot)
+        return _train(cfg, d, c, None, slot, callbacks)
     finally:
         rundir.unlock(d)
 
@@ -340,7 +330,12 @@ def _build(cfg: TrainConfig, slot: Any) -> Components:
 
 
 def _train(
-    cfg: TrainConfig, d: Path, c: Components, changes: dict[str, Any] | None, slot: Any = None
+    cfg: TrainConfig,
+    d: Path,
+    c: Components,
+    changes: dict[str, Any] | None,
+    slot: Any = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Algorithm 1 on the built components ``c``, logged and checkpointed into ``d`` (locked);
     ``changes``: a resume's overrides (None for a new run)."""
@@ -348,11 +343,11 @@ def _train(
     announce(cfg, c, d, resume)
     trainer_kwargs = restore_or_create(cfg, c, d, changes)
     logger = RunLogger(d, resume_step=c.loop.state.env_steps if resume else None)
-    trainer = Trainer(c, d, logger, **trainer_kwargs)
+    trainer = Trainer(c, d, logger, callbacks=callbacks, **trainer_kwargs)
     c.loop.callbacks = [trainer]
     if slot is not None:
         slot.join(c, trainer)  # waits for every seed, then their agents run as one program
-    with stop_on_interrupt(trainer):
+    with stop_on_interrupt(lambda: setattr(trainer, "stop_requested", True)):
         try:
             st = c.loop.run()
             if trainer.stop_requested:

@@ -29,14 +29,18 @@ def as_frame(image: Any) -> np.ndarray:
     """An H×W×3 uint8 frame from an env's rendering (floats in [0, 1] scaled; small frames enlarged)."""
     x = np.asarray(image)
     if x.ndim != 3 or x.shape[-1] not in (3, 4):
-        raise DynaworldError(f"the environment rendered an array of shape {x.shape}, not an RGB frame")
+        raise DynaworldError(
+            f"the environment rendered an array of shape {x.shape}, not an RGB frame"
+        )
     if x.dtype != np.uint8:
         x = np.clip(x * 255.0 if x.max() <= 1.0 else x, 0, 255).astype(np.uint8)
     k = max(1, math.ceil(MIN_SIDE / min(x.shape[:2])))
     return np.repeat(np.repeat(x[..., :3], k, axis=0), k, axis=1)
 
 
-def record_gif(run: Any, path: str | Path, episodes: int = 1, seed: int = 12345, fps: int = 30) -> dict[str, Any]:
+def record_gif(
+    run: Any, path: str | Path, episodes: int = 1, seed: int = 12345, fps: int = 30
+) -> dict[str, Any]:
     """Play ``episodes`` evaluation episodes of ``run`` (a ``dynaworld.api.Run``) into a GIF."""
     from PIL import Image
 

@@ -1,6 +1,6 @@
-import json
 """The Python API: train, load, predict, evaluate, as the README and the example show."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +81,38 @@ def test_eval_gif_records_the_evaluation_policy_playing(cli, finished_run, tmp_p
     assert im.size == (600, 400)
     first = np.asarray(im.convert("RGB"))
     assert first.std() > 0  # a drawn scene, not a blank frame
+
+
+def test_user_callbacks_see_every_step_evaluation_and_checkpoint_and_a_run_continues_from_python(
+    tmp_path,
+):
+    from dynaworld.callbacks import Callback
+
+    class Seen(Callback):
+        def __init__(self):
+            self.steps, self.evals, self.checkpoints = [], [], []
+
+        def on_step(self, transition, state):
+            self.steps.append(state.env_steps)  # after the step is counted
+
+        def on_evaluation(self, step, returns):
+            self.evals.append((step, len(returns)))
+
+        def on_checkpoint(self, step, path):
+            assert path.is_file()
+            self.checkpoints.append(step)
+
+    seen = Seen()
+    run = dynaworld.train("dqn_cartpole", tmp_path / "r", callbacks=[seen], total_steps=400,
+                          replay__learning_starts=100, eval_every=200, eval_episodes=2,
+                          final_eval_episodes=3, checkpoint_every=200, progress=False)  # fmt: skip
+    assert seen.steps == list(range(1, 401))
+    assert seen.evals == [(200, 2), (400, 3)]  # the final evaluation is the last
+    assert seen.checkpoints == [200, 400]
+    more = Seen()
+    run.train(600, callbacks=[more])  # the finished run extended from its checkpoint
+    assert more.steps == list(range(401, 601)) and more.checkpoints == [600]
+    assert run.summary["env_steps"] == 600
+    with pytest.raises(TypeError, match="none of on_step"):
+        dynaworld.train("dqn_cartpole", tmp_path / "x", callbacks=[object()], total_steps=100)
+    assert not (tmp_path / "x").exists()

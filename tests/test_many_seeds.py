@@ -153,7 +153,9 @@ def test_a_sweep_packs_the_seeds_of_each_setting_into_one_batched_run(cli, tmp_p
     assert sweep(tmp_path / "single", "off").returncode == 0
     log = (tmp_path / "packed/runs/minatar/Breakout/dqn/seed1/log.txt").read_text()
     assert "seed 1 is one of 2 seeds trained as one batched program" in log  # its own log
-    assert "batched" not in (tmp_path / "single/runs/minatar/Breakout/dqn/seed1/log.txt").read_text()
+    assert (
+        "batched" not in (tmp_path / "single/runs/minatar/Breakout/dqn/seed1/log.txt").read_text()
+    )
 
     def numbers(out):
         keep = ("method", "seed", "eval_return_mean", "agent_updates", "model_transitions")

@@ -105,7 +105,9 @@ class SeedBatch:
         self.slot = {id(a): k for k, a in enumerate(agents)}
         self.names = [n for n, _ in a0.q.named_parameters()]
         self.template = copy.deepcopy(a0.q).to("meta")
-        self.params = {n: self._stack([a.q for a in agents], n).requires_grad_() for n in self.names}
+        self.params = {
+            n: self._stack([a.q for a in agents], n).requires_grad_() for n in self.names
+        }
         self.target = {n: self._stack([a.target for a in agents], n) for n in self.names}
         c = a0.cfg
         self.optimizer = torch.optim.Adam(self.params.values(), lr=c.lr, eps=c.adam_eps, fused=True)
@@ -223,7 +225,10 @@ class SeedBatch:
         return {
             "q": {n: self.params[n].detach()[k].clone() for n in self.names},
             "target": {n: self.target[n][k].clone() for n in self.names},
-            "optimizer": {"state": opt, "param_groups": agent.optimizer.state_dict()["param_groups"]},
+            "optimizer": {
+                "state": opt,
+                "param_groups": agent.optimizer.state_dict()["param_groups"],
+            },
             "rng": agent.rng.bit_generator.state,
             "steps": agent.steps,
             "updates": agent.updates,

@@ -30,6 +30,7 @@ from dynaworld.config import (
     to_dict,
 )
 from dynaworld.datasets import collect, train_model
+from dynaworld.device import resolve_device
 from dynaworld.errors import ConfigError, RunsFailed
 from dynaworld.experiments.experiment import Experiment, RunSpec, nested
 from dynaworld.experiments.record import (
@@ -46,8 +47,6 @@ from dynaworld.progress import progress_bar
 from dynaworld.registry import MODELS
 from dynaworld.seeds import batch_refusal, common_start, train_seeds
 from dynaworld.training import train
-from dynaworld.device import resolve_device
-
 
 PACK = ("auto", "on", "off")
 
@@ -129,7 +128,9 @@ def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict
         return train(cfg, d, resume=resume)
 
 
-def run_pack(cfg_dicts: list[dict[str, Any]], run_dirs: list[str], threads: int | None) -> list[dict[str, Any]]:
+def run_pack(
+    cfg_dicts: list[dict[str, Any]], run_dirs: list[str], threads: int | None
+) -> list[dict[str, Any]]:
     """Train the seeds of one (game, method) as one batched program (``dynaworld.seeds``)."""
     cfgs = [from_dict(TrainConfig, c) for c in cfg_dicts]
     dirs = [Path(d) for d in run_dirs]
