@@ -108,7 +108,8 @@ class Run:
     def evaluate(self, episodes: int = 30, seed: int = 12345, progress: bool = False) -> np.ndarray:
         """Returns of ``episodes`` evaluation episodes at the run's eval epsilon."""
         cfg = self.config
-        return evaluate(self.agent, cfg.env, episodes, cfg.agent.eval_eps, seed, progress=progress)
+        return evaluate(self.agent, cfg.env, episodes, cfg.agent.eval_eps, seed, progress=progress,
+                        max_steps=cfg.eval_max_steps)  # fmt: skip
 
 
 class WorldModelsRun:

@@ -25,11 +25,13 @@ def evaluate(
     seed: int,
     parallel: int = 8,
     progress: bool = False,
+    max_steps: int | None = None,
 ) -> np.ndarray:
     """Returns of ``episodes`` evaluation episodes (unclipped rewards, no life-loss terminals).
 
     Up to ``parallel`` environments run in lockstep so the agent acts on a batch at a time.
-    Episode i is reset with seed ``seed + i``: the same seed gives the same evaluation.
+    Episode i is reset with seed ``seed + i``: the same seed gives the same evaluation. An
+    episode still running after ``max_steps`` steps is cut there, its return so far counted.
     """
     rng = np.random.Generator(np.random.PCG64(seed))
     returns: list[float] = []
@@ -40,6 +42,7 @@ def evaluate(
         obs.append(env.reset(seed=seed + started)[0])
         started += 1
     live = list(range(len(envs)))
+    steps, sums = [0] * len(envs), [0.0] * len(envs)
     bar = progress_bar(
         total=episodes, desc=f"evaluate {env_cfg.id}", unit="episode", disable=not progress
     )
@@ -47,9 +50,12 @@ def evaluate(
         actions = agent.policy(np.stack([obs[i] for i in live]), epsilon, rng)
         still = []
         for i, a in zip(live, actions, strict=True):
-            obs[i], _, term, trunc, info = envs[i].step(int(a))
-            if term or trunc:
-                returns.append(float(info["episode"]["r"]))
+            obs[i], r, term, trunc, info = envs[i].step(int(a))
+            steps[i], sums[i] = steps[i] + 1, sums[i] + float(r)
+            cut = max_steps is not None and steps[i] >= max_steps
+            if term or trunc or cut:
+                returns.append(float(info["episode"]["r"]) if term or trunc else sums[i])
+                steps[i], sums[i] = 0, 0.0
                 bar.update()
                 if started < episodes:
                     obs[i], _ = envs[i].reset(seed=seed + started)

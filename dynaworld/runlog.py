@@ -144,6 +144,17 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def reached(run_dir: str | Path) -> int:
+    """The last step a run logged (metrics.csv's last line; 0 before any): cheap enough to poll."""
+    try:
+        with open(Path(run_dir) / "metrics.csv", "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = f.read().split(b"\n")
+        return int(float(lines[-2].split(b",")[0])) if len(lines) > 2 else 0
+    except (OSError, ValueError):
+        return 0
+
+
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
     """metrics.csv as a list of rows (empty cells dropped)."""
     return [

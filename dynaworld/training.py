@@ -195,6 +195,7 @@ class Trainer:
             episodes,
             cfg.agent.eval_eps,
             seed=cfg.seed * 1_000_003 + st.env_steps,
+            max_steps=cfg.eval_max_steps,
         )
         self.log.log(
             st.env_steps,

@@ -51,8 +51,9 @@ def record_gif(
     try:
         for i in range(episodes):
             obs, _ = env.reset(seed=seed + i)
-            total, done = 0.0, False
-            while not done:
+            total, done, steps = 0.0, False, 0
+            while not done and steps < run.config.eval_max_steps:  # cut as evaluation cuts it
+                steps += 1
                 if len(frames) < MAX_FRAMES:
                     with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames
                         warnings.simplefilter("ignore")

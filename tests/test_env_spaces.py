@@ -98,3 +98,16 @@ def test_env_imports_are_recorded_and_never_taken_from_the_run_directory(cli, tm
     r = cli("eval", str(d), "--episodes", "1", cwd=str(d))
     assert r.returncode == 2 and "never imported" in r.stderr, r.stderr
     assert not (d / "pwned").exists()
+
+
+def test_an_evaluation_episode_that_never_ends_is_cut_at_eval_max_steps():
+    """MinAtar Seaquest's greedy submarine can wait at the surface for ever: evaluation must end."""
+    from dynaworld.evaluate import evaluate
+
+    class Left:
+        def policy(self, obs, epsilon, rng):
+            return np.zeros(len(obs), np.int64)
+
+    env = EnvConfig(id="tests.toy_envs:Forever-v0")
+    returns = evaluate(Left(), env, episodes=3, epsilon=0.0, seed=0, max_steps=250)
+    assert list(returns) == [250.0, 250.0, 250.0]  # cut, the return so far counted

@@ -29,3 +29,20 @@ class LockedCorridor(gym.Env):
 
 
 gym.register("LockedCorridor-v0", entry_point=LockedCorridor, max_episode_steps=50)
+
+
+class Forever(gym.Env):
+    """An episode that never ends (no time limit): reward 1 a step."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, False, False, {}
+
+
+gym.register("Forever-v0", entry_point=Forever)

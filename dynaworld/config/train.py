@@ -287,6 +287,13 @@ class TrainConfig:
     eval_every: int = doc(10_000, "Evaluate every N env steps (0: only at the end).", non_negative)
     eval_episodes: int = doc(10, "Episodes per evaluation.", positive)
     final_eval_episodes: int = doc(30, "Episodes of the final evaluation (summary.json).", positive)
+    eval_max_steps: int = doc(
+        27_000,
+        "Evaluation episodes are cut after this many steps, their return so far counted (Atari's "
+        "108,000 frames at frame skip 4): a policy that never ends an episode, like MinAtar "
+        "Seaquest's submarine waiting at the surface, would otherwise hang the run.",
+        positive,
+    )
     checkpoint_every: int = doc(
         25_000, "Write a checkpoint every N env steps (and always at the end).", positive
     )
@@ -346,5 +353,7 @@ RESUME_SAFE: dict[str, str] = {
     "checkpoint_every": "how often checkpoints are written",
     "keep_checkpoints": "how many checkpoints stay on disk",
     "final_eval_episodes": "episodes of the final evaluation (after training)",
+    "eval_max_steps": "the evaluation episodes' step cap (evaluation only; runs made before it "
+    "existed resume with it)",
     "torch_threads": "CPU threads (may change float rounding, not the algorithm)",
 }

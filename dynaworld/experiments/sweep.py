@@ -45,10 +45,12 @@ from dynaworld.files import append_text, atomic_write, read_json
 from dynaworld.parallel import make_pool
 from dynaworld.progress import progress_bar
 from dynaworld.registry import MODELS
+from dynaworld.runlog import reached
 from dynaworld.seeds import batch_refusal, common_start, train_seeds
 from dynaworld.training import train
 
 PACK = ("auto", "on", "off")
+POLL_S = 5.0  # how often the progress bar reads the running runs' steps
 
 
 def pretrain_jobs(
@@ -176,9 +178,16 @@ def execute(
             for f in [pool.submit(run_pretrain, *job, threads) for job in jobs]:
                 f.result()
         futures = {submit(pool, g, threads): g for g in packs(todo, pack)}
-        pending = set(futures)
+        pending, finished = set(futures), total - len(todo)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            if not done:  # the bar moves inside the running runs too
+                inside = [(s, reached(s.run_dir)) for f in pending for s in futures[f]]
+                bar.n = finished + sum(min(1.0, n / s.cfg.total_steps) for s, n in inside)
+                bar.set_postfix_str(" ".join(f"{s.game}/{s.method}/seed{s.seed}: {n:,}/"
+                    f"{s.cfg.total_steps:,}" for s, n in inside if n)[:120], refresh=False)  # fmt: skip
+                bar.refresh()
+                continue
             for f in done:
                 group = futures[f]
                 try:
@@ -189,7 +198,9 @@ def execute(
                     ))  # fmt: skip
                 except Exception as e:  # noqa: BLE001 - reported with the run's folder
                     failures += [f"{s.run_dir}: {type(e).__name__}: {e}" for s in group]
-                bar.update(len(group))
+                finished += len(group)
+                bar.n = finished
+                bar.refresh()
     finally:
         bar.close()
         pool.shutdown(wait=True)
