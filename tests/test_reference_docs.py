@@ -20,7 +20,10 @@ def test_the_documentation_site_builds_with_every_page_and_no_warning(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     for page in ("index.html", "guide/index.html", "cli/index.html", "config/index.html",
-                 "results/planning_shape_pilot/index.html", "results/many_seeds/index.html"):  # fmt: skip
+                 "howto/index.html", "api/index.html", "results/planning_shape_pilot/index.html",
+                 "results/many_seeds/index.html"):  # fmt: skip
         assert (site / page).stat().st_size > 2000, page
     assert "Algorithm 1" in (site / "index.html").read_text()
+    api = (site / "api" / "index.html").read_text()
+    assert "train_seeds" in api and "Prediction" in api and "on_checkpoint" in api  # docstrings
     assert not list(site.rglob("*.pt")) and not list(site.rglob("*.npy"))  # pages, not data
