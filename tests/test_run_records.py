@@ -140,3 +140,19 @@ def test_a_corrupt_summary_and_a_legacy_record_in_a_sweep_folder(cli, tmp_path):
     summary.write_text('{"eval_return_mean": 0.')
     r = _sweep(cli, out, "--method", "dqn")
     assert r.returncode == 2 and str(summary) in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_demo_records_what_it_runs():
+    from dynaworld.experiments.demo import demo_experiment
+    from dynaworld.experiments.record import sweep_spec
+
+    spec = sweep_spec(demo_experiment("MinAtar/Breakout-v1", 30_000, 2), [])
+    assert spec["experiment_file"] == "(built in: dynaworld demo)"
+    exp = spec["experiment"]
+    assert exp["seeds"] == 2 and set(exp["methods"]) == {
+        "dqn",
+        "dqn_extra",
+        "dyna_100x1",
+        "rollout_10x10",
+    }
+    assert exp["suites"]["minatar"]["overrides"]["total_steps"] == 30_000

@@ -55,6 +55,18 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 
 
+def demo_experiment(game: str, steps: int, seeds: int) -> Experiment:
+    """The demo as an experiment; its ``data`` is what the sweep folder's experiment.yaml records."""
+    base = {
+        **MINATAR_DQN,
+        "total_steps": steps,
+        "agent": {**MINATAR_DQN["agent"], "eps_decay_steps": steps // 2},
+    }
+    suites = {"minatar": {"games": [game], "overrides": base}}
+    data = {"name": "demo", "seeds": seeds, "suites": suites, "methods": METHODS}
+    return Experiment("demo", seeds, suites, METHODS, data=data)
+
+
 def demo(
     out: str | Path = "runs/demo",
     game: str = "MinAtar/Breakout-v1",
@@ -62,12 +74,7 @@ def demo(
     seeds: int = 2,
     workers: int = 2,
 ) -> Path:
-    base = {
-        **MINATAR_DQN,
-        "total_steps": steps,
-        "agent": {**MINATAR_DQN["agent"], "eps_decay_steps": steps // 2},
-    }
-    exp = Experiment("demo", seeds, {"minatar": {"games": [game], "overrides": base}}, METHODS)
+    exp = demo_experiment(game, steps, seeds)
     out = Path(out)
     run_sweep(exp, out, workers=workers)
     path = report(out)

@@ -55,7 +55,8 @@ def sweep_spec(exp: Experiment, overrides: Iterable[str]) -> dict[str, Any]:
     """What decides a sweep folder's runs: the experiment file's contents and the overrides
     that change what runs compute (``RUNTIME_ONLY`` ones, like torch_threads, do not)."""
     kept = [o for o in overrides if o.split("=", 1)[0].strip() not in RUNTIME_ONLY]
-    return {"experiment_file": str(exp.path), "experiment": exp.data, "overrides": kept}
+    source = str(exp.path) if exp.path else f"(built in: dynaworld {exp.name})"
+    return {"experiment_file": source, "experiment": exp.data, "overrides": kept}
 
 
 def check_spec(out: Path, spec: dict[str, Any], add_spec: bool) -> Path | None:

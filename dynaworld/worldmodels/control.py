@@ -3,6 +3,7 @@ real rollouts (iteration k > 1's data) and its evaluation on the real environmen
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,10 @@ def dream_env(run: Run, k: int = 1, num_envs: int = 1, seed: int = 0) -> DreamEn
     starts = [wmdata.load_npz(f) for f in encoded_files(run, k)[:1000]]
     start = np.stack([np.stack([r["mu"][0], r["logvar"][0]]) for r in starts])
     es = run.cfg.es
+    if m.reward is None and not run.doom:  # Doom's score is survival; elsewhere say so
+        print(f"dynaworld: warning: M ({run.m_path(k)}) has no reward head: the dream's reward is "
+              "+1 per step alive, not the game's (train M with mdn.reward_head=true)",
+              file=sys.stderr, flush=True)  # fmt: skip
     return DreamEnv(
         m,
         start,
