@@ -32,6 +32,7 @@ from dynaworld.evaluate import evaluate
 from dynaworld.files import read_json
 from dynaworld.resume import default_run_dir, resume_config
 from dynaworld.training import train as run_training
+from dynaworld.watch import record_gif
 from dynaworld.worldmodels import control
 from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
 
@@ -101,8 +102,6 @@ class Run:
 
     def record(self, path: str | Path, episodes: int = 1, seed: int = 12345) -> dict[str, Any]:
         """Evaluation episodes as an animated GIF at ``path`` (``dynaworld.watch``)."""
-        from dynaworld.watch import record_gif
-
         return record_gif(self, path, episodes, seed)
 
     def evaluate(self, episodes: int = 30, seed: int = 12345, progress: bool = False) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ from dynaworld.interrupt import stop_on_interrupt
 from dynaworld.progress import progress_bar
 from dynaworld.registry import model_spec
 from dynaworld.resume import finished_summary, resume_changes
+from dynaworld.training import train
 
 
 def batch_refusal(cfgs: Sequence[TrainConfig]) -> str | None:
@@ -68,8 +70,6 @@ def roll_back(d: Path, step: int) -> None:
     for p in ckpt.checkpoint_dirs(d):
         s = ckpt.step_of(p)
         if s is not None and s > step:
-            import shutil
-
             shutil.rmtree(p)
             print(f"dynaworld: {p} removed: the batched run resumes all seeds at step {step:,}")
 
@@ -117,8 +117,6 @@ def train_seeds(
     the newest checkpoint they share). ``logs``: a file per run for its output (default: this
     process's). One seed's failure stops them all at their last checkpoints.
     """
-    from dynaworld.training import train
-
     dirs = [Path(d) for d in run_dirs]
     refusal = batch_refusal(cfgs)
     if refusal is not None and refusal != "one seed":

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write
@@ -42,8 +43,6 @@ def record_gif(
     run: Any, path: str | Path, episodes: int = 1, seed: int = 12345, fps: int = 30
 ) -> dict[str, Any]:
     """Play ``episodes`` evaluation episodes of ``run`` (a ``dynaworld.api.Run``) into a GIF."""
-    from PIL import Image
-
     env = run.make_env(render_mode="rgb_array")
     rng = np.random.default_rng(seed)
     frames: list[np.ndarray] = []
