@@ -219,7 +219,7 @@ class PopulationAgent(Protocol):
     def tell(self, candidates: np.ndarray, returns: np.ndarray) -> dict[str, Any]: ...
 
 
-Fitness = Callable[[np.ndarray, int], np.ndarray]  # candidates, generation -> mean returns
+Fitness = Callable[[np.ndarray, int], np.ndarray]  # (P, n) candidates, generation -> (P,) returns
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dynaworld import plain
 from dynaworld.checkpoint import load_file, save_file
 from dynaworld.errors import CheckpointError, DynaworldError
 from dynaworld.files import atomic_write
+from dynaworld.loop import Fitness
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import CsvLog, read_csv
 
@@ -39,7 +40,6 @@ def read_log(folder: Path) -> list[dict[str, str]]:
     return read_csv(folder / "log.csv")
 
 
-Fitness = Callable[[np.ndarray, int], np.ndarray]  # (P, n) params, generation -> (P,) returns
 Evaluate = Callable[[np.ndarray], np.ndarray]  # (n,) params -> returns of the eval rollouts
 
 

@@ -17,6 +17,7 @@ from dynaworld.envs.envpool_carracing import CarRacingGroups
 from dynaworld.envs.frames import CARRACING
 from dynaworld.envs.worldmodels import ACTION_SPACES
 from dynaworld.errors import DynaworldError
+from dynaworld.loop import Fitness
 from dynaworld.models.dream import DreamEnv, dream_returns
 from dynaworld.parallel import Pool, gather
 from dynaworld.runlog import write_json
@@ -41,8 +42,6 @@ from dynaworld.worldmodels.run import (
     fitness_track,
     params_digest,
 )
-
-Fitness = Callable[[np.ndarray, int], np.ndarray]
 
 
 def controller(run: Run) -> Controller:
