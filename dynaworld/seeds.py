@@ -32,13 +32,16 @@ from dynaworld.resume import finished_summary, resume_changes
 from dynaworld.training import train
 
 
+OWN = ("seed", "name")  # what the seeds of one batched run may differ in (a sweep names each run)
+
+
 def batch_refusal(cfgs: Sequence[TrainConfig]) -> str | None:
     """Why ``cfgs`` cannot run as one batched program (None: they can)."""
     if len(cfgs) < 2:
         return "one seed"
-    first = {k: v for k, v in flatten(to_dict(cfgs[0])).items() if k != "seed"}
+    first = {k: v for k, v in flatten(to_dict(cfgs[0])).items() if k not in OWN}
     for c in cfgs[1:]:
-        other = {k: v for k, v in flatten(to_dict(c)).items() if k != "seed"}
+        other = {k: v for k, v in flatten(to_dict(c)).items() if k not in OWN}
         diff = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
         if diff:
             return f"the seeds' configs differ in {diff[0]}"

@@ -675,7 +675,7 @@ def test_carracing_report_pools_cmaes_seeds_and_tests_the_papers_ordering(tmp_pa
     text = report([tmp_path]).read_text()
     full = next(line for line in text.splitlines() if line.startswith("| full World Model"))
     assert full.count("±") == 4 and "(n=3)" in full  # three seeds' mean ± std, then the paper's
-    assert full.startswith("| full World Model, z and h, 16 × 4, 20 gen. |")
+    assert full.startswith("| full World Model, z and h, 16 × 4, 20 gen. (validation block) |")
     tests = [line for line in text.splitlines() if " vs " in line]
     assert len(tests) == 3 and all(len(t.split("|")) == 6 for t in tests)
     assert any(
