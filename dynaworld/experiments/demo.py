@@ -84,4 +84,9 @@ def demo(
     print(f"dynaworld demo: report {path}")
     for png in sorted((out / "charts").glob("*.png")):
         print(f"dynaworld demo: chart  {png}")
+    ckpts = [p for p in out.glob("runs/**/checkpoints/**/*") if p.is_file()]
+    if ckpts:
+        mib = sum(p.stat().st_size for p in ckpts) / 2**20
+        print(f"dynaworld demo: {mib:,.0f} MiB of checkpoints (replay buffers included) under "
+              f"{out}/runs/*/*/*/*/checkpoints: they let the runs resume; delete them when done")  # fmt: skip
     return path
