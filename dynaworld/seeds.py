@@ -31,7 +31,6 @@ from dynaworld.registry import model_spec
 from dynaworld.resume import finished_summary, resume_changes
 from dynaworld.training import train
 
-
 OWN = ("seed", "name")  # what the seeds of one batched run may differ in (a sweep names each run)
 
 
