@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from dynaworld import checkpoint as ckpt
 from dynaworld.agents.seedbatch import Lockstep, SeedsStopped, lockstep_for
@@ -61,10 +61,11 @@ def start_step(d: Path) -> int:
 def common_start(dirs: Sequence[Path]) -> int:
     """The newest step every run has a checkpoint of (0 if one has none): a kill between two
     seeds' checkpoints leaves them one checkpoint apart; the batched run resumes in step."""
-    steps = [{ckpt.step_of(p) for p in ckpt.checkpoint_dirs(d)} if (d / "config.yaml").exists()
-             else set() for d in dirs]  # fmt: skip
-    shared = set.intersection(*steps) if steps else set()
-    return max(shared - {None}, default=0)  # type: ignore[type-var]
+    steps: list[set[int]] = [
+        {s for p in ckpt.checkpoint_dirs(d) if (s := ckpt.step_of(p)) is not None}
+        if (d / "config.yaml").exists() else set() for d in dirs
+    ]  # fmt: skip
+    return max(set.intersection(*steps) if steps else set(), default=0)
 
 
 def roll_back(d: Path, step: int) -> None:
@@ -138,7 +139,7 @@ def train_seeds(
     for d in dirs:
         roll_back(d, step)
     lockstep, _ = lockstep_for(len(cfgs))
-    build_lock, trainers = threading.Lock(), []
+    build_lock, trainers = threading.Lock(), cast(list[Any], [])
     results: list[Any] = [None] * len(cfgs)
     interrupted = threading.Event()
     lockstep.before_fire.append(lambda: _pass_on_interrupt(interrupted, trainers))
@@ -176,7 +177,7 @@ def _pass_on_interrupt(event: threading.Event, trainers: list[Any]) -> None:
 @contextlib.contextmanager
 def _routed(route: _Routed) -> Iterator[None]:
     out, err = sys.stdout, sys.stderr
-    sys.stdout = sys.stderr = route  # type: ignore[assignment]
+    sys.stdout = sys.stderr = route
     try:
         yield
     finally:

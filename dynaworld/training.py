@@ -227,8 +227,8 @@ class Trainer:
         }
         path = ckpt.save_checkpoint(self.dir, st.env_steps, state, keep=c.cfg.keep_checkpoints)
         call(self.user, "on_checkpoint", st.env_steps, path)
-        if self.on_first_save is not None:
-            self.on_first_save, done = None, self.on_first_save
+        done, self.on_first_save = self.on_first_save, None
+        if done is not None:
             done()
 
     def close(self) -> None:

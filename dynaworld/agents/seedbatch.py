@@ -123,7 +123,9 @@ class SeedBatch:
 
     def _stack_adam(self) -> None:
         """The agents' Adam states (a resumed run's), stacked; all or none have made updates."""
-        states = [[a.optimizer.state.get(p) for p in a.q.parameters()] for a in self.agents]
+        states: list[list[Any]] = [
+            [a.optimizer.state.get(p) for p in a.q.parameters()] for a in self.agents
+        ]
         if all(not s for per in states for s in per):
             return
         if any(not s for per in states for s in per):

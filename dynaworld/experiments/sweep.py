@@ -111,15 +111,20 @@ def run_pretrain(
     return {"eval_return_mean": summary["eval_return_mean"]}
 
 
-def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict[str, Any]:
-    """Train (or resume, or skip) one run; its output goes to run_dir/log.txt. Returns its summary."""
-    d = Path(run_dir)
-    cfg = from_dict(TrainConfig, cfg_dict)
+def _task(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> tuple[TrainConfig, Path]:
+    """A worker's run: its config (checked against its folder; ``threads`` unless it sets its own)."""
+    d, cfg = Path(run_dir), from_dict(TrainConfig, cfg_dict)
     check_same_run(d, cfg)
-    if (d / "summary.json").exists():
-        return read_json(d / "summary.json", "run summary")
     if threads and not cfg.torch_threads:
         cfg.torch_threads = threads
+    return cfg, d
+
+
+def run_one(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> dict[str, Any]:
+    """Train (or resume, or skip) one run; its output goes to run_dir/log.txt. Returns its summary."""
+    cfg, d = _task(cfg_dict, run_dir, threads)
+    if (d / "summary.json").exists():
+        return read_json(d / "summary.json", "run summary")
     resume = (d / "config.yaml").exists()
     d.mkdir(parents=True, exist_ok=True)
     with (
@@ -134,12 +139,10 @@ def run_pack(
     cfg_dicts: list[dict[str, Any]], run_dirs: list[str], threads: int | None
 ) -> list[dict[str, Any]]:
     """Train the seeds of one (game, method) as one batched program (``dynaworld.seeds``)."""
-    cfgs = [from_dict(TrainConfig, c) for c in cfg_dicts]
-    dirs = [Path(d) for d in run_dirs]
-    for d, cfg in zip(dirs, cfgs, strict=True):
-        check_same_run(d, cfg)
-        if threads and not cfg.torch_threads:
-            cfg.torch_threads = threads
+    cfgs, dirs = zip(
+        *(_task(c, d, threads) for c, d in zip(cfg_dicts, run_dirs, strict=True)), strict=True
+    )
+    for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
     return train_seeds(cfgs, dirs, logs=[d / "log.txt" for d in dirs], progress=False)
 
