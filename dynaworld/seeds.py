@@ -22,7 +22,7 @@ from typing import Any, TextIO, cast
 
 from dynaworld import checkpoint as ckpt
 from dynaworld.agents.seedbatch import Lockstep, SeedsStopped, lockstep_for
-from dynaworld.config import TrainConfig, flatten, to_dict
+from dynaworld.config import TrainConfig, flatten, refuse_inert, to_dict
 from dynaworld.errors import ConfigError, DynaworldError, Interrupted
 from dynaworld.files import append_text
 from dynaworld.interrupt import stop_on_interrupt
@@ -126,6 +126,9 @@ def train_seeds(
         raise ConfigError(f"these runs cannot be batched: {refusal}")
     if len(dirs) != len(cfgs) or len({d.resolve() for d in dirs}) != len(dirs):
         raise ConfigError("a batched run needs one distinct run folder per seed")
+    for d, c in zip(dirs, cfgs, strict=True):
+        if not (d / "config.yaml").exists():
+            refuse_inert(c)  # before any seed starts
     finished = [(d / "config.yaml").exists() and resume_changes(d, c) is None
                 for d, c in zip(dirs, cfgs, strict=True)]  # fmt: skip
     if all(finished):

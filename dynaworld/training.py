@@ -26,7 +26,7 @@ from dynaworld.build import (
     measure_model,
 )
 from dynaworld.callbacks import call, check_callbacks
-from dynaworld.config import TrainConfig, flatten, save_config, to_dict
+from dynaworld.config import TrainConfig, flatten, refuse_inert, save_config, to_dict
 from dynaworld.envs.state import env_state
 from dynaworld.errors import DynaworldError, Interrupted
 from dynaworld.evaluate import evaluate
@@ -268,6 +268,7 @@ def train(
             return _train(cfg, d, c, changes, slot, callbacks)
         finally:
             rundir.unlock(d)
+    refuse_inert(cfg)  # a setting that would silently do nothing: refused before any work
     check_new_run_dir(d)
     c = _build(cfg, slot)  # every component is built (and checked) before the folder exists
     rundir.lock(d)
@@ -287,7 +288,8 @@ def announce(cfg: TrainConfig, c: Components, d: Path, resume: bool) -> None:
         else f"planning {pc.model} {pc.shape} every {pc.period} steps"
     )
     print(
-        f"dynaworld: {cfg.env.id} | {plan} | {c.buffer.describe()} | device {c.device} "
+        f"dynaworld: {cfg.env.id} | {cfg.total_steps:,} real steps | {plan} | "
+        f"{c.buffer.describe()} | device {c.device} "
         f"({torch.get_num_threads()} torch threads) | run dir {d}",
         flush=True,
     )

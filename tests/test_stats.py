@@ -55,6 +55,13 @@ def test_probability_of_improvement_counts_wins_and_half_ties():
     assert probability_of_improvement([[3.0, 1.0], [0.0]], [[2.0, 2.0], [1.0]]).point == 0.25
 
 
+def test_below_eight_runs_a_game_probability_of_improvement_has_no_interval():
+    few = probability_of_improvement([5.0, 6.0, 7.0], [1.0, 2.0, 8.0])
+    assert few.kind == "none" and "no CI below 8 runs" in str(few)
+    many = probability_of_improvement(list(range(8)), [x + 0.5 for x in range(8)])
+    assert many.kind == "bootstrap" and many.lo < many.point < many.hi
+
+
 def test_welch_and_holm():
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 1, 10), rng.normal(3, 1, 10)

@@ -217,12 +217,14 @@ def test_ctrl_c_stops_at_a_step_with_a_checkpoint_and_names_the_resume_command(c
     )
 
 
-def test_a_shape_without_a_model_is_said_and_the_header_names_the_planning(cli, tmp_path):
+def test_a_shape_without_a_model_is_refused_and_the_header_names_the_planning(cli, tmp_path):
     args = ["train", str(CONFIGS / "dqn_cartpole.yaml"), "total_steps=200", "eval_every=0",
             "replay.learning_starts=100", "final_eval_episodes=1", "progress=false"]  # fmt: skip
     r = cli(*args, "planning.shape=10x10", "--run-dir", str(tmp_path / "a"))
-    assert r.returncode == 0 and "does nothing without planning.model" in r.stderr, r.stderr
-    assert "| no planning (DQN) |" in r.stdout
+    assert r.returncode != 0 and "planning.shape=10x10 does nothing with planning.model=none" in r.stderr, r.stderr  # fmt: skip
+    assert not (tmp_path / "a").exists()  # refused before any work
+    r = cli(*args, "--run-dir", str(tmp_path / "a"))
+    assert r.returncode == 0 and "| 200 real steps | no planning (DQN) |" in r.stdout, r.stdout
     r = cli(
         *args, "planning.model=replay", "planning.shape=10x10", "--run-dir", str(tmp_path / "b")
     )

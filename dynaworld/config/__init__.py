@@ -7,6 +7,7 @@ training config; ``files``: YAML and overrides. World Models' config: ``worldmod
 """
 
 from dynaworld.config.files import load_config, load_yaml, merge, parse_overrides, save_config
+from dynaworld.config.inert import inert_settings, refuse_inert
 from dynaworld.config.schema import (
     RUNTIME_ONLY,
     all_keys,
@@ -35,8 +36,8 @@ from dynaworld.config.train import (
 
 __all__ = [
     "RESUME_SAFE", "RUNTIME_ONLY", "AgentConfig", "EnvConfig", "ModelConfig", "PlanningConfig",
-    "ReplayConfig", "TrainConfig", "all_keys", "describe", "doc", "flatten", "from_dict",
+    "ReplayConfig", "TrainConfig", "all_keys", "describe", "doc", "flatten", "from_dict", "inert_settings",
     "load_config", "load_yaml", "merge", "non_negative", "one_of", "parse_overrides",
-    "parse_shape", "positive", "positive_items", "run_differences", "save_config", "to_dict",
+    "parse_shape", "positive", "positive_items", "refuse_inert", "run_differences", "save_config", "to_dict",
     "unit_interval",
 ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from dynaworld.config.inert import model_warnings
 from dynaworld.config.schema import (
     doc,
     non_negative,
@@ -328,19 +329,15 @@ class TrainConfig:
             visible_dims(self.env.id)  # raises for an unsupported game
 
     def warnings(self) -> list[str]:
-        """Settings that are legal but probably not what the user wants."""
+        """Settings that are legal but probably not what the user wants (inert ones, which a new
+        run refuses: ``dynaworld.config.inert``)."""
         out = []
         if self.replay.learning_starts >= self.total_steps and self.replay.updates_per_step > 0:
             out.append(
                 f"replay.learning_starts={self.replay.learning_starts} >= total_steps={self.total_steps}: "
                 "the agent will make no update"
             )
-        if self.planning.model == "none" and self.planning.shape != PlanningConfig.shape:
-            out.append(
-                f"planning.shape={self.planning.shape} does nothing without planning.model (this "
-                "run is plain DQN): add planning.model=perfect, replay, learned, ... to plan"
-            )
-        return out
+        return out + model_warnings(self)
 
 
 # Settings a resumed run may change: none of them changes what the run computes. total_steps only

@@ -1,5 +1,10 @@
 """An experiment file: suites of games, methods (settings of one base config) and seeds; each
-(suite, game, method, seed) is a ``RunSpec``, one training run of a sweep."""
+(suite, game, method, seed) is a ``RunSpec``, one training run of a sweep.
+
+A run's settings, later ones winning: the suite's config file, ``base``, the suite's
+``overrides``, ``dyna_base`` and the suite's ``dyna_overrides`` (only for methods with a planning
+model: the planning and model settings a DQN arm would ignore, and a new run refuses), the
+method's own, the command line's."""
 
 from __future__ import annotations
 
@@ -88,6 +93,8 @@ class Experiment:
     data: dict[str, Any] = field(default_factory=dict)  # the experiment file's contents
     # (A, B) method pairs the report compares (declared before the runs: the test family)
     comparisons: list[tuple[str, str]] = field(default_factory=list)
+    # settings every method with a planning model gets (a DQN arm does not: they would do nothing)
+    dyna_base: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
@@ -104,6 +111,7 @@ class Experiment:
             "suites",
             "methods",
             "base",
+            "dyna_base",
             "description",
             "pretrain",
             "comparisons",
@@ -131,6 +139,7 @@ class Experiment:
             data.get("pretrain") or {},
             data,
             [(str(a), str(b)) for a, b in pairs],
+            data.get("dyna_base") or {},
         )
 
     def runs(
@@ -158,9 +167,13 @@ class Experiment:
             for game in sdef["games"]:
                 for method in self.methods:
                     label, family, settings = self.method(method)
+                    method_base = base
+                    if merge(base, settings).get("planning", {}).get("model", "none") != "none":
+                        dyna = merge(self.dyna_base, sdef.get("dyna_overrides") or {})
+                        method_base = merge(base, dyna)  # a Dyna arm (it has a model)
                     for seed in range(seeds if seeds is not None else self.seeds):
                         data = merge(
-                            merge(merge(base, settings), extra),
+                            merge(merge(method_base, settings), extra),
                             {"seed": seed, "env": {"id": game}, "progress": False},
                         )
                         data["name"] = f"{method}-{_short(game)}-s{seed}"

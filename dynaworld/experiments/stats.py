@@ -139,7 +139,7 @@ def probability_of_improvement(
     seed: int = SEED,
 ) -> Interval:
     """P(a run of X scores above a run of Y), averaged over games, with a stratified bootstrap
-    95% CI; ``x`` and ``y`` list the same games in the same order."""
+    95% CI (none below ``SMALL_N`` runs a game); ``x`` and ``y`` list the same games in order."""
     xt, yt = _tasks(x), _tasks(y)
     if len(xt) != len(yt) or not xt:
         raise ValueError("probability_of_improvement needs the same games for X and Y")
@@ -147,6 +147,8 @@ def probability_of_improvement(
     n = min(sum(map(len, xt)), sum(map(len, yt)))
     if all(len(a) == 1 for a in xt) and all(len(b) == 1 for b in yt):
         return Interval(point, point, point, n)
+    if min(len(t) for t in xt + yt) < SMALL_N:  # a bootstrap of a handful of runs: too narrow
+        return Interval(point, math.nan, math.nan, n, "none")
     rng = np.random.default_rng(seed)
     boot = np.mean(
         [

@@ -27,6 +27,7 @@ from dynaworld.config import (
     from_dict,
     load_yaml,
     merge,
+    refuse_inert,
     to_dict,
 )
 from dynaworld.datasets import collect, train_model
@@ -273,6 +274,12 @@ def run_sweep(
         raise ConfigError(f"--seeds {seeds}: must be at least 1")
     rundir.check_kind(out, "sweep", "dynaworld sweep")
     specs = select(exp, exp.runs(out, seeds, suites, overrides), games, methods)
+    for r in specs:  # a new run with a setting that would do nothing: refused before any run
+        if not (r.run_dir / "config.yaml").exists():
+            try:
+                refuse_inert(r.cfg)
+            except ConfigError as e:
+                raise ConfigError(f"{r.suite}/{r.game}/{r.method}: {e}") from None
     spec = sweep_spec(exp, overrides)
     created = not out.exists()
     if not created:  # refused before the lock: a refusal writes nothing (checked again under it)
