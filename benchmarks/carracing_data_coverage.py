@@ -28,7 +28,7 @@ import torch
 
 from dynaworld.envs.worldmodels import make_wm_env
 from dynaworld.models.vae import ConvVAE
-from dynaworld.worldmodels.data import RandomPolicy
+from dynaworld.worldmodels.data import SHORT_HOLDS, DataPolicy
 
 DRIVE_SEEDS = 100_000  # the driver's tracks: seeds DRIVE_SEEDS + i, none used for training data
 
@@ -60,7 +60,7 @@ def episodes(kind: str, seeds: range) -> tuple[np.ndarray, list[dict[str, float]
     frames, stats = [], []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        act = None if kind == "drive" else RandomPolicy(env, kind, 10, rng)
+        act = None if kind == "drive" else DataPolicy(env.action_space, kind, SHORT_HOLDS, rng)
         frame, _ = env.reset(seed=seed)
         ep, speeds = [frame], []
         for _ in range(1000):

@@ -4,7 +4,7 @@ The Python API: ``dynaworld.train(config, run_dir, **overrides)`` and ``dynaworl
 (``dynaworld.api``); the command line: ``dynaworld --help``.
 """
 
-__version__ = "0.2.0.dev0"
+from dynaworld.version import __version__
 
 __all__ = ["__version__", "load", "train"]
 

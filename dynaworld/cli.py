@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from dynaworld import __version__
 from dynaworld.argtypes import non_negative_int, positive_int, probability
 from dynaworld.errors import DynaworldError, RunsFailed
+from dynaworld.version import __version__
 from dynaworld.worldmodels.cli import add_parser
 
 EPILOG = """examples:

@@ -12,9 +12,23 @@ from dynaworld.build import build, load_and_restore, measure_model
 from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
 from dynaworld.errors import DynaworldError
+from dynaworld.loop import play_episodes
 from dynaworld.progress import progress_bar
 from dynaworld.resume import read_run_config
 from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv
+
+
+class EpsilonGreedy:
+    """An agent's ``policy(obs, epsilon, rng)`` as an ``EpisodePolicy`` (it carries nothing)."""
+
+    def __init__(self, agent: Any, epsilon: float, rng: np.random.Generator) -> None:
+        self.agent, self.epsilon, self.rng = agent, epsilon, rng
+
+    def start(self, seed: int) -> None:
+        return None
+
+    def act(self, obs: np.ndarray, carry: list[Any]) -> tuple[list[int], list[Any]]:
+        return [int(a) for a in self.agent.policy(obs, self.epsilon, self.rng)], carry
 
 
 def evaluate(
@@ -33,41 +47,19 @@ def evaluate(
     Episode i is reset with seed ``seed + i``: the same seed gives the same evaluation. An
     episode still running after ``max_steps`` steps is cut there, its return so far counted.
     """
-    rng = np.random.Generator(np.random.PCG64(seed))
-    returns: list[float] = []
-    started = 0
+    policy = EpsilonGreedy(agent, epsilon, np.random.Generator(np.random.PCG64(seed)))
     envs = [make_env(env_cfg, train=False) for _ in range(min(parallel, episodes))]
-    obs: list[np.ndarray] = []
-    for env in envs:
-        obs.append(env.reset(seed=seed + started)[0])
-        started += 1
-    live = list(range(len(envs)))
-    steps, sums = [0] * len(envs), [0.0] * len(envs)
     bar = progress_bar(
         total=episodes, desc=f"evaluate {env_cfg.id}", unit="episode", disable=not progress
     )
-    while live:
-        actions = agent.policy(np.stack([obs[i] for i in live]), epsilon, rng)
-        still = []
-        for i, a in zip(live, actions, strict=True):
-            obs[i], r, term, trunc, info = envs[i].step(int(a))
-            steps[i], sums[i] = steps[i] + 1, sums[i] + float(r)
-            cut = max_steps is not None and steps[i] >= max_steps
-            if term or trunc or cut:
-                returns.append(float(info["episode"]["r"]) if term or trunc else sums[i])
-                steps[i], sums[i] = 0, 0.0
-                bar.update()
-                if started < episodes:
-                    obs[i], _ = envs[i].reset(seed=seed + started)
-                    started += 1
-                    still.append(i)
-            else:
-                still.append(i)
-        live = still
-    bar.close()
-    for env in envs:
-        env.close()
-    return np.array(returns[:episodes])
+    try:
+        seeds = [seed + i for i in range(episodes)]
+        returns = play_episodes(envs, policy, seeds, max_steps, on_end=lambda i, r: bar.update())
+    finally:
+        bar.close()
+        for env in envs:
+            env.close()
+    return np.array(returns)
 
 
 def measure_run_model(run_dir: str | Path) -> dict[str, Any]:

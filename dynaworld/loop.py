@@ -28,6 +28,9 @@ World Models, K = 1    data.rollouts, random actions            es.generations, 
 iterative, K > 1       k > 1: iterate.rollouts with C_(k-1)     es.generations, from C_(k-1)
 =====================  ======================================  =========================
 
+Episodes played without learning (evaluation, GIFs, World Models' rollouts and data) go through
+``play_episodes``: an ``EpisodePolicy`` acts on several episodes at once, each carrying its state.
+
 A planning step is one *batched* call of m: the sampler returns a batch of (s̃, ã) and the agent
 updates on the whole batch. Rollouts of k steps (planning shape n×k) are samplers that continue
 from the model's last s̃' (``continue_from``).
@@ -38,7 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -265,6 +268,94 @@ class PopulationLoop:
                 close()
             out[f"agent_{k}"] = {"generations": agent.generation}
         return out
+
+
+class EpisodePolicy(Protocol):
+    """π playing whole episodes, several at once: one row per running episode, each with its own
+    carry (M's hidden state, a held random action, an episode's generator; DQN carries nothing)."""
+
+    def start(self, seed: int) -> Any: ...  # a new episode's carry
+
+    def act(
+        self, obs: np.ndarray, carry: list[Any]
+    ) -> tuple[Sequence[Any], list[Any]]: ...  # a ← π(s)
+
+
+class Sink(Protocol):
+    """Where played episodes go (a rollout file, a GIF's frames); ``episode`` indexes ``seeds``."""
+
+    def begin(self, episode: int, env: Any, obs: Any) -> None: ...
+
+    def step(self, episode: int, env: Any, action: Any, reward: Any, terminated: bool, obs: Any,
+             done: bool) -> None: ...  # fmt: skip
+
+    def end(self, episode: int, env: Any) -> None: ...
+
+
+@dataclass
+class PerEpisode:
+    """An ``EpisodePolicy`` from a factory: ``make(seed)`` is a new episode's actor, ``actor(obs) -> a``."""
+
+    make: Callable[[int], Callable[[Any], Any]]
+
+    def start(self, seed: int) -> Any:
+        return self.make(seed)
+
+    def act(self, obs: np.ndarray, carry: list[Any]) -> tuple[Sequence[Any], list[Any]]:
+        return [actor(o) for actor, o in zip(carry, obs, strict=True)], carry
+
+
+def play_episodes(
+    envs: Sequence[Any],
+    policy: EpisodePolicy,
+    seeds: Sequence[int],
+    max_steps: int | None = None,
+    sinks: Sequence[Sink] = (),
+    on_end: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Algorithm 1's real interaction without learning: episode i starts from
+    ``E.reset(seed=seeds[i])``; up to ``len(envs)`` episodes run in lockstep, π acting on all of
+    them in one call; one still running after ``max_steps`` steps is cut. Returns each episode's
+    return (the sum of E's rewards) in the order the episodes ended."""
+    n, started, returns = min(len(envs), len(seeds)), 0, []
+    index, obs, carry = [0] * n, cast(list[Any], [None] * n), cast(list[Any], [None] * n)
+    steps, sums = [0] * n, [0.0] * n
+
+    def start(j: int) -> None:
+        nonlocal started
+        index[j], started = started, started + 1
+        obs[j] = envs[j].reset(seed=seeds[index[j]])[0]  # s ← E
+        carry[j] = policy.start(seeds[index[j]])
+        for sink in sinks:
+            sink.begin(index[j], envs[j], obs[j])
+
+    for j in range(n):
+        start(j)
+    live = list(range(n))
+    while live:
+        actions, carried = policy.act(np.stack([obs[j] for j in live]), [carry[j] for j in live])
+        still = []
+        for j, a, c in zip(live, actions, carried, strict=True):
+            carry[j] = c
+            obs[j], r, terminated, truncated, _ = envs[j].step(a)  # r, s' ← E(a)
+            steps[j], sums[j] = steps[j] + 1, sums[j] + float(r)
+            done = bool(terminated or truncated) or (max_steps is not None and steps[j] >= max_steps)  # fmt: skip
+            for sink in sinks:
+                sink.step(index[j], envs[j], a, r, bool(terminated), obs[j], done)
+            if not done:
+                still.append(j)
+                continue
+            returns.append(sums[j])
+            for sink in sinks:
+                sink.end(index[j], envs[j])
+            if on_end is not None:
+                on_end(index[j], sums[j])
+            steps[j], sums[j] = 0, 0.0
+            if started < len(seeds):
+                start(j)
+                still.append(j)
+        live = still
+    return returns
 
 
 def _unique(items: list[Any]) -> list[Any]:

@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from dynaworld import __version__
 from dynaworld.errors import DynaworldError
 from dynaworld.files import append_text, atomic_write, check_target
+from dynaworld.version import __version__
 
 KINDS = {
     "train": "an agent run (made by 'dynaworld train')",

@@ -27,6 +27,7 @@ from dynaworld.build import (
 )
 from dynaworld.callbacks import call, check_callbacks
 from dynaworld.config import TrainConfig, flatten, refuse_inert, save_config, to_dict
+from dynaworld.config.train import eval_seed
 from dynaworld.envs.state import env_state
 from dynaworld.errors import DynaworldError, Interrupted
 from dynaworld.evaluate import evaluate
@@ -194,7 +195,7 @@ class Trainer:
             cfg.env,
             episodes,
             cfg.agent.eval_eps,
-            seed=cfg.seed * 1_000_003 + st.env_steps,
+            seed=eval_seed(cfg.eval_block, cfg.seed, st.env_steps),
             max_steps=cfg.eval_max_steps,
         )
         self.log.log(

@@ -20,7 +20,9 @@ import numpy as np
 from PIL import Image
 
 from dynaworld.errors import DynaworldError
+from dynaworld.evaluate import EpsilonGreedy
 from dynaworld.files import atomic_write
+from dynaworld.loop import play_episodes
 
 MIN_SIDE = 160
 MAX_FRAMES = 3000  # a GIF longer than this is cut (its episodes' returns still count in full)
@@ -39,30 +41,43 @@ def as_frame(image: Any) -> np.ndarray:
     return np.repeat(np.repeat(x[..., :3], k, axis=0), k, axis=1)
 
 
+class Frames:
+    """A ``Sink`` keeping the rendering before each action (the first ``MAX_FRAMES``)."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def begin(self, episode: int, env: Any, obs: Any) -> None:
+        self._render(env)
+
+    def step(self, episode: int, env: Any, action: Any, reward: Any, terminated: bool, obs: Any,
+             done: bool) -> None:  # fmt: skip
+        if not done:
+            self._render(env)
+
+    def end(self, episode: int, env: Any) -> None:
+        pass
+
+    def _render(self, env: Any) -> None:
+        if len(self.frames) < MAX_FRAMES:
+            with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames
+                warnings.simplefilter("ignore")
+                self.frames.append(as_frame(env.render()))
+
+
 def record_gif(
     run: Any, path: str | Path, episodes: int = 1, seed: int = 12345, fps: int = 30
 ) -> dict[str, Any]:
     """Play ``episodes`` evaluation episodes of ``run`` (a ``dynaworld.api.Run``) into a GIF."""
     env = run.make_env(render_mode="rgb_array")
-    rng = np.random.default_rng(seed)
-    frames: list[np.ndarray] = []
-    returns: list[float] = []
-    try:
-        for i in range(episodes):
-            obs, _ = env.reset(seed=seed + i)
-            total, done, steps = 0.0, False, 0
-            while not done and steps < run.config.eval_max_steps:  # cut as evaluation cuts it
-                steps += 1
-                if len(frames) < MAX_FRAMES:
-                    with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames
-                        warnings.simplefilter("ignore")
-                        frames.append(as_frame(env.render()))
-                action = run.agent.policy(obs[None], run.config.agent.eval_eps, rng)[0]
-                obs, r, term, trunc, _ = env.step(int(action))
-                total, done = total + float(r), bool(term or trunc)
-            returns.append(total)
+    policy = EpsilonGreedy(run.agent, run.config.agent.eval_eps, np.random.default_rng(seed))
+    sink = Frames()
+    try:  # cut as evaluation cuts it
+        seeds = [seed + i for i in range(episodes)]
+        returns = play_episodes([env], policy, seeds, run.config.eval_max_steps, [sink])
     finally:
         env.close()
+    frames = sink.frames
     if not frames:
         raise DynaworldError("no frame was rendered")
     images = [Image.fromarray(f) for f in frames]

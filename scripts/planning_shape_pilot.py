@@ -65,13 +65,19 @@ def main() -> None:
         for g in games:
             run = next((a.sweep / "runs" / "minatar" / g / "dqn_extra").glob("seed*"))
             rnd = random_row(a.sweep, "minatar", g, run)
-            result["random"][g] = {"mean": float(rnd.mean()), "std": float(rnd.std()), "n": len(rnd)}
+            result["random"][g] = {
+                "mean": float(rnd.mean()),
+                "std": float(rnd.std()),
+                "n": len(rnd),
+            }
             v = values(a.sweep, g, "dqn_extra", b)
             p = beats_random_p(v, rnd) if len(v) >= 2 else math.nan
             win = bool(v) and bool(np.mean(v) > rnd.mean()) and bool(p < 0.05)
             wins += win
             result["budgets"].setdefault(str(b), {})[g] = {"values": v, "p": p, "above": win}
-            cells.append(f"{np.mean(v):.2f} (n={len(v)}, p {p:.2g}){' ✓' if win else ''}" if v else "–")
+            cells.append(
+                f"{np.mean(v):.2f} (n={len(v)}, p {p:.2g}){' ✓' if win else ''}" if v else "–"
+            )
         print(f"| {b:,} | " + " | ".join(cells) + f" | {wins} |")
         if chosen is None and wins >= 4:
             chosen = b
@@ -81,7 +87,10 @@ def main() -> None:
     print(f"\nB* = {chosen if chosen else 'none of the candidates (yet)'}")
     if chosen:
         for g in games:
-            x, y = values(a.sweep, g, "rollout_10x10", chosen), values(a.sweep, g, "dqn_extra", chosen)
+            x, y = (
+                values(a.sweep, g, "rollout_10x10", chosen),
+                values(a.sweep, g, "dqn_extra", chosen),
+            )
             if len(x) >= 2 and len(y) >= 2:
                 delta, sd, n = seeds_needed(x, y)
                 result["seeds"][g] = {"delta": delta, "sd": sd, "n_per_arm": n}

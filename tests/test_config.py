@@ -103,3 +103,13 @@ def test_cli_help_lists_commands(cli):
     assert r.returncode == 0
     for word in ("train", "eval", "config"):
         assert word in r.stdout
+
+
+def test_the_test_block_of_evaluation_seeds_never_meets_the_validation_block():
+    from dynaworld.config.train import eval_seed
+
+    last_validation = eval_seed("validation", 999, 10**9 - 1) + 1_000  # + episodes
+    assert last_validation < eval_seed("test", 0, 0) and eval_seed("test", 999, 10**9) < 2**32
+    assert load_config(None, ["eval_block=test", "seed=999"]).eval_block == "test"
+    with pytest.raises(ConfigError, match="seed: must be < 1,000 with eval_block=test"):
+        load_config(None, ["eval_block=test", "seed=1000"])

@@ -195,3 +195,42 @@ def test_dqn_as_dyna_with_replay_model_equals_plain_dqn():
             np.testing.assert_array_equal(r1, r2)
         for p1, p2 in zip(plain.q.parameters(), c.agent.q.parameters(), strict=True):
             assert torch.equal(p1, p2)
+
+
+class _Count:
+    """A sink counting what it is shown."""
+
+    def __init__(self) -> None:
+        self.begun, self.steps, self.ended = [], 0, []
+
+    def begin(self, episode, env, obs):
+        self.begun.append(episode)
+
+    def step(self, episode, env, action, reward, terminated, obs, done):
+        self.steps += 1
+
+    def end(self, episode, env):
+        self.ended.append(episode)
+
+
+def test_played_episodes_are_seeded_cut_and_shown_to_every_sink():
+    import gymnasium as gym
+
+    import tests.toy_envs  # noqa: F401  (registers Forever-v0)
+    from dynaworld.loop import PerEpisode, play_episodes
+
+    envs = [gym.make("CartPole-v1") for _ in range(3)]
+
+    def coin(seed):
+        rng = np.random.default_rng(seed)
+        return lambda obs: int(rng.integers(2))
+
+    random = PerEpisode(coin)
+    sink = _Count()
+    lockstep = play_episodes(envs, random, list(range(10, 17)), sinks=[sink])
+    alone = [play_episodes(envs[:1], random, [s])[0] for s in range(10, 17)]
+    assert sorted(lockstep) == sorted(alone) and len(set(alone)) > 1  # seeds, not slots, decide
+    assert sorted(sink.begun) == sorted(sink.ended) == list(range(7))
+    assert sink.steps == sum(alone)  # CartPole: reward 1 a step
+    forever = [gym.make("Forever-v0") for _ in range(2)]
+    assert play_episodes(forever, random, [0, 1, 2], max_steps=25) == [25.0, 25.0, 25.0]

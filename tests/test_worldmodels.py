@@ -57,7 +57,9 @@ def test_the_reference_data_policy_drives_each_episode_its_own_way():
     env = gym.make("CarRacing-v3")  # only its action space is used
     drives = []
     for seed in (0, 0, 1):
-        act = wmdata.RandomPolicy(env, "reference", wmdata.SHORT_HOLDS, np.random.default_rng(seed))
+        act = wmdata.DataPolicy(
+            env.action_space, "reference", wmdata.SHORT_HOLDS, np.random.default_rng(seed)
+        )
         frame = np.zeros((64, 64, 3), np.uint8)
         drives.append(np.stack([act(frame) for _ in range(50)]))
     assert np.array_equal(drives[0], drives[1]) and not np.allclose(drives[0], drives[2])
@@ -543,6 +545,26 @@ def batched_generation_claims() -> None:
     np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-4)
     assert len(set(np.round(batched[0], 3))) == 4  # four different tracks
     assert env.done.shape == (3, 4) and not env.done.any()  # 60 < 1,000 steps: none ended
+
+
+def test_world_models_policy_in_lockstep_plays_each_episode_as_alone():
+    """V + M + C with exploration, three CarRacing episodes in lockstep (one batched V encode,
+    M step and C act a step): each episode's return as when it is played alone."""
+    from dynaworld.envs.worldmodels import make_wm_env
+    from dynaworld.loop import play_episodes
+    from dynaworld.worldmodels.rollout import WorldModelsPolicy
+
+    torch.manual_seed(0)
+    v, m = ConvVAE(8).eval(), MDNRNN(8, 3, 16, 2).eval()
+    c = controller_for("zh", 8, 16, "car", 0)
+    envs = [make_wm_env("CarRacing-v3") for _ in range(3)]
+    params = np.random.default_rng(0).normal(0, 0.5, c.n_params)
+    policy = WorldModelsPolicy(v, m, c, params, "zh", envs[0].action_space, (0.3, wmdata.Hold(5)))
+    seeds = [21, 22, 23, 24]
+    together = play_episodes(envs, policy, seeds, max_steps=30)
+    alone = [play_episodes(envs[:1], policy, [s], max_steps=30)[0] for s in seeds]
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-4)
+    assert len(set(np.round(alone, 3))) == 4
 
 
 def test_cmaes_on_envpool_scores_a_generation_batched_as_the_workers_did(run_dir, tmp_path):

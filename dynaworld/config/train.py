@@ -20,6 +20,15 @@ from dynaworld.errors import ConfigError
 from dynaworld.registry import MODELS, check_model_name
 
 
+EVAL_BLOCKS = {"validation": 0, "test": 2_000_000_000}  # the first seed of each evaluation block
+
+
+def eval_seed(block: str, seed: int, step: int) -> int:
+    """The seed of episode 0 of the evaluation at real step ``step`` of run ``seed`` (episode i:
+    + i). Blocks never overlap for seed < 1,000 and fewer than 10^9 steps."""
+    return EVAL_BLOCKS[block] + seed * 1_000_003 + step
+
+
 def parse_shape(shape: str) -> tuple[int, int]:
     """'33x3' → (33, 3): n rollouts × k steps."""
     m = re.fullmatch(r"\s*(\d+)\s*[x×*]\s*(\d+)\s*", str(shape))
@@ -295,6 +304,13 @@ class TrainConfig:
         "Seaquest's submarine waiting at the surface, would otherwise hang the run.",
         positive,
     )
+    eval_block: str = doc(
+        "validation",
+        "Seeds of the evaluation episodes: 'validation' (episode i of the evaluation at step t: "
+        "seed × 1,000,003 + t + i; the block settings are chosen on) or 'test' (2,000,000,000 + "
+        "the same, needs seed < 1,000: for final claims only, never used to choose anything).",
+        one_of("validation", "test"),
+    )
     checkpoint_every: int = doc(
         25_000, "Write a checkpoint every N env steps (and always at the end).", positive
     )
@@ -327,6 +343,8 @@ class TrainConfig:
             )
         if self.env.hide_velocities:
             visible_dims(self.env.id)  # raises for an unsupported game
+        if self.eval_block == "test" and self.seed >= 1_000:
+            raise ConfigError("seed: must be < 1,000 with eval_block=test (its seeds must stay apart from the validation block's)")  # fmt: skip
 
     def warnings(self) -> list[str]:
         """Settings that are legal but probably not what the user wants (inert ones, which a new

@@ -23,6 +23,7 @@ from dynaworld.agents.controller import Controller
 from dynaworld.envs.worldmodels import make_wm_env
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write, write_text
+from dynaworld.loop import PerEpisode, play_episodes
 from dynaworld.models.mdnrnn import action_vector
 from dynaworld.parallel import gather, make_pool
 
@@ -84,20 +85,22 @@ class Hold(NamedTuple):
 SHORT_HOLDS = Hold()  # 1..10 steps, the reference's
 
 
-class RandomPolicy:
+class DataPolicy:
     """Uniform random actions held for ``hold.draw()`` steps, or (kind 'reference') the
     reference's random World Model (``ReferencePolicy``)."""
 
-    def __init__(self, env: gym.Env, kind: str, hold: Hold, rng: np.random.Generator) -> None:
-        self.env, self.kind, self.hold, self.rng = env, kind, hold, rng
+    def __init__(
+        self, space: gym.Space[Any], kind: str, hold: Hold, rng: np.random.Generator
+    ) -> None:
+        self.space, self.kind, self.hold, self.rng = space, kind, hold, rng
         self.left = 0
         self.action: Any = None
-        self.reference = ReferencePolicy(env.action_space, rng) if kind == "reference" else None
+        self.reference = ReferencePolicy(space, rng) if kind == "reference" else None
 
     def __call__(self, frame: np.ndarray) -> Any:
         if self.reference is not None:
             return self.reference(frame)
-        space = self.env.action_space
+        space = self.space
         if self.left <= 0:
             if isinstance(space, gym.spaces.Discrete):
                 self.action = int(self.rng.integers(space.n))
@@ -133,6 +136,35 @@ class ReferencePolicy:
         return self.c.act(self.params, torch.from_numpy(x)[None, None])[0, 0].numpy()
 
 
+class Recorder:
+    """A ``Sink`` keeping the last played episode as a rollout (frames, action vectors, rewards,
+    terminations); ``write`` makes it a rollout file."""
+
+    def __init__(self, space: gym.Space[Any]) -> None:
+        self.space = space
+        self.frames: list[Any] = []
+        self.actions: list[Any] = []
+        self.rewards: list[Any] = []
+        self.terms: list[bool] = []
+
+    def begin(self, episode: int, env: Any, obs: Any) -> None:
+        self.frames, self.actions, self.rewards, self.terms = [obs], [], [], []
+
+    def step(self, episode: int, env: Any, action: Any, reward: Any, terminated: bool, obs: Any,
+             done: bool) -> None:  # fmt: skip
+        self.frames.append(obs)
+        a = torch.as_tensor(np.asarray(action))[None]
+        self.actions.append(action_vector(a, self.space)[0].numpy())
+        self.rewards.append(reward)
+        self.terms.append(terminated)
+
+    def end(self, episode: int, env: Any) -> None:
+        pass
+
+    def write(self, path: Path) -> None:
+        write_rollout(path, self.frames, self.actions, self.rewards, self.terms)
+
+
 def collect_one(
     env_kw: dict[str, Any],
     max_steps: int,
@@ -146,24 +178,11 @@ def collect_one(
     """Play one random rollout and write it to ``path`` (a worker task). A rollout of at most
     ``min_steps`` actions is dropped and played again with seed ``seed + reseed`` (and so on)."""
     env = make_wm_env(**env_kw)
-    dropped = 0
+    random = PerEpisode(lambda s: DataPolicy(env.action_space, policy, hold, np.random.default_rng(s)))  # fmt: skip
+    rollout, dropped = Recorder(env.action_space), 0
     while True:
-        rng = np.random.default_rng(seed)
-        act = RandomPolicy(env, policy, hold, rng)
-        frame, _ = env.reset(seed=seed)
-        frames, actions, rewards, terms = [frame], [], [], []
-        for _ in range(max_steps):
-            a = act(frame)
-            frame, r, terminated, truncated, _ = env.step(a)
-            frames.append(frame)
-            actions.append(
-                action_vector(torch.as_tensor(np.asarray(a))[None], env.action_space)[0].numpy()
-            )
-            rewards.append(r)
-            terms.append(terminated)
-            if terminated or truncated:
-                break
-        if len(actions) > min_steps or len(actions) >= max_steps:
+        play_episodes([env], random, [seed], max_steps, [rollout])
+        if len(rollout.actions) > min_steps or len(rollout.actions) >= max_steps:
             break
         dropped, seed = dropped + 1, seed + reseed
         if dropped >= 1000:
@@ -171,10 +190,10 @@ def collect_one(
                 f"1,000 rollouts in a row ended within data.min_steps={min_steps} actions: lower it"
             )
     env.close()
-    write_rollout(Path(path), frames, actions, rewards, terms)
+    rollout.write(Path(path))
     return {
-        "steps": float(len(actions)),
-        "return": float(sum(map(float, rewards))),
+        "steps": float(len(rollout.actions)),
+        "return": float(sum(map(float, rollout.rewards))),
         "dropped": float(dropped),
         "seed": float(seed),
     }

@@ -15,6 +15,7 @@ import numpy as np
 
 from dynaworld.envs.worldmodels import DOOM, make_wm_env
 from dynaworld.files import write_text
+from dynaworld.loop import PerEpisode, play_episodes
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import write_json
 
@@ -42,19 +43,15 @@ def survival(
 ) -> np.ndarray:
     """Steps survived (the score: +1 per step) on ``episodes`` seeded episodes."""
     env = make_wm_env(DOOM, doom_skill=doom_skill)
-    out = np.zeros(episodes)
-    for i in range(episodes):
-        rng = np.random.default_rng(seed + i)
-        env.reset(seed=seed + i)
-        held = [0, 0]
-        total, done = 0.0, False
-        while not done:
-            _, r, term, trunc, _ = env.step(_action(policy, rng, held))
-            total += float(r)
-            done = term or trunc
-        out[i] = total
+    actor = PerEpisode(lambda s: _actor(policy, np.random.default_rng(s)))
+    out = play_episodes([env], actor, [seed + i for i in range(episodes)])
     env.close()
-    return out
+    return np.asarray(out, float)
+
+
+def _actor(policy: str, rng: np.random.Generator) -> Any:
+    held = [0, 0]
+    return lambda obs: _action(policy, rng, held)
 
 
 def parity(

@@ -6,6 +6,7 @@ module-level cache, so a CMA-ES generation only ships parameter vectors and seed
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
 from dynaworld.envs.frames import ACTION_SPACES, CARRACING
 from dynaworld.envs.worldmodels import make_wm_env
+from dynaworld.loop import PerEpisode, play_episodes
 from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
 from dynaworld.models.vae import ConvVAE
-from dynaworld.worldmodels.data import Hold, RandomPolicy, write_rollout
+from dynaworld.worldmodels.data import DataPolicy, Hold, Recorder
 
 _cache: dict[Any, Any] = {}
 
@@ -49,7 +51,49 @@ def controller_for(
     return Controller(width, head, hidden_c, tuple(bands))
 
 
-@torch.no_grad()
+class WorldModelsPolicy:
+    """V + M + C as an ``EpisodePolicy``: V encodes each frame to z, C acts on z (and M's state
+    h), M advances h with the action taken. Each episode carries M's state and, with ``explore``
+    (epsilon, hold), its own generator (seeded by the episode's seed) and held random action:
+    each step, with probability epsilon, a random action held ``hold.draw()`` steps replaces C's
+    (the exploration of the iterative procedure)."""
+
+    def __init__(self, v: ConvVAE, m: MDNRNN | None, controller: Controller, params: np.ndarray,
+                 observe: str, space: Any, explore: tuple[float, Hold] | None = None) -> None:  # fmt: skip
+        self.v, self.m, self.c, self.observe, self.space = v, m, controller, observe, space
+        self.p = torch.as_tensor(params, dtype=torch.float32)[None]
+        self.explore = explore
+        self.epsilon = explore[0] if explore is not None else 0.0
+
+    def start(self, seed: int) -> tuple[Any, Any]:
+        state = self.m.initial_state(1) if self.m is not None else None
+        if self.explore is None:
+            return state, None
+        rng = np.random.default_rng(seed)
+        return state, (rng, DataPolicy(self.space, "random", self.explore[1], rng))
+
+    @torch.no_grad()
+    def act(self, frames: np.ndarray, carry: list[Any]) -> tuple[list[Any], list[Any]]:
+        z = self.v.encode(torch.from_numpy(frames))[0]
+        states = [s for s, _ in carry]
+        state = None
+        if states[0] is not None:
+            state = (torch.cat([h for h, _ in states]), torch.cat([c for _, c in states]))
+        x = features(z, state, self.observe) if state is not None else z
+        a = list(self.c.act(self.p, x[None])[0])
+        for i, (_, explorer) in enumerate(carry):
+            if explorer is None:
+                continue
+            rng, held = explorer
+            if held.left > 0 or rng.random() < self.epsilon:
+                a[i] = torch.as_tensor(held(frames[i]))
+        if self.m is not None and state is not None:
+            state = self.m.next_state(z, action_vector(torch.stack(a), self.space), state)
+            states = [(state[0][i : i + 1], state[1][i : i + 1]) for i in range(len(a))]
+        actions = [x.numpy() if self.c.head == "car" else int(x) for x in a]
+        return actions, [(s, e) for s, (_, e) in zip(states, carry, strict=True)]
+
+
 def real_episode(
     env: Any,
     v: ConvVAE,
@@ -64,24 +108,27 @@ def real_episode(
     """One real episode of C acting on V's z (and M's state); returns the raw score.
 
     With ``frames``, every observed (64, 64, 3) uint8 frame is appended to it (for GIFs)."""
-    p = torch.as_tensor(params, dtype=torch.float32)[None]
-    frame, _ = env.reset(seed=seed)
-    state = m.initial_state(1) if m is not None else None
-    total, t = 0.0, 0
-    while True:
-        if frames is not None:
-            frames.append(frame)
-        z = v.encode(torch.from_numpy(frame)[None])[0]
-        x = features(z, state, observe) if state is not None else z
-        a = controller.act(p, x[None])[0, 0]
-        if m is not None and state is not None:
-            state = m.next_state(z, action_vector(a[None], env.action_space), state)
-        action = a.numpy() if controller.head == "car" else int(a)
-        frame, r, terminated, truncated, _ = env.step(action)
-        total += float(r)
-        t += 1
-        if terminated or truncated or (max_steps is not None and t >= max_steps):
-            return total
+    policy = WorldModelsPolicy(v, m, controller, params, observe, env.action_space)
+    sinks = [ObservedFrames(frames)] if frames is not None else []
+    return play_episodes([env], policy, [seed], max_steps, sinks)[0]
+
+
+class ObservedFrames:
+    """A ``Sink`` appending every frame an episode's policy saw to ``frames``."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames = frames
+
+    def begin(self, episode: int, env: Any, obs: Any) -> None:
+        self.frames.append(obs)
+
+    def step(self, episode: int, env: Any, action: Any, reward: Any, terminated: bool, obs: Any,
+             done: bool) -> None:  # fmt: skip
+        if not done:
+            self.frames.append(obs)
+
+    def end(self, episode: int, env: Any) -> None:
+        pass
 
 
 @torch.no_grad()
@@ -180,7 +227,6 @@ def episodes_task(
     return play(_cached(v_path, m_path, env_kw), spec, params, seeds, max_steps)
 
 
-@torch.no_grad()
 def controller_rollout_task(
     v_path: str,
     m_path: str | None,
@@ -194,48 +240,26 @@ def controller_rollout_task(
     hold: Hold,
 ) -> dict[str, float]:
     """Worker task: one real rollout of C (iteration k's data) written to ``path`` like a random
-    one. Each step, with probability ``epsilon``, a random action held ``hold.draw()`` steps
-    replaces C's (the exploration of the iterative procedure)."""
+    one, exploring (``WorldModelsPolicy``) with probability ``epsilon`` a step."""
     v, m, env = _cached(v_path, m_path, env_kw)
     m = m if spec["observe"] != "z" else None
     c = spec_controller(spec, v.z_dim, m.hidden if m else 0)
-    rng = np.random.default_rng(seed)
-    explore = RandomPolicy(env, "random", hold, rng)
-    p = torch.as_tensor(params, dtype=torch.float32)[None]
-    frame, _ = env.reset(seed=seed)
-    state = m.initial_state(1) if m is not None else None
-    frames, actions, rewards, terms = [frame], [], [], []
-    for _ in range(max_steps):
-        z = v.encode(torch.from_numpy(frame)[None])[0]
-        x = features(z, state, spec["observe"]) if state is not None else z
-        a = c.act(p, x[None])[0, 0]
-        if explore.left > 0 or rng.random() < epsilon:
-            a = torch.as_tensor(explore(frame))
-        vec = action_vector(a[None], env.action_space)
-        if m is not None and state is not None:
-            state = m.next_state(z, vec, state)
-        frame, r, terminated, truncated, _ = env.step(a.numpy() if c.head == "car" else int(a))
-        frames.append(frame)
-        actions.append(vec[0].numpy())
-        rewards.append(r)
-        terms.append(terminated)
-        if terminated or truncated:
-            break
-    write_rollout(Path(path), frames, actions, rewards, terms)
-    return {"steps": float(len(actions)), "return": float(sum(map(float, rewards)))}
+    policy = WorldModelsPolicy(v, m, c, params, spec["observe"], env.action_space, (epsilon, hold))
+    rollout = Recorder(env.action_space)
+    play_episodes([env], policy, [seed], max_steps, [rollout])
+    rollout.write(Path(path))
+    return {"steps": float(len(rollout.actions)), "return": float(sum(map(float, rollout.rewards)))}
 
 
 def random_task(env_kw: dict[str, Any], seeds: list[int]) -> list[float]:
-    """Worker task: returns of the uniform random policy (the tables' 'random' row)."""
+    """Worker task: returns of the uniform random policy (the tables' 'random' row), the action
+    space seeded with each episode's seed."""
     env = make_wm_env(**env_kw)
-    out = []
-    for s in seeds:
-        env.reset(seed=s)
-        env.action_space.seed(s)
-        total, done = 0.0, False
-        while not done:
-            _, r, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(r)
-            done = terminated or truncated
-        out.append(total)
-    return out
+    return play_episodes([env], PerEpisode(lambda s: seeded_sampler(env.action_space, s)), seeds)
+
+
+def seeded_sampler(space: Any, seed: int) -> Any:
+    """``space.sample`` of a copy of ``space`` seeded with ``seed`` (an episode's random actions)."""
+    own = copy.deepcopy(space)
+    own.seed(seed)
+    return lambda obs: own.sample()

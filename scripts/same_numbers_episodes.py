@@ -1,0 +1,109 @@
+"""Same numbers before and after a change to how real episodes are played (issue 40).
+
+Plays short seeded episodes through every public entry point that steps a real environment
+outside the training loop — DQN evaluation, the GIF recorder, World Models' real episodes, its
+controller rollouts with exploration, random and reference-policy data collection, the random
+policy's returns, the Doom parity policies (on MinAtar Breakout: VizDoom is not installed here,
+and both have three actions) — and prints one JSON of returns and file hashes. Run it from two
+checkouts and compare the files:
+
+    python scripts/same_numbers_episodes.py > after.json   # (and from the old checkout: before.json)
+    cmp before.json after.json
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import dynaworld
+from dynaworld.checkpoint import save_file
+from dynaworld.envs import make_env
+from dynaworld.envs.worldmodels import CARRACING
+from dynaworld.evaluate import evaluate
+from dynaworld.models.mdnrnn import MDNRNN
+from dynaworld.models.vae import ConvVAE
+from dynaworld.worldmodels import data, parity, rollout
+from dynaworld.worldmodels.data import SHORT_HOLDS, Hold
+
+
+def digest(path: Path) -> str:
+    arrays = np.load(path)
+    h = hashlib.sha256()
+    for k in sorted(arrays.files):
+        h.update(k.encode() + arrays[k].tobytes())
+    return h.hexdigest()[:16]
+
+
+def digest_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def dqn_evaluation(out: dict, tmp: Path) -> None:
+    for name, game in (("dqn_cartpole", "CartPole-v1"), ("dqn_minatar_breakout", "MinAtar/Breakout-v1")):  # fmt: skip
+        run = dynaworld.train(name, tmp / name, total_steps=300, eval_every=0,
+                              final_eval_episodes=1, progress=False,
+                              replay__learning_starts=100)  # fmt: skip
+        r = evaluate(run.agent, run.config.env, 11, 0.3, seed=7, parallel=4, max_steps=60)
+        out[f"evaluate {game}"] = [round(float(x), 6) for x in r]
+        gif = run.record(tmp / f"{name}.gif", episodes=2)
+        out[f"record_gif {game}"] = [
+            gif["returns"],
+            gif["frames"],
+            digest_file(tmp / f"{name}.gif"),
+        ]
+
+
+def world_models(out: dict, tmp: Path) -> None:
+    torch.manual_seed(0)
+    v, m = ConvVAE(8), MDNRNN(8, 3, hidden=16, gaussians=2)
+    save_file({"z_dim": 8, "weights": v.state_dict()}, tmp / "vae.pt")
+    save_file({"shape": {"z_dim": 8, "action_dim": 3, "hidden": 16, "gaussians": 2},
+               "weights": m.state_dict()}, tmp / "m.pt")  # fmt: skip
+    env_kw = dict(env_id=CARRACING, size=64, max_episode_steps=None, backend="gymnasium")
+    for observe in ("z", "zh"):
+        spec = {"observe": observe, "head": "car", "hidden": 0}
+        c = rollout.spec_controller(spec, 8, 16 if observe != "z" else 0)
+        params = np.random.default_rng(1).normal(0, 0.5, c.n_params)
+        run = rollout.load_run(tmp / "vae.pt", tmp / "m.pt", env_kw)
+        frames: list = []
+        out[f"play {observe}"] = rollout.play(run, spec, params, [3, 4], 40, frames)
+        out[f"play {observe} frames"] = hashlib.sha256(np.stack(frames).tobytes()).hexdigest()[:16]
+        s = rollout.controller_rollout_task(str(tmp / "vae.pt"), str(tmp / "m.pt"), env_kw, spec,
+                                            params, 5, str(tmp / f"c_{observe}.npz"), 40, 0.3,
+                                            Hold(5, 0.2, 20))  # fmt: skip
+        out[f"controller_rollout {observe}"] = [s, digest(tmp / f"c_{observe}.npz")]
+    for policy in ("random", "reference"):
+        s = data.collect_one(env_kw, 40, policy, SHORT_HOLDS, 9, str(tmp / f"{policy}.npz"), 0)
+        out[f"collect {policy}"] = [s, digest(tmp / f"{policy}.npz")]
+    s = data.collect_one(env_kw, 30, "random", SHORT_HOLDS, 9, str(tmp / "short.npz"), 29, 100)
+    out["collect min_steps"] = [s, digest(tmp / "short.npz")]
+    kw = dict(env_kw, max_episode_steps=30)
+    out["random_task"] = rollout.random_task(kw, [1, 2])
+
+
+def doom_parity(out: dict) -> None:
+    parity.make_wm_env = lambda *a, **k: make_env("MinAtar/Breakout-v1", train=False)
+    for policy in parity.POLICIES:
+        out[f"parity {policy}"] = parity.survival(None, policy, 3, seed=11).tolist()
+
+
+def main() -> int:
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as t, contextlib.redirect_stdout(sys.stderr):
+        dqn_evaluation(out, Path(t))
+        world_models(out, Path(t))
+    doom_parity(out)
+    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
