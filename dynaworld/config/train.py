@@ -19,7 +19,6 @@ from dynaworld.device import device_name
 from dynaworld.errors import ConfigError
 from dynaworld.registry import MODELS, check_model_name
 
-
 EVAL_BLOCKS = {"validation": 0, "test": 2_000_000_000}  # the first seed of each evaluation block
 
 
