@@ -26,7 +26,7 @@ from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.models import ReplayWriter
 from dynaworld.models.perfect import PerfectModel, replay_sim
-from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
+from dynaworld.models.pixel import ActionConditionalNet, PixelModel
 from dynaworld.planning import RolloutSampler
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Transition
@@ -122,7 +122,7 @@ def main() -> None:
         gcfg = EnvConfig(id=game, sticky_actions=0.0)
         b, e, _ = fill(gcfg, a.steps, states=False)
         net = ActionConditionalNet(tuple(e.observation_space.shape), int(e.action_space.n))
-        learned = LearnedModel(net, b, "cpu", seed=0)
+        learned = PixelModel(net, b, "cpu", seed=0)
         calls: list[int] = []
         net.register_forward_hook(lambda *_, c=calls: c.append(1))
         res = []

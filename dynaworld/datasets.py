@@ -29,7 +29,7 @@ from dynaworld.files import atomic_write, load_npz, read_json
 from dynaworld.loop import Loop, LoopState
 from dynaworld.models import ReplayWriter
 from dynaworld.models.heldout import termination_error
-from dynaworld.models.pixel import ActionConditionalNet, LearnedModel, load_pretrained
+from dynaworld.models.pixel import ActionConditionalNet, PixelModel, load_pretrained
 from dynaworld.progress import progress_bar
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Transition
@@ -199,7 +199,7 @@ def train_model(
         int(env.action_space.n),  # type: ignore[attr-defined]
         cfg.model.hidden,
     )
-    model = LearnedModel(
+    model = PixelModel(
         net,
         buffer,
         resolve_device(cfg.device),

@@ -38,6 +38,7 @@ from the model's last s̃' (``continue_from``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,20 @@ class Planning:
     learner: Learner | None = None
     name: str = "model"  # 'replay' samples are counted apart from model transitions
 
+    def plan(self, pi: Agent, st: LoopState) -> None:
+        """The planning steps due now (``steps``), each one batched call of m."""
+        learner = self.learner or pi
+        for _ in range(self.steps(st)):
+            q = self.sampler.sample(pi)  # s̃, ã ← d
+            pred = self.model.step(q)  # r̃, s̃' ← m(s̃, ã)
+            self.sampler.continue_from(q, pred)
+            n = learner.update(Batch.from_model(q, pred))  # π, v ← UPDATEAGENT(s̃, ã, r̃, s̃')
+            st.agent_updates += 1 if n is None else n
+            if self.name == "replay":
+                st.replay_samples += len(q.action)
+            else:
+                st.model_transitions += len(q.action)
+
 
 class Callback(Protocol):
     def on_step(self, transition: Transition, state: LoopState) -> None: ...
@@ -193,17 +208,7 @@ class Loop:
                 for cb in self.callbacks:
                     cb.on_step(t, st)
             for p in self.planning:
-                learner = p.learner or pi
-                for _ in range(p.steps(st)):
-                    q = p.sampler.sample(pi)  # s̃, ã ← d
-                    pred = p.model.step(q)  # r̃, s̃' ← m(s̃, ã)
-                    p.sampler.continue_from(q, pred)
-                    n = learner.update(Batch.from_model(q, pred))  # π, v ← UPDATEAGENT(s̃, ã, r̃, s̃')
-                    st.agent_updates += 1 if n is None else n
-                    if p.name == "replay":
-                        st.replay_samples += len(q.action)
-                    else:
-                        st.model_transitions += len(q.action)
+                p.plan(pi, st)  # the P planning steps due
             st.iteration += 1
             if any([cb.on_iteration(st) for cb in self.callbacks]):
                 break
@@ -223,6 +228,25 @@ class PopulationAgent(Protocol):
 
 
 Fitness = Callable[[np.ndarray, int], np.ndarray]  # (P, n) candidates, generation -> (P,) returns
+
+
+@dataclass
+class Evolution:
+    """Planning for a population agent: each planning step is one generation, its candidates
+    asked of the agent, scored by ``fitness`` (in m's dream, or on E) and told back, until the
+    agent has made ``P`` (a resumed agent starts at the generation it reached)."""
+
+    agent: PopulationAgent
+    fitness: Fitness
+    P: int
+    on_generation: Callable[[dict[str, Any]], None] | None = None
+
+    def plan(self) -> None:
+        while self.agent.generation < self.P:
+            candidates = self.agent.ask()
+            row = self.agent.tell(candidates, self.fitness(candidates, self.agent.generation + 1))
+            if self.on_generation is not None:
+                self.on_generation(row)
 
 
 @dataclass
@@ -258,12 +282,9 @@ class PopulationLoop:
             out[f"interact_{k}"] = it.interact()  # M real interactions with π_k
             out[f"update_model_{k}"] = it.update_model()  # m ← UPDATEMODEL
             agent, fitness, close = it.agent()
+            report = functools.partial(self.on_generation, k) if self.on_generation else None
             try:
-                while agent.generation < self.P:  # P planning steps
-                    candidates = agent.ask()
-                    row = agent.tell(candidates, fitness(candidates, agent.generation + 1))
-                    if self.on_generation:
-                        self.on_generation(k, row)
+                Evolution(agent, fitness, self.P, report).plan()  # P planning steps
             finally:
                 close()
             out[f"agent_{k}"] = {"generations": agent.generation}

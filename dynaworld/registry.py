@@ -4,7 +4,7 @@ Each entry names a factory, ``(ModelContext) -> model``, by its import path (loa
 built, as Gymnasium's ``entry_point``), and says what the model can do, so the rest of dynaworld
 asks capabilities rather than names. A model is anything with the loop's ``Model`` contract
 (``update(transition)``, ``step(query) -> Prediction``); a learned one also measures its error
-(``LearnedModel`` in ``dynaworld.models.base``). Adding a model kind: write its module with a
+(``PixelModel`` in ``dynaworld.models.base``). Adding a model kind: write its module with a
 factory and add one line here. A user's own model needs no line: ``planning.model=mypkg.m:MyModel``
 (a class or function taking a ``ModelContext``; its capabilities are its class attributes).
 """

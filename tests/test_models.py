@@ -9,7 +9,7 @@ import torch
 from dynaworld.config import EnvConfig, load_config
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import measure_run_model
-from dynaworld.models.pixel import ActionConditionalNet, LearnedModel
+from dynaworld.models.pixel import ActionConditionalNet, PixelModel
 from dynaworld.types import Query
 from tests.conftest import CONFIGS
 from tests.test_planning import record
@@ -27,7 +27,7 @@ def test_action_conditional_net_shapes(shape, frame):
 def test_learned_model_learns_minatar_dynamics_and_answers_a_batch_in_one_call():
     torch.manual_seed(0)
     buf, _ = record(EnvConfig(id="MinAtar/Breakout-v1"), 900)
-    model = LearnedModel(
+    model = PixelModel(
         ActionConditionalNet((4, 10, 10), 3, 128),
         buf,
         "cpu",
@@ -54,7 +54,7 @@ def test_held_out_episodes_are_never_trained_on():
     from dynaworld.models.heldout import holdout_mask
 
     buf, _ = record(EnvConfig(id="MinAtar/Breakout-v1"), 900)
-    model = LearnedModel(
+    model = PixelModel(
         ActionConditionalNet((4, 10, 10), 3, 32), buf, "cpu", seed=0, holdout_every=3
     )
     idx = model.training_indices(2000)

@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,37 @@ def test_human_normalised_scores():
     assert human_normalised("ALE/Pong-v5", 14.6) == pytest.approx(1.0)
     assert human_normalised("ALE/Pong-v5", -20.7) == pytest.approx(0.0)
     assert human_normalised("MinAtar/Breakout-v1", 3.0) is None
+
+
+def test_two_pretrained_models_a_game_are_made_from_their_own_experts_and_split_by_seed(tmp_path):
+    from dynaworld.experiments.experiment import Experiment
+    from dynaworld.experiments.sweep import pretrain_jobs
+
+    exp = Experiment.load(ROOT / "experiments/model_relaxation_200k.yaml")
+    specs = [r for r in exp.runs(tmp_path, seeds=4) if r.method == "pretrained_10x10"]
+    paths = {(r.game, r.seed): r.cfg.planning.model_path for r in specs}
+    assert paths["Breakout", 0] == paths["Breakout", 2] != paths["Breakout", 1] == paths["Breakout", 3]  # fmt: skip
+    assert paths["Breakout", 1].endswith("pretrain/minatar/Breakout/model1/model.pt")
+    jobs = pretrain_jobs(exp, specs)
+    assert sorted((Path(folder).parent.name, Path(folder).name, expert["seed"]) for expert, folder, _ in jobs) == [  # fmt: skip
+        ("Breakout", "model0", 0), ("Breakout", "model1", 1),
+        ("SpaceInvaders", "model0", 0), ("SpaceInvaders", "model1", 1),
+    ]  # fmt: skip
+    assert all(e["planning"] == {"model": "none"} and e["eval_block"] == "validation" for e, _, _ in jobs)  # fmt: skip
+
+
+def test_a_pretrained_model_is_made_expert_data_model_and_the_expert_ignores_no_setting(tmp_path):
+    """``run_pretrain`` on a tiny MinAtar budget: the expert DQN run is made without m's settings
+    (a new run refuses settings it would ignore), the model with them."""
+    from dynaworld.config import load_yaml
+    from dynaworld.experiments.sweep import run_pretrain
+
+    expert = load_yaml(ROOT / "configs/dqn_minatar_breakout.yaml")
+    expert.update(total_steps=300, eval_every=0, final_eval_episodes=1, progress=False, seed=1)
+    expert["replay"] = {"learning_starts": 100}
+    expert["model"] = {"lr": 0.001, "batch_size": 8}
+    settings = {"collect_steps": 200, "epsilon": 0.05, "model_updates": 3}
+    out = run_pretrain(expert, str(tmp_path / "m1"), settings, 1)
+    assert "eval_return_mean" in out and (tmp_path / "m1" / "model.pt").is_file()
+    made = load_yaml(tmp_path / "m1" / "expert" / "config.yaml")
+    assert made["model"]["lr"] != 0.001 and made["seed"] == 1

@@ -156,9 +156,11 @@ def k2_claims(tmp: str) -> None:
     # es.dream_models=2: a candidate's fitness is its lower mean return over M_1's and M_2's
     # dreams; the C_..._models2 chain has no C_1 of its own, so it starts from C_1 of one model.
     from dynaworld.models.dream import dream_returns
-    from dynaworld.worldmodels.run import Run, params_digest
+    from dynaworld.worldmodels.run import WorldModelsRun, params_digest
 
-    two = Run(load_config(None, DOOM + over + ["es.dream_models=2"], WorldModelsConfig), d, False)
+    two = WorldModelsRun(
+        load_config(None, DOOM + over + ["es.dream_models=2"], WorldModelsConfig), d, False
+    )
     cma, fit, close = control.agent(two, 2, lambda: None)
     assert two.c_dir(2).name == "C_full_dream_tau1_models2"
     assert np.allclose(cma.state["es"].x0, params)
@@ -170,7 +172,9 @@ def k2_claims(tmp: str) -> None:
     # A CMA-ES repeat (es.seed=1) at iteration 2 starts where its seed-0 C does, from the run's
     # C_1, not from a seed-1 C_1 of its own (e.g. one trained from zero by an experiment at
     # iteration 1); each C folder names the C it started from, with its digest.
-    rep = Run(load_config(None, DOOM + over + ["es.seed=1"], WorldModelsConfig), d, False)
+    rep = WorldModelsRun(
+        load_config(None, DOOM + over + ["es.seed=1"], WorldModelsConfig), d, False
+    )
     rep.c_dir(1).mkdir()
     np.save(rep.c_dir(1) / "params.npy", params + 1)
     cma, _, close = control.agent(rep, 2, lambda: None)
@@ -182,7 +186,9 @@ def k2_claims(tmp: str) -> None:
     )
     # es.start=zero: C_2 from zero weights in M_2's dream (the temperature table at the final
     # model), into a folder of its own; at iteration 1 the setting changes nothing.
-    zero = Run(load_config(None, DOOM + over + ["es.start=zero"], WorldModelsConfig), d, False)
+    zero = WorldModelsRun(
+        load_config(None, DOOM + over + ["es.start=zero"], WorldModelsConfig), d, False
+    )
     cma, _, close = control.agent(zero, 2, lambda: None)
     close()
     assert zero.c_dir(2).name == "C_full_dream_tau1_fromzero" and zero.c_dir(1) == run.c_dir(1)
@@ -196,7 +202,7 @@ def k2_claims(tmp: str) -> None:
         None, DOOM + over + ["iterate.iterations=3", "es.dream_models=2"], WorldModelsConfig
     )
     with pytest.raises(ConfigError, match=r"experiment \.\.\. --iteration 2"):
-        Run(branch, d, False).check_first(3)
+        WorldModelsRun(branch, d, False).check_first(3)
     pipe2 = Pipeline(branch, d, progress=False)
     pipe2.loop(2, 2, plan_only=True).run()  # its C_2, as 'experiment ... --iteration 2' trains it
     m2, c1 = (d / "iter2" / "mdn.pt").read_bytes(), params_digest(run.c_dir(1))

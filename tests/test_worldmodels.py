@@ -31,7 +31,7 @@ from dynaworld.worldmodels import report as wm_report
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 from dynaworld.worldmodels.rollout import controller_for, population_returns, real_episode
-from dynaworld.worldmodels.run import C_HOW, Run, changes
+from dynaworld.worldmodels.run import C_HOW, WorldModelsRun, changes
 from tests.conftest import run_isolated
 
 pytest.importorskip("Box2D")
@@ -150,7 +150,7 @@ def test_v_and_m_stopped_midway_resume_to_the_weights_of_an_uninterrupted_run(ru
         cfg = load_config(
             None, TINY + [f"vae.epochs={vae_epochs}", f"mdn.steps={mdn_steps}"], WorldModelsConfig
         )
-        run = Run(cfg, folder, record=False)
+        run = WorldModelsRun(cfg, folder, record=False)
         fit.train_v(run, progress=False)
         fit.train_m(run, 1, progress=False)
 
@@ -580,11 +580,11 @@ def batched_fitness_claims(trained: str, tmp: str) -> None:
 
     from dynaworld.parallel import local_pool
     from dynaworld.worldmodels import control
-    from dynaworld.worldmodels.run import Run
+    from dynaworld.worldmodels.run import WorldModelsRun
 
     for name in ("vae.pt", "mdn.pt"):
         shutil.copy(Path(trained) / name, Path(tmp) / name)
-    run = Run(load_config(None, [*TINY, "env.backend=envpool"], WorldModelsConfig), tmp)
+    run = WorldModelsRun(load_config(None, [*TINY, "env.backend=envpool"], WorldModelsConfig), tmp)
     assert control.batched(run)
     params = np.random.default_rng(0).normal(0, 0.5, (4, control.controller(run).n_params))
     batched = control.population_scores(run, 1)(params, 500, 2, 20)
@@ -599,7 +599,7 @@ def batched_fitness_claims(trained: str, tmp: str) -> None:
     cfg = load_config(
         None, [*TINY, "env.backend=envpool", "es.rollouts_from=[[3, 4]]"], WorldModelsConfig
     )
-    _, fitness, close = control.agent(Run(cfg, tmp), 1, lambda: local_pool(1))
+    _, fitness, close = control.agent(WorldModelsRun(cfg, tmp), 1, lambda: local_pool(1))
     scores = control.population_scores(run, 1)
     try:
         for g, n in ((2, 1), (3, 4)):
@@ -719,19 +719,21 @@ def test_a_c_record_older_than_a_setting_resumes_with_that_settings_default():
 
 def test_more_rollouts_may_be_scheduled_for_generations_not_yet_made_never_for_made_ones(tmp_path):
     from dynaworld.worldmodels.report import _budget
-    from dynaworld.worldmodels.run import Run
+    from dynaworld.worldmodels.run import WorldModelsRun
 
     def cfg(*extra):
         return load_config(None, ["es.rollouts=4", *extra], WorldModelsConfig)
 
-    folder = Run(cfg(), tmp_path).claim_c(1)
+    folder = WorldModelsRun(cfg(), tmp_path).claim_c(1)
     ev = lambda p: _quadratic(p[None], 0)  # noqa: E731
     evolve(folder, 5, _quadratic, ev, generations=3, popsize=8, eval_every=3, progress=False)
     later = cfg("es.rollouts_from=[[4, 16]]")
     assert [later.es.rollouts_at(g) for g in (1, 3, 4, 100)] == [4, 4, 16, 16]
-    assert Run(later, tmp_path).check_c(1) == folder  # generations 1-3 keep their 4 rollouts
+    assert (
+        WorldModelsRun(later, tmp_path).check_c(1) == folder
+    )  # generations 1-3 keep their 4 rollouts
     with pytest.raises(ConfigError, match=r"es.rollouts_from=\[\] \(now \[\[3, 16\]\]\)"):
-        Run(cfg("es.rollouts_from=[[3, 16]]"), tmp_path)  # generation 3 was made with 4
+        WorldModelsRun(cfg("es.rollouts_from=[[3, 16]]"), tmp_path)  # generation 3 was made with 4
     with pytest.raises(ConfigError, match="generations must increase"):
         cfg("es.rollouts_from=[[60, 8], [50, 16]]")
     budget = {"popsize": 16, "rollouts": 4, "generations": 200, "rollouts_from": [[60, 16]]}
@@ -740,10 +742,12 @@ def test_more_rollouts_may_be_scheduled_for_generations_not_yet_made_never_for_m
 
 def test_an_experiment_refuses_a_controller_it_cannot_continue_before_making_any_data(tmp_path):
     from dynaworld.worldmodels.experiment import run_experiment
-    from dynaworld.worldmodels.run import Run
+    from dynaworld.worldmodels.run import WorldModelsRun
 
     run_dir = tmp_path / "wm"
-    folder = Run(load_config(None, ["es.rollouts=4"], WorldModelsConfig), run_dir).claim_c(1)
+    folder = WorldModelsRun(
+        load_config(None, ["es.rollouts=4"], WorldModelsConfig), run_dir
+    ).claim_c(1)
     ev = lambda p: _quadratic(p[None], 0)  # noqa: E731
     evolve(folder, 5, _quadratic, ev, generations=1, popsize=8, eval_every=1, progress=False)
     exp = tmp_path / "e.yaml"

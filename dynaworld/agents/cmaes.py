@@ -1,6 +1,7 @@
 """CMA-ES (pycma) over a controller's flat parameters, checkpointed every generation.
 
-``evolve`` asks for a population, has ``fitness`` score it (real rollouts on a process pool or
+``CMAES`` is the population agent; ``loop.Evolution`` (the planning step it is driven by, also
+through ``evolve``) asks it for a population, has ``fitness`` score it (real rollouts on a process pool or
 Ray, or one batched dream program), tells pycma, logs ``log.csv`` and writes ``es.pt`` atomically,
 so a killed run resumes at the generation it reached. ``es.pt`` is plain data (``dynaworld.plain``):
 pycma's arrays and counters and the RNG, written back into a pycma object built afresh from the
@@ -22,7 +23,7 @@ from dynaworld import plain
 from dynaworld.checkpoint import load_file, save_file
 from dynaworld.errors import CheckpointError, DynaworldError
 from dynaworld.files import atomic_write
-from dynaworld.loop import Fitness
+from dynaworld.loop import Evolution, Fitness
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import CsvLog, read_csv
 
@@ -126,7 +127,6 @@ class CMAES:
         self,
         folder: str | Path,
         n_params: int,
-        fitness: Fitness,
         evaluate: Evaluate,
         *,
         popsize: int = 64,
@@ -138,7 +138,7 @@ class CMAES:
         diagonal: bool = False,
         x0: np.ndarray | None = None,
     ) -> None:
-        self.dir, self.fitness, self.evaluate = Path(folder), fitness, evaluate
+        self.dir, self.evaluate = Path(folder), evaluate
         self.eval_every, self.last, self.l2 = eval_every, last, l2
         self.dir.mkdir(parents=True, exist_ok=True)
         es = new_es(n_params, sigma0, popsize, seed, diagonal, x0)
@@ -206,15 +206,18 @@ def evolve(
 ) -> dict[str, Any]:
     """Run CMA-ES to ``generations`` (resuming from ``folder/es.pt``); returns the final state.
     ``kw``: ``CMAES``'s settings (popsize, sigma0, eval_every, l2, seed, diagonal, x0)."""
-    agent = CMAES(folder, n_params, fitness, evaluate, last=generations, **kw)
+    agent = CMAES(folder, n_params, evaluate, last=generations, **kw)
     bar = progress_bar(
         total=generations, initial=agent.generation, desc=desc, unit="gen", disable=not progress
     )
-    while agent.generation < generations:
-        candidates = agent.ask()
-        row = agent.tell(candidates, fitness(candidates, agent.generation + 1))
+
+    def shown(row: dict[str, Any]) -> None:
         bar.update()
         bar.set_postfix(best=f"{row['fitness_best']:.1f}", mean=f"{row['fitness_mean']:.1f}")
-    bar.close()
-    agent.close()
+
+    try:
+        Evolution(agent, fitness, generations, shown).plan()
+    finally:
+        bar.close()
+        agent.close()
     return agent.state

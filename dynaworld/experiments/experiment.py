@@ -28,8 +28,11 @@ SUMMARY_COLUMNS = (
 )
 
 
-def pretrained_path(out: Path, suite: str, game: str) -> Path:
-    return out / "pretrain" / suite / _short(game) / "model.pt"
+def pretrained_path(out: Path, suite: str, game: str, index: int | None = None) -> Path:
+    """Where a game's pretrained model is made; with ``pretrain.models`` > 1, model ``index``'s
+    (run seed s reads model s mod models)."""
+    folder = out / "pretrain" / suite / _short(game)
+    return (folder if index is None else folder / f"model{index}") / "model.pt"
 
 
 def nested(flat: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +181,9 @@ class Experiment:
                         )
                         data["name"] = f"{method}-{_short(game)}-s{seed}"
                         if data.get("planning", {}).get("model_path") == "auto":
-                            data["planning"]["model_path"] = str(pretrained_path(out, suite, game))
+                            n = int(self.pretrain.get("models", 1))
+                            path = pretrained_path(out, suite, game, seed % n if n > 1 else None)
+                            data["planning"]["model_path"] = str(path)
                         try:
                             cfg = from_dict(TrainConfig, data)
                             cfg.validate()

@@ -70,11 +70,12 @@ def pretrain_jobs(
             )
         expert = merge(to_dict(s.cfg), nested(exp.pretrain.get("expert", {})))
         expert["planning"] = {"model": "none"}
-        expert["seed"] = 0
+        models = int(exp.pretrain.get("models", 1))  # > 1: independent models, by run seed
+        expert["seed"] = s.cfg.seed % models
         jobs[path] = (
             expert,
             str(Path(path).parent),
-            {k: v for k, v in exp.pretrain.items() if k != "expert"},
+            {k: v for k, v in exp.pretrain.items() if k not in ("expert", "models")},
         )
     return list(jobs.values())
 
@@ -84,7 +85,10 @@ def run_pretrain(
 ) -> dict[str, Any]:
     """Expert DQN run → collect its play → train the model (each stage skipped once done)."""
     d = Path(folder)
-    summary = run_one(expert, str(d / "expert"), threads)
+    # the model settings are m's, not the expert DQN's (experts made before this keep theirs)
+    made = (d / "expert" / "config.yaml").exists()
+    dqn = expert if made else {k: v for k, v in expert.items() if k != "model"}
+    summary = run_one(dqn, str(d / "expert"), threads)
     cfg = from_dict(TrainConfig, expert)
     if threads:
         cfg.torch_threads = threads

@@ -5,7 +5,7 @@ encoder (convolutions → h) → action-conditional transformation h' = W_dec((W
 Atari (4×84×84 stacks) predicts the next 84×84 frame, which is pushed onto the stack; MinAtar
 (C×10×10 binary grids) predicts the next grid, one Bernoulli logit per cell.
 
-``LearnedModel`` is the model m of Algorithm 1: ``update`` (UPDATEMODEL) trains it from the replay
+``PixelModel`` is the model m of Algorithm 1: ``update`` (UPDATEMODEL) trains it from the replay
 buffer at its own update ratio, skipping held-out episodes; ``step`` answers a batch of (s̃, ã) in
 one forward pass; ``k_step_error`` measures open-loop prediction error on held-out real data.
 """
@@ -79,7 +79,7 @@ class ActionConditionalNet(nn.Module):
         return frame, self.reward(h2).squeeze(1), self.done(h2).squeeze(1)
 
 
-class LearnedModel:
+class PixelModel:
     """m: an ActionConditionalNet trained online from the replay buffer (or pretrained and frozen)."""
 
     def __init__(
@@ -231,11 +231,11 @@ class LearnedModel:
         self.steps, self.updates = int(d["steps"]), int(d["updates"])
 
 
-def from_context(ctx: ModelContext, frozen: bool = False) -> LearnedModel:
+def from_context(ctx: ModelContext, frozen: bool = False) -> PixelModel:
     """The action-conditional model trained online (``frozen``: not trained at all)."""
     mc = ctx.cfg.model
     net = ActionConditionalNet(ctx.obs_shape, ctx.n_actions, mc.hidden)
-    return LearnedModel(
+    return PixelModel(
         net,
         ctx.buffer,
         ctx.device,
@@ -249,14 +249,14 @@ def from_context(ctx: ModelContext, frozen: bool = False) -> LearnedModel:
     )
 
 
-def pretrained(ctx: ModelContext) -> LearnedModel:
+def pretrained(ctx: ModelContext) -> PixelModel:
     """The model of ``planning.model_path`` (written by 'dynaworld model-train'), frozen."""
     model = from_context(ctx, frozen=True)
     load_pretrained(model, ctx.cfg.planning.model_path)
     return model
 
 
-def load_pretrained(model: LearnedModel, path: str | None) -> None:
+def load_pretrained(model: PixelModel, path: str | None) -> None:
     state = load_checkpoint(path or "")
     if "model" not in state:
         raise DynaworldError(

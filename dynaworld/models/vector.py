@@ -1,7 +1,7 @@
 """Models m on vector states (classic control): the base they share and their common settings.
 
 Every vector model learns (s, a) → (Δs, r, done) from the real transitions of the replay buffer,
-with the pixel model's contract (``LearnedModel``): ``update`` (UPDATEMODEL) trains at the model's
+with the pixel model's contract (``PixelModel``): ``update`` (UPDATEMODEL) trains at the model's
 own schedule, skipping held-out episodes; ``step`` answers a batch of (s̃, ã) at once;
 ``k_step_error`` measures open-loop error on held-out episodes. The base holds what they share:
 

@@ -25,7 +25,7 @@ from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
 from dynaworld.worldmodels.probe import probe
 from dynaworld.worldmodels.report import log_table, report
 from dynaworld.worldmodels.rollout import load_v
-from dynaworld.worldmodels.run import Run
+from dynaworld.worldmodels.run import WorldModelsRun
 
 
 def _config(a: argparse.Namespace) -> WorldModelsConfig:
@@ -43,8 +43,8 @@ def _config(a: argparse.Namespace) -> WorldModelsConfig:
     return load_run_config(a.run_dir, a.overrides)
 
 
-def _paths(a: argparse.Namespace) -> Run:
-    return Run(load_run_config(a.run_dir, a.overrides), a.run_dir, record=False)
+def _paths(a: argparse.Namespace) -> WorldModelsRun:
+    return WorldModelsRun(load_run_config(a.run_dir, a.overrides), a.run_dir, record=False)
 
 
 def stages(a: argparse.Namespace) -> None:

@@ -37,21 +37,21 @@ from dynaworld.worldmodels.rollout import (
 from dynaworld.worldmodels.run import (
     EVAL_BLOCKS,
     EVAL_SEED,
-    Run,
+    WorldModelsRun,
     eval_file,
     fitness_track,
     params_digest,
 )
 
 
-def controller(run: Run) -> Controller:
+def controller(run: WorldModelsRun) -> Controller:
     s = run.spec
     z_dim = int(run.load(run.dir / "vae.pt", "train V first")["z_dim"])
     hidden = run.cfg.mdn.hidden if s["observe"] != "z" else 0
     return spec_controller(s, z_dim, hidden)
 
 
-def dream_env(run: Run, k: int = 1, num_envs: int = 1, seed: int = 0) -> DreamEnv:
+def dream_env(run: WorldModelsRun, k: int = 1, num_envs: int = 1, seed: int = 0) -> DreamEnv:
     """M_k as a batched environment, its dreams starting from real first frames."""
     m = load_m(run.m_path(k), str(run.device))
     starts = [wmdata.load_npz(f) for f in encoded_files(run, k)[:1000]]
@@ -77,7 +77,7 @@ def dream_env(run: Run, k: int = 1, num_envs: int = 1, seed: int = 0) -> DreamEn
 
 
 def real_returns(
-    run: Run,
+    run: WorldModelsRun,
     pool: Pool,
     k: int,
     params: np.ndarray,
@@ -107,13 +107,13 @@ def real_returns(
     return [f.result() for f in futures]
 
 
-def batched(run: Run) -> bool:
+def batched(run: WorldModelsRun) -> bool:
     """Real CMA-ES rollouts step a whole generation in lock-step in this process (envpool's
     CarRacing); otherwise one task per candidate goes to the worker pool."""
     return run.cfg.env.id == CARRACING and run.cfg.env.backend == "envpool"
 
 
-def population_scores(run: Run, k: int) -> Callable[..., np.ndarray]:
+def population_scores(run: WorldModelsRun, k: int) -> Callable[..., np.ndarray]:
     """scores(params (P, n), seed, rollouts, max_steps) -> raw scores (P, rollouts): every
     candidate on the tracks seed .. seed + rollouts - 1 (``CarRacingGroups``), V + M_k + C
     batched over all P x rollouts episodes. The same numbers as ``real_returns`` on envpool."""
@@ -132,7 +132,7 @@ def population_scores(run: Run, k: int) -> Callable[..., np.ndarray]:
     return scores
 
 
-def start(run: Run, k: int) -> Path | None:
+def start(run: WorldModelsRun, k: int) -> Path | None:
     """The params.npy C_k's CMA-ES starts from: C_(k-1) of this C's settings (the iterative
     procedure), else C_(k-1) of one model (more dream models, trained at iteration k by
     ``experiment --iteration k``). A CMA-ES repeat (es.seed N) starts where its seed-0 C does.
@@ -144,7 +144,7 @@ def start(run: Run, k: int) -> Path | None:
     return next((path for path in found if path.exists()), None)
 
 
-def record_start(run: Run, folder: Path, first: Path | None) -> np.ndarray | None:
+def record_start(run: WorldModelsRun, folder: Path, first: Path | None) -> np.ndarray | None:
     """``first``'s weights, named with their digest in ``folder/start.json`` when this CMA-ES
     begins (a resumed one keeps its record)."""
     if not (folder / "es.pt").exists():
@@ -154,7 +154,7 @@ def record_start(run: Run, folder: Path, first: Path | None) -> np.ndarray | Non
     return np.load(first) if first else None
 
 
-def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:
+def agent(run: WorldModelsRun, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:  # fmt: skip
     """C_k's CMA-ES (starting at ``start(run, k)``, recorded), its fitness and a closer."""
     es, folder, c = run.cfg.es, run.claim_c(k), controller(run)
     tracks = es.seed * 1_000  # generation g's rollout j: track fitness_track(g, tracks) + j
@@ -201,7 +201,6 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
     cma = CMAES(
         folder,
         c.n_params,
-        fitness,
         evaluate,
         popsize=es.popsize,
         sigma0=es.sigma0,
@@ -221,7 +220,7 @@ def agent(run: Run, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, C
     return cma, fitness, close
 
 
-def collect(run: Run, k: int, pool: Pool, progress: bool = True) -> dict[str, Any]:
+def collect(run: WorldModelsRun, k: int, pool: Pool, progress: bool = True) -> dict[str, Any]:
     """Iteration k > 1's M real interactions: iterate.rollouts rollouts of C_(k-1) (exploring)."""
     it, out = run.cfg.iterate, run.data_dir(k)
     out.mkdir(parents=True, exist_ok=True)
@@ -256,12 +255,12 @@ def _chunks(n: int, workers: int, base: int = EVAL_SEED) -> list[list[int]]:
     return [list(map(int, ch)) for ch in np.array_split(np.arange(n) + base, workers)]
 
 
-def workers_for(run: Run, episodes: int) -> int:
+def workers_for(run: WorldModelsRun, episodes: int) -> int:
     return max(1, min(run.cfg.es.workers, episodes))
 
 
 def evaluate(
-    run: Run, pool: Pool, k: int, episodes: int, block: str = "validation"
+    run: WorldModelsRun, pool: Pool, k: int, episodes: int, block: str = "validation"
 ) -> dict[str, Any]:
     """C_k's best parameters on real episodes of seed ``block`` (``EVAL_BLOCKS``; and, if
     dream-trained, in the dream too) -> its eval.json / eval_test.json."""
@@ -318,7 +317,7 @@ def block_seed(block: str) -> int:
 
 
 def evaluate_random(
-    run: Run, pool: Pool, episodes: int, block: str = "validation"
+    run: WorldModelsRun, pool: Pool, episodes: int, block: str = "validation"
 ) -> dict[str, Any]:
     base = block_seed(block)
     futures = [
@@ -340,7 +339,7 @@ def evaluate_random(
 
 
 def real_frames(
-    run: Run, k: int, params: np.ndarray, seed: int, max_steps: int | None = None
+    run: WorldModelsRun, k: int, params: np.ndarray, seed: int, max_steps: int | None = None
 ) -> list[np.ndarray]:
     """The frames of one real (Gymnasium) episode of C_k with ``params`` (for GIFs)."""
     loaded = load_run(run.dir / "vae.pt", run.m_path(k), run.env_kw(training=False))

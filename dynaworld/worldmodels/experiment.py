@@ -31,7 +31,7 @@ from dynaworld.shipped import resolve
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline, needs_m
 from dynaworld.worldmodels.report import report
-from dynaworld.worldmodels.run import Run
+from dynaworld.worldmodels.run import WorldModelsRun
 
 PER_CONTROLLER = ("controller", "es")
 
@@ -70,7 +70,7 @@ def controller_configs(
     return base, out
 
 
-def shared_stages(paths: Run, controllers: list[WorldModelsConfig]) -> list[str]:
+def shared_stages(paths: WorldModelsRun, controllers: list[WorldModelsConfig]) -> list[str]:
     """Iteration 1's stages the controllers need: V, and M for the full model or a dream. The
     data and their encoding only to train V or M, or for a dream's starting states: a run kept
     without its rollouts (V and M are enough to train C on E) is not collected again."""
@@ -92,7 +92,7 @@ def run_experiment(
     base, controllers = controller_configs(path, overrides)
     k = iteration or 1
     for cfg in controllers:  # a C folder these settings cannot continue: refused before any work
-        Run(cfg, run_dir, record=False).check_c(k)
+        WorldModelsRun(cfg, run_dir, record=False).check_c(k)
     # k = 1 makes the run's data, V and M with the base settings, so they become its config.yaml;
     # at k > 1 the run is only read, and each controller's settings are recorded in its C folder
     shared_pipe = Pipeline(base, run_dir, ray_address, progress, record=k == 1)

@@ -28,7 +28,7 @@ from dynaworld.runlog import CsvLog
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.figures import recon_grid
 from dynaworld.worldmodels.rollout import load_m, load_v
-from dynaworld.worldmodels.run import Run
+from dynaworld.worldmodels.run import WorldModelsRun
 
 Loss = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
 Batches = Callable[[int], Iterable[Any]]
@@ -120,7 +120,7 @@ def fit(
     return parts
 
 
-def rollouts(run: Run, k: int) -> list[Path]:
+def rollouts(run: WorldModelsRun, k: int) -> list[Path]:
     """The real rollouts of iteration k (iteration 1: the first data.rollouts)."""
     files = wmdata.rollout_files(run.data_dir(k))
     files = files[: run.cfg.data.rollouts] if k == 1 else files
@@ -129,7 +129,7 @@ def rollouts(run: Run, k: int) -> list[Path]:
     return files
 
 
-def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
+def train_v(run: WorldModelsRun, progress: bool = True) -> dict[str, Any]:
     if (run.dir / "vae.pt").exists():
         return {"skipped": True}
     vc, cfg, files = run.cfg.vae, run.cfg, rollouts(run, 1)
@@ -165,7 +165,7 @@ def train_v(run: Run, progress: bool = True) -> dict[str, Any]:
     return {"updates": steps, **parts}
 
 
-def encode(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
+def encode(run: WorldModelsRun, k: int = 1, progress: bool = True) -> dict[str, Any]:
     """mu and logvar of every frame of iteration k's rollouts (V's z), beside the actions."""
     out = run.encoded_dir(k)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,7 +192,7 @@ def encode(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
     return {"encoded": len(todo)}
 
 
-def encoded_files(run: Run, upto: int = 1) -> list[Path]:
+def encoded_files(run: WorldModelsRun, upto: int = 1) -> list[Path]:
     """The encoded rollouts of iterations 1..upto."""
     files = [f for k in range(1, upto + 1) for f in wmdata.rollout_files(run.encoded_dir(k))]
     if not files:
@@ -200,7 +200,7 @@ def encoded_files(run: Run, upto: int = 1) -> list[Path]:
     return files
 
 
-def train_m(run: Run, k: int = 1, progress: bool = True) -> dict[str, Any]:
+def train_m(run: WorldModelsRun, k: int = 1, progress: bool = True) -> dict[str, Any]:
     """M on the encoded rollouts of iterations 1..k; iteration k > 1 starts from M_(k-1)."""
     if run.m_path(k).exists():
         return {"skipped": True}

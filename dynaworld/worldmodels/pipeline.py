@@ -23,7 +23,7 @@ from dynaworld.progress import progress_bar
 from dynaworld.worldmodels import control, fit
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
-from dynaworld.worldmodels.run import Run
+from dynaworld.worldmodels.run import WorldModelsRun
 
 STAGES = ("collect", "train_v", "encode", "train_m", "train_c", "evaluate")
 
@@ -69,9 +69,9 @@ class Pipeline:
         first: int = 1,
     ) -> None:
         """``record``: whether ``cfg`` becomes the run's ``config.yaml``; ``first``: the first
-        iteration ``run`` will train (see ``Run``)."""
+        iteration ``run`` will train (see ``WorldModelsRun``)."""
         self.cfg, self.ray, self.progress = cfg, ray_address, progress
-        self.paths = Run(cfg, run_dir, record, first)
+        self.paths = WorldModelsRun(cfg, run_dir, record, first)
 
     @property
     def needs_m(self) -> bool:

@@ -15,12 +15,12 @@ from dynaworld.models.dream import dream_scores
 from dynaworld.runlog import write_json
 from dynaworld.worldmodels import control
 from dynaworld.worldmodels.parity import LEFT, NOOP, RIGHT, survival
-from dynaworld.worldmodels.run import EVAL_SEED, Run
+from dynaworld.worldmodels.run import EVAL_SEED, WorldModelsRun
 
 ACTIONS = {"noop": NOOP, "right": RIGHT, "left": LEFT, "random": None}
 
 
-def real_survival(run: Run, episodes: int) -> dict[str, list[float]]:
+def real_survival(run: WorldModelsRun, episodes: int) -> dict[str, list[float]]:
     """Each probe policy's real scores on the evaluation seeds (computed once per run folder)."""
     path = run.dir / f"probe_real_{episodes}.json"
     if path.exists():
@@ -31,7 +31,7 @@ def real_survival(run: Run, episodes: int) -> dict[str, list[float]]:
     return scores
 
 
-def dream_survival(run: Run, k: int, episodes: int) -> dict[str, list[float]]:
+def dream_survival(run: WorldModelsRun, k: int, episodes: int) -> dict[str, list[float]]:
     """Each probe policy's scores in M_k's dream at the run's temperature and death rule."""
     env = control.dream_env(run, k, seed=EVAL_SEED)
     out = {}
@@ -49,7 +49,7 @@ def dream_survival(run: Run, k: int, episodes: int) -> dict[str, list[float]]:
     return out
 
 
-def probe(run: Run, k: int, episodes: int = 100) -> dict[str, Any]:
+def probe(run: WorldModelsRun, k: int, episodes: int = 100) -> dict[str, Any]:
     """Write ``iter<k>/probe_tau<t>_<rule>.json`` and ``.md``: each policy in the dream and the game."""
     if not run.doom:
         raise DynaworldError("the constant-action probe is for Doom TakeCover's discrete actions")

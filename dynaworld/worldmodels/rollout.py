@@ -171,7 +171,7 @@ def population_returns(
 
 
 def spec_controller(spec: dict[str, Any], z_dim: int, hidden_m: int) -> Controller:
-    """The C that a run's ``spec`` (``Run.spec``) describes, for V's z and M's hidden size."""
+    """The C that a run's ``spec`` (``WorldModelsRun.spec``) describes, for V's z and M's hidden size."""
     return controller_for(
         spec["observe"], z_dim, hidden_m, spec["head"], spec["hidden"], spec.get("bands", (0, 1, 2))
     )

@@ -119,7 +119,7 @@ def eval_check(e: dict[str, Any], folder: Path) -> str:
     return "stale" if digest != params_digest(folder) else ""
 
 
-class Run:
+class WorldModelsRun:
     """The paths and settings of one World Models run directory (``Pipeline`` runs it)."""
 
     def __init__(
