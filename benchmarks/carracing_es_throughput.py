@@ -7,8 +7,8 @@ In one run on one machine, all on envpool's C++ CarRacing-v3:
 2. per-rollout: V + M + C acting one episode at a time per worker process, V and M at batch 1
    every step (``episodes_task``, what ``es.where=real`` ran before), with 2 workers;
 3. batched: a whole generation (population x rollouts episodes) in lock-step,
-   ``CarRacingGroups`` + ``population_returns``: one V encode, one M step and one C act for every
-   running episode per step.
+   ``CarRacingGroups`` played by ``play_episodes`` with a population ``WorldModelsPolicy``: one V
+   encode, one M step and one C act for every running episode per step.
 
 V, M and C have random weights (the cost does not depend on them).
 
@@ -30,9 +30,11 @@ import torch
 from dream_throughput import real
 
 from dynaworld.envs.envpool_carracing import CarRacingGroups, _import_envpool
+from dynaworld.envs.frames import ACTION_SPACES, CARRACING
+from dynaworld.loop import play_episodes
 from dynaworld.models.mdnrnn import MDNRNN
 from dynaworld.models.vae import ConvVAE
-from dynaworld.worldmodels.rollout import controller_for, population_returns
+from dynaworld.worldmodels.rollout import WorldModelsPolicy, controller_for
 
 
 def raw(envs: int, threads: int, steps: int) -> float:
@@ -57,15 +59,20 @@ def batched(pop: int, rollouts: int, steps: int, device: str) -> float:
     v, m = ConvVAE(32).to(device).eval(), MDNRNN(32, 3, 256, 5).to(device).eval()
     c = controller_for("zh", 32, 256, "car", 0)
     params = torch.randn(pop, c.n_params, device=device) * 0.1
-    env = CarRacingGroups(pop, rollouts, seed=0, max_episode_steps=steps + 1)
-    population_returns(env, v, m, c, params, "zh", 2)  # warm-up
+    space = ACTION_SPACES[CARRACING]
+
+    def generation(max_steps: int) -> None:
+        env = CarRacingGroups(pop, rollouts, seed=0, max_episode_steps=steps + 1)
+        pi = WorldModelsPolicy(v, m, c, params, "zh", space, per_candidate=rollouts)
+        play_episodes(env, pi, [j for _ in range(pop) for j in range(rollouts)], max_steps)
+        env.close()
+
+    generation(2)  # warm-up
     t = time.perf_counter()
-    population_returns(env, v, m, c, params, "zh", steps)
+    generation(steps)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    rate = pop * rollouts * steps / (time.perf_counter() - t)
-    env.close()
-    return rate
+    return pop * rollouts * steps / (time.perf_counter() - t)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ class EpsilonGreedy:
     def __init__(self, agent: Any, epsilon: float, rng: np.random.Generator) -> None:
         self.agent, self.epsilon, self.rng = agent, epsilon, rng
 
-    def start(self, seed: int) -> None:
+    def start(self, seed: int, episode: int) -> None:
         return None
 
     def act(self, obs: np.ndarray, carry: list[Any]) -> tuple[list[int], list[Any]]:

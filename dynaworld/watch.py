@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from PIL import Image
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import EpsilonGreedy
 from dynaworld.files import atomic_write
-from dynaworld.loop import play_episodes
+from dynaworld.loop import FramesSeen, play_episodes
 
 MIN_SIDE = 160
 MAX_FRAMES = 3000  # a GIF longer than this is cut (its episodes' returns still count in full)
@@ -41,28 +42,15 @@ def as_frame(image: Any) -> np.ndarray:
     return np.repeat(np.repeat(x[..., :3], k, axis=0), k, axis=1)
 
 
-class Frames:
-    """A ``Sink`` keeping the rendering before each action (the first ``MAX_FRAMES``)."""
+def rendering(env: Any) -> Callable[[Any], np.ndarray]:
+    """``env``'s rendering of its current state as a frame (the observation is not read)."""
 
-    def __init__(self) -> None:
-        self.frames: list[np.ndarray] = []
+    def frame(obs: Any) -> np.ndarray:
+        with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames
+            warnings.simplefilter("ignore")
+            return as_frame(env.render())
 
-    def begin(self, episode: int, env: Any, obs: Any) -> None:
-        self._render(env)
-
-    def step(self, episode: int, env: Any, action: Any, reward: Any, terminated: bool, obs: Any,
-             done: bool) -> None:  # fmt: skip
-        if not done:
-            self._render(env)
-
-    def end(self, episode: int, env: Any) -> None:
-        pass
-
-    def _render(self, env: Any) -> None:
-        if len(self.frames) < MAX_FRAMES:
-            with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames
-                warnings.simplefilter("ignore")
-                self.frames.append(as_frame(env.render()))
+    return frame
 
 
 def record_gif(
@@ -71,7 +59,7 @@ def record_gif(
     """Play ``episodes`` evaluation episodes of ``run`` (a ``dynaworld.api.Run``) into a GIF."""
     env = run.make_env(render_mode="rgb_array")
     policy = EpsilonGreedy(run.agent, run.config.agent.eval_eps, np.random.default_rng(seed))
-    sink = Frames()
+    sink = FramesSeen(rendering(env), MAX_FRAMES)
     try:  # cut as evaluation cuts it
         seeds = [seed + i for i in range(episodes)]
         returns = play_episodes([env], policy, seeds, run.config.eval_max_steps, [sink])

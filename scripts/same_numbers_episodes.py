@@ -3,7 +3,8 @@
 Plays short seeded episodes through every public entry point that steps a real environment
 outside the training loop — DQN evaluation, the GIF recorder, World Models' real episodes, its
 controller rollouts with exploration, random and reference-policy data collection, the random
-policy's returns, the Doom parity policies (on MinAtar Breakout: VizDoom is not installed here,
+policy's returns, a CMA-ES generation on envpool's CarRacing (scores to 4 decimals), the Doom
+parity policies (on MinAtar Breakout: VizDoom is not installed here,
 and both have three actions) — and prints one JSON of returns and file hashes. Run it from two
 checkouts and compare the files:
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -89,6 +91,23 @@ def world_models(out: dict, tmp: Path) -> None:
     out["random_task"] = rollout.random_task(kw, [1, 2])
 
 
+def generation(out: dict, tmp: Path) -> None:
+    """A CMA-ES generation on envpool's CarRacing, batched (``control.population_scores``)."""
+    from dynaworld.config import load_config
+    from dynaworld.worldmodels import control
+    from dynaworld.worldmodels.config import WorldModelsConfig
+    from dynaworld.worldmodels.run import WorldModelsRun
+
+    sets = ["env.backend=envpool", "vae.z_dim=8", "mdn.hidden=16", "mdn.gaussians=2"]
+    run = WorldModelsRun(load_config(None, sets, WorldModelsConfig), tmp / "generation")
+    run.m_path(1).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp / "vae.pt", run.dir / "vae.pt")
+    shutil.copy(tmp / "m.pt", run.m_path(1))
+    params = np.random.default_rng(2).normal(0, 0.5, (3, control.controller(run).n_params))
+    scores = control.population_scores(run, 1)(params, 500, 2, 40)
+    out["generation envpool"] = np.round(scores, 4).tolist()
+
+
 def doom_parity(out: dict) -> None:
     parity.make_wm_env = lambda *a, **k: make_env("MinAtar/Breakout-v1", train=False)
     for policy in parity.POLICIES:
@@ -100,6 +119,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as t, contextlib.redirect_stdout(sys.stderr):
         dqn_evaluation(out, Path(t))
         world_models(out, Path(t))
+        generation(out, Path(t))
     doom_parity(out)
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     return 0

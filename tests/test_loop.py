@@ -203,13 +203,13 @@ class _Count:
     def __init__(self) -> None:
         self.begun, self.steps, self.ended = [], 0, []
 
-    def begin(self, episode, env, obs):
+    def begin(self, episode, obs):
         self.begun.append(episode)
 
-    def step(self, episode, env, action, reward, terminated, obs, done):
+    def step(self, episode, action, reward, terminated, obs, done):
         self.steps += 1
 
-    def end(self, episode, env):
+    def end(self, episode):
         self.ended.append(episode)
 
 

@@ -30,7 +30,7 @@ from dynaworld.worldmodels import fit
 from dynaworld.worldmodels import report as wm_report
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
-from dynaworld.worldmodels.rollout import controller_for, population_returns, real_episode
+from dynaworld.worldmodels.rollout import controller_for, real_episode
 from dynaworld.worldmodels.run import C_HOW, WorldModelsRun, changes
 from tests.conftest import run_isolated
 
@@ -529,14 +529,24 @@ def test_a_batched_generation_scores_every_candidate_as_one_episode_at_a_time_wo
 
 
 def batched_generation_claims() -> None:
-    """3 candidates x 4 tracks in lock-step (``CarRacingGroups`` + ``population_returns``) give
-    exactly the scores of ``real_episode`` on one envpool env per (candidate, track seed)."""
+    """3 candidates x 4 tracks in lock-step (``CarRacingGroups`` played by ``play_episodes``
+    with a population ``WorldModelsPolicy``) give the scores of ``real_episode`` on one envpool
+    env per (candidate, track seed)."""
+    from dynaworld.loop import play_episodes
+    from dynaworld.worldmodels.rollout import WorldModelsPolicy
+
     torch.manual_seed(0)
     v, m = ConvVAE(8).eval(), MDNRNN(8, 3, 16, 2).eval()
     c = controller_for("zh", 8, 16, "car", 0)
     params = torch.randn(3, c.n_params) * 0.5
     env = CarRacingGroups(3, 4, seed=11)
-    batched = population_returns(env, v, m, c, params, "zh", max_steps=60)
+    space = EnvpoolCarRacing().action_space
+    policy = WorldModelsPolicy(v, m, c, params, "zh", space, per_candidate=4)
+    batched = np.zeros(12)
+    play_episodes(env, policy, [11 + j for _ in range(3) for j in range(4)], 60, on_end=batched.__setitem__)  # fmt: skip
+    batched = batched.reshape(3, 4)
+    with pytest.raises(DynaworldError, match="once"):
+        env.reset(0, 11)  # a generation's tracks are played once
     one = EnvpoolCarRacing()
     alone = [
         [real_episode(one, v, m, c, p.numpy(), "zh", 11 + j, max_steps=60) for j in range(4)]

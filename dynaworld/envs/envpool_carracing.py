@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from dynaworld.envs.frames import CARRACING, HUD_ROWS, process_frame
-from dynaworld.errors import EnvironmentNotFound
+from dynaworld.errors import DynaworldError, EnvironmentNotFound
 
 DEFAULT_MAX_STEPS = 1000
 OFF_PLAYFIELD_REWARD = -100.0
@@ -144,13 +145,15 @@ class EnvpoolCarRacing(gym.Env[np.ndarray, np.ndarray]):
 
 
 class CarRacingGroups:
-    """G groups of R envpool CarRacing-v3 envs stepped in lock-step: a CMA-ES generation's episodes.
+    """G groups of R envpool CarRacing-v3 envs stepped in lock-step: a CMA-ES generation's
+    episodes, as ``loop.Episodes`` (``play_episodes`` plays them; slot g·R + j is group g's env j).
 
     Env j of every group drives track ``seed + j`` (envpool seeds a pool's env j with its seed
     + j), so all candidates of a generation meet the same R tracks, and env j's first episode is
-    ``EnvpoolCarRacing().reset(seed=seed + j)``'s. Frames are (G, R, size, size, 3) uint8. An env
-    whose episode ended keeps being stepped with its group (envpool restarts it; ``step``'s
-    ``done`` stays True for it); a group all of whose episodes ended is no longer stepped.
+    ``EnvpoolCarRacing().reset(seed=seed + j)``'s: slot g·R + j must be reset with that seed, once.
+    Frames are (size, size, 3) uint8. An env whose episode ended keeps being stepped with its group
+    (envpool restarts it; its action is zeros, its rewards no longer count); a group all of whose
+    episodes ended is no longer stepped.
     """
 
     def __init__(
@@ -182,34 +185,59 @@ class CarRacingGroups:
                 for _ in range(groups)
             ]
         self.frames = np.zeros((*self.shape, size, size, 3), np.uint8)
-        self.done = np.ones(self.shape, bool)
+        self.seed, self.used, self.started = int(seed), False, np.zeros(self.shape, bool)
+        self.done, self.terminated = np.ones(self.shape, bool), np.zeros(self.shape, bool)
 
     def _store(self, g: int, obs: np.ndarray, env_id: np.ndarray) -> None:
         for i, j in enumerate(env_id):
             self.frames[g, j] = process_frame(obs[i], self.size, HUD_ROWS)
 
-    def reset(self) -> np.ndarray:
-        for g, pool in enumerate(self.pools):
-            obs, info = pool.reset()
-            self._store(g, obs, info["env_id"])
-        self.done[:] = False
-        return self.frames
+    def __len__(self) -> int:
+        return self.shape[0] * self.shape[1]
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """actions (G, R, 3) -> frames (G, R, size, size, 3), rewards (G, R) (0 where an episode
-        had already ended), done (G, R) (the episode has ended, now or before)."""
+    def reset(self, slot: int, seed: int) -> np.ndarray:
+        """Slot ``slot``'s episode (the first call resets every pool: call it for slots 0, 1, ...)."""
+        g, j = divmod(slot, self.shape[1])
+        if seed != self.seed + j:
+            raise DynaworldError(
+                f"CarRacingGroups slot {slot} plays track {self.seed + j}, not {seed}"
+            )
+        if slot == 0 and not self.used:
+            self.used = True
+            for h, pool in enumerate(self.pools):
+                obs, info = pool.reset()
+                self._store(h, obs, info["env_id"])
+        elif not self.used or self.started[g, j]:
+            raise DynaworldError(
+                "a CarRacingGroups plays each slot's episode once, slots reset in order from 0"
+            )
+        self.done[g, j], self.started[g, j] = False, True
+        return self.frames[g, j].copy()
+
+    def step(
+        self, slots: Sequence[int], actions: Sequence[Any]
+    ) -> list[tuple[np.ndarray, float, bool, bool]]:
+        """One step of every group with a running episode; (s', r, terminated, truncated) for
+        ``slots`` (running episodes)."""
+        a = np.zeros((*self.shape, 3), np.float32)
+        rows = np.divmod(np.asarray(slots), self.shape[1])
+        a[rows] = np.clip(np.asarray(actions, np.float32), ACTION_LOW, ACTION_HIGH)
+        rewards = np.zeros(self.shape, np.float32)
         live = np.flatnonzero(~self.done.all(1))
-        a = np.clip(np.asarray(actions, np.float32), ACTION_LOW, ACTION_HIGH)
         for g in live:
             self.pools[g].send(a[g], np.arange(self.shape[1], dtype=np.int32))
-        rewards = np.zeros(self.shape, np.float32)
         for g in live:
             obs, r, term, trunc, info = self.pools[g].recv()
             j = info["env_id"]
             rewards[g, j] = np.where(self.done[g, j], 0.0, r)
+            self.terminated[g, j] |= term & ~self.done[g, j]
             self.done[g, j] |= term | trunc
             self._store(int(g), obs, j)
-        return self.frames, rewards, self.done.copy()
+        return [
+            (self.frames[g, j].copy(), float(rewards[g, j]), bool(self.terminated[g, j]),
+             bool(self.done[g, j] and not self.terminated[g, j]))
+            for g, j in zip(*rows, strict=True)
+        ]  # fmt: skip
 
     def close(self) -> None:
         for pool in self.pools:

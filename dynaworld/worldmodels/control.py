@@ -17,20 +17,20 @@ from dynaworld.envs.envpool_carracing import CarRacingGroups
 from dynaworld.envs.frames import CARRACING
 from dynaworld.envs.worldmodels import ACTION_SPACES
 from dynaworld.errors import DynaworldError
-from dynaworld.loop import Fitness
+from dynaworld.loop import Fitness, play_episodes
 from dynaworld.models.dream import DreamEnv, dream_returns
 from dynaworld.parallel import Pool, gather
 from dynaworld.runlog import write_json
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.fit import encoded_files
 from dynaworld.worldmodels.rollout import (
+    WorldModelsPolicy,
     controller_rollout_task,
     episodes_task,
     load_m,
     load_run,
     load_v,
     play,
-    population_returns,
     random_task,
     spec_controller,
 )
@@ -119,15 +119,18 @@ def population_scores(run: WorldModelsRun, k: int) -> Callable[..., np.ndarray]:
     batched over all P x rollouts episodes. The same numbers as ``real_returns`` on envpool."""
     v = load_v(run.dir / "vae.pt", str(run.device))
     m = load_m(run.m_path(k), str(run.device)) if run.observe != "z" else None
-    c, e = controller(run), run.cfg.env
+    c, e, space = controller(run), run.cfg.env, ACTION_SPACES[CARRACING]
 
     def scores(params: np.ndarray, seed: int, rollouts: int, max_steps: int | None) -> np.ndarray:
         env = CarRacingGroups(len(params), rollouts, seed, e.size, e.max_episode_steps)
+        pi = WorldModelsPolicy(v, m, c, params, run.observe, space, per_candidate=rollouts)
+        seeds = [seed + j for _ in params for j in range(rollouts)]
+        out = np.zeros(len(seeds))
         try:
-            p = torch.as_tensor(params, dtype=torch.float32, device=run.device)
-            return population_returns(env, v, m, c, p, run.observe, max_steps)
+            play_episodes(env, pi, seeds, max_steps, on_end=out.__setitem__)
         finally:
             env.close()
+        return out.reshape(len(params), rollouts)
 
     return scores
 

@@ -147,19 +147,16 @@ class Recorder:
         self.rewards: list[Any] = []
         self.terms: list[bool] = []
 
-    def begin(self, episode: int, env: Any, obs: Any) -> None:
+    def begin(self, episode: int, obs: Any) -> None:
         self.frames, self.actions, self.rewards, self.terms = [obs], [], [], []
 
-    def step(self, episode: int, env: Any, action: Any, reward: Any, terminated: bool, obs: Any,
+    def step(self, episode: int, action: Any, reward: Any, terminated: bool, obs: Any,
              done: bool) -> None:  # fmt: skip
         self.frames.append(obs)
         a = torch.as_tensor(np.asarray(action))[None]
         self.actions.append(action_vector(a, self.space)[0].numpy())
         self.rewards.append(reward)
         self.terms.append(terminated)
-
-    def end(self, episode: int, env: Any) -> None:
-        pass
 
     def write(self, path: Path) -> None:
         write_rollout(path, self.frames, self.actions, self.rewards, self.terms)

@@ -15,9 +15,8 @@ import torch
 
 from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
-from dynaworld.envs.frames import ACTION_SPACES, CARRACING
 from dynaworld.envs.worldmodels import make_wm_env
-from dynaworld.loop import PerEpisode, play_episodes
+from dynaworld.loop import FramesSeen, PerEpisode, play_episodes
 from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels.data import DataPolicy, Hold, Recorder
@@ -56,42 +55,52 @@ class WorldModelsPolicy:
     h), M advances h with the action taken. Each episode carries M's state and, with ``explore``
     (epsilon, hold), its own generator (seeded by the episode's seed) and held random action:
     each step, with probability epsilon, a random action held ``hold.draw()`` steps replaces C's
-    (the exploration of the iterative procedure)."""
+    (the exploration of the iterative procedure). ``params``: one C (n,) for every episode, or a
+    population (G, n) whose candidate g plays episodes g·R .. g·R + R − 1 (R = ``per_candidate``:
+    a CMA-ES generation's rollouts). Runs where V is (CPU or GPU)."""
 
-    def __init__(self, v: ConvVAE, m: MDNRNN | None, controller: Controller, params: np.ndarray,
-                 observe: str, space: Any, explore: tuple[float, Hold] | None = None) -> None:  # fmt: skip
+    def __init__(self, v: ConvVAE, m: MDNRNN | None, controller: Controller, params: Any,
+                 observe: str, space: Any, explore: tuple[float, Hold] | None = None,
+                 per_candidate: int = 1) -> None:  # fmt: skip
         self.v, self.m, self.c, self.observe, self.space = v, m, controller, observe, space
-        self.p = torch.as_tensor(params, dtype=torch.float32)[None]
+        self.device = next(v.parameters()).device
+        p = torch.as_tensor(params, dtype=torch.float32, device=self.device)
+        self.p, self.per_candidate = (p[None] if p.ndim == 1 else p), per_candidate
         self.explore = explore
         self.epsilon = explore[0] if explore is not None else 0.0
 
-    def start(self, seed: int) -> tuple[Any, Any]:
-        state = self.m.initial_state(1) if self.m is not None else None
+    def start(self, seed: int, episode: int) -> tuple[Any, Any, int]:
+        state = self.m.initial_state(1, self.device) if self.m is not None else None
+        candidate = episode // self.per_candidate if len(self.p) > 1 else 0
         if self.explore is None:
-            return state, None
+            return state, None, candidate
         rng = np.random.default_rng(seed)
-        return state, (rng, DataPolicy(self.space, "random", self.explore[1], rng))
+        return state, (rng, DataPolicy(self.space, "random", self.explore[1], rng)), candidate
 
     @torch.no_grad()
     def act(self, frames: np.ndarray, carry: list[Any]) -> tuple[list[Any], list[Any]]:
-        z = self.v.encode(torch.from_numpy(frames))[0]
-        states = [s for s, _ in carry]
+        z = self.v.encode(torch.from_numpy(frames).to(self.device))[0]
+        states = [s for s, _, _ in carry]
         state = None
         if states[0] is not None:
             state = (torch.cat([h for h, _ in states]), torch.cat([c for _, c in states]))
         x = features(z, state, self.observe) if state is not None else z
-        a = list(self.c.act(self.p, x[None])[0])
-        for i, (_, explorer) in enumerate(carry):
+        if len(self.p) == 1:
+            a = list(self.c.act(self.p, x[None])[0])
+        else:  # each episode its candidate's C
+            g = torch.tensor([k for _, _, k in carry], device=self.device)
+            a = list(self.c.act(self.p[g], x[:, None])[:, 0])
+        for i, (_, explorer, _) in enumerate(carry):
             if explorer is None:
                 continue
             rng, held = explorer
             if held.left > 0 or rng.random() < self.epsilon:
-                a[i] = torch.as_tensor(held(frames[i]))
+                a[i] = torch.as_tensor(held(frames[i]), device=self.device)
         if self.m is not None and state is not None:
             state = self.m.next_state(z, action_vector(torch.stack(a), self.space), state)
-            states = [(state[0][i : i + 1], state[1][i : i + 1]) for i in range(len(a))]
-        actions = [x.numpy() if self.c.head == "car" else int(x) for x in a]
-        return actions, [(s, e) for s, (_, e) in zip(states, carry, strict=True)]
+            states = list(zip(state[0].split(1), state[1].split(1), strict=True))
+        actions = [x.cpu().numpy() if self.c.head == "car" else int(x) for x in a]
+        return actions, [(s, e, k) for s, (_, e, k) in zip(states, carry, strict=True)]
 
 
 def real_episode(
@@ -109,65 +118,11 @@ def real_episode(
 
     With ``frames``, every observed (64, 64, 3) uint8 frame is appended to it (for GIFs)."""
     policy = WorldModelsPolicy(v, m, controller, params, observe, env.action_space)
-    sinks = [ObservedFrames(frames)] if frames is not None else []
-    return play_episodes([env], policy, [seed], max_steps, sinks)[0]
-
-
-class ObservedFrames:
-    """A ``Sink`` appending every frame an episode's policy saw to ``frames``."""
-
-    def __init__(self, frames: list[np.ndarray]) -> None:
-        self.frames = frames
-
-    def begin(self, episode: int, env: Any, obs: Any) -> None:
-        self.frames.append(obs)
-
-    def step(self, episode: int, env: Any, action: Any, reward: Any, terminated: bool, obs: Any,
-             done: bool) -> None:  # fmt: skip
-        if not done:
-            self.frames.append(obs)
-
-    def end(self, episode: int, env: Any) -> None:
-        pass
-
-
-@torch.no_grad()
-def population_returns(
-    env: Any,
-    v: ConvVAE,
-    m: MDNRNN | None,
-    controller: Controller,
-    params: torch.Tensor,
-    observe: str,
-    max_steps: int | None = None,
-) -> np.ndarray:
-    """Raw scores (G, R) of candidates ``params`` (G, n), each on the R envs of its group of the
-    batched ``env`` (``CarRacingGroups``), all stepped in lock-step: each step is one V encode,
-    one M step and one C act over every episode still running (``real_episode``, batched)."""
-    device = params.device
-    frames = env.reset()
-    G, R = frames.shape[:2]
-    state = m.initial_state(G * R, device) if m is not None else None
-    total = np.zeros((G, R))
-    done = np.zeros((G, R), bool)
-    space = ACTION_SPACES[CARRACING]
-    for _ in range(max_steps or env.max_episode_steps):
-        g = np.flatnonzero(~done.all(1))  # groups with an episode still running
-        rows = torch.from_numpy((g[:, None] * R + np.arange(R)).ravel()).to(device)
-        z = v.encode(torch.from_numpy(frames[g].reshape(-1, *frames.shape[2:])).to(device))[0]
-        sub = (state[0][rows], state[1][rows]) if state is not None else None
-        x = features(z, sub, observe) if sub is not None else z
-        a = controller.act(params[torch.from_numpy(g).to(device)], x.view(len(g), R, -1))
-        if m is not None and sub is not None and state is not None:
-            h, c = m.next_state(z, action_vector(a.reshape(-1, a.shape[-1]), space), sub)
-            state[0][rows], state[1][rows] = h, c
-        actions = np.zeros((G, R, 3), np.float32)
-        actions[g] = a.cpu().numpy()
-        frames, r, done = env.step(actions)
-        total += r
-        if done.all():
-            break
-    return total
+    seen = FramesSeen()
+    score = play_episodes([env], policy, [seed], max_steps, [seen] if frames is not None else [])[0]
+    if frames is not None:
+        frames.extend(seen.frames)
+    return score
 
 
 def spec_controller(spec: dict[str, Any], z_dim: int, hidden_m: int) -> Controller:
