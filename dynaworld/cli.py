@@ -63,7 +63,8 @@ def _add_train_commands(sub: Any) -> None:
         action="append",
         default=[],
         metavar="MODULE",
-        help="import MODULE first (it registers your env ids); recorded as env.imports",
+        help="import MODULE first (it registers your env ids); recorded as env.imports "
+        "(repeatable; default none)",
     )
     t.add_argument(
         "--seeds",
@@ -74,7 +75,7 @@ def _add_train_commands(sub: Any) -> None:
     )
 
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint on fresh episodes")
-    e.add_argument("run_dir")
+    e.add_argument("run_dir", help="a run directory (its newest checkpoint is evaluated)")
     e.add_argument("--episodes", type=positive_int, default=30, help="episodes (default 30)")
     e.add_argument(
         "--seed", type=non_negative_int, default=12345,
@@ -108,7 +109,7 @@ def _add_sweep_commands(sub: Any) -> None:
         choices=("auto", "on", "off"),
         default="auto",
         help="train the seeds of each game x method as one batched program: on, off, or auto "
-        "(on a GPU only; on a CPU it measured no faster)",
+        "(on a GPU only; on a CPU it measured no faster; default auto)",
     )
     s.add_argument("--suite", action="append", help="only this suite (repeatable), e.g. minatar")
     s.add_argument("--game", action="append", help="only this game (repeatable), e.g. Breakout")
@@ -141,11 +142,17 @@ def _add_sweep_commands(sub: Any) -> None:
     d = sub.add_parser(
         "demo", help="the main job: DQN vs extra updates vs Dyna 100x1 vs Rollout-Dyna 10x10"
     )
-    d.add_argument("--out", default="runs/demo")
-    d.add_argument("--game", default="MinAtar/Breakout-v1")
-    d.add_argument("--steps", type=positive_int, default=30_000, help="real steps per run")
-    d.add_argument("--seeds", type=positive_int, default=2)
-    d.add_argument("--workers", type=positive_int, default=2)
+    d.add_argument("--out", default="runs/demo", help="sweep directory (default runs/demo)")
+    d.add_argument(
+        "--game", default="MinAtar/Breakout-v1", help="a MinAtar game (default MinAtar/Breakout-v1)"
+    )
+    d.add_argument(
+        "--steps", type=positive_int, default=30_000, help="real steps per run (default 30000)"
+    )
+    d.add_argument("--seeds", type=positive_int, default=2, help="seeds per method (default 2)")
+    d.add_argument(
+        "--workers", type=positive_int, default=2, help="parallel worker processes (default 2)"
+    )
 
 
 def _add_data_commands(sub: Any) -> None:
@@ -153,39 +160,50 @@ def _add_data_commands(sub: Any) -> None:
     co = sub.add_parser(
         "collect", help="play a trained run's checkpoint and write an expert dataset"
     )
-    co.add_argument("run_dir")
+    co.add_argument("run_dir", help="a trained run (its newest checkpoint plays)")
     co.add_argument("--steps", type=positive_int, required=True, help="real steps to record")
     co.add_argument("--out", required=True, help="dataset directory to create")
     co.add_argument(
-        "--epsilon", type=probability, default=0.05, help="exploration while collecting"
+        "--epsilon",
+        type=probability,
+        default=0.05,
+        help="exploration while collecting (default 0.05)",
     )
-    co.add_argument("--seed", type=non_negative_int, default=0)
+    co.add_argument(
+        "--seed", type=non_negative_int, default=0, help="episodes' and ε's seed (default 0)"
+    )
 
     mt = sub.add_parser(
         "model-train",
         help="train the learned pixel model on a dataset (for planning.model=pretrained)",
     )
-    mt.add_argument("dataset")
+    mt.add_argument("dataset", help="a dataset directory written by 'dynaworld collect'")
     mt.add_argument(
         "config", help="a training config of the same game (its model.* settings are used)"
     )
-    mt.add_argument("overrides", nargs="*")
+    mt.add_argument(
+        "overrides", nargs="*", help="key=value overrides of CONFIG, e.g. model.lr=1e-4"
+    )
     mt.add_argument(
         "--out", required=True, help="model checkpoint to write, e.g. models/breakout.pt"
     )
-    mt.add_argument("--updates", type=non_negative_int, default=20_000)
+    mt.add_argument(
+        "--updates", type=non_negative_int, default=20_000, help="model updates (default 20000)"
+    )
     mt.add_argument(
         "--init",
         help="start from this model checkpoint (fresh optimizer); with --updates 0 only measure it",
     )
-    mt.add_argument("--seed", type=non_negative_int, default=0)
+    mt.add_argument(
+        "--seed", type=non_negative_int, default=0, help="initialisation and batches (default 0)"
+    )
 
     me = sub.add_parser(
         "model-error",
         help="measure runs' learned models at their newest checkpoint (k-step and termination "
         "errors on held-out episodes); adds missing termination_error.csv rows",
     )
-    me.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    me.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="runs with a learned model")
 
 
 def _add_other_commands(sub: Any) -> None:
@@ -194,7 +212,7 @@ def _add_other_commands(sub: Any) -> None:
 
     c = sub.add_parser("config", help="list every config key with its default and documentation")
     c.add_argument("config", nargs="?", help="show this file fully resolved instead")
-    c.add_argument("overrides", nargs="*")
+    c.add_argument("overrides", nargs="*", help="key=value overrides of CONFIG")
     c.add_argument(
         "--worldmodels", action="store_true", help="the World Models pipeline's keys instead"
     )

@@ -59,6 +59,30 @@ def test_train_takes_a_dict_or_a_train_config_and_load_names_a_missing_folder(tm
         dynaworld.load(tmp_path / "nope")
 
 
+def test_every_cli_argument_says_what_it_is_and_every_default_is_shown():
+    import argparse
+
+    from dynaworld.cli import _parser
+
+    def arguments(p, path=""):
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items():
+                    yield from arguments(sub, f"{path} {name}")
+            elif not isinstance(a, argparse._HelpAction | argparse._VersionAction):
+                yield path, a
+
+    found = list(arguments(_parser()))
+    assert len(found) > 80  # every command's arguments, World Models' included
+    silent = [(p, a.dest) for p, a in found if not a.help]
+    unstated = [
+        (p, a.dest)
+        for p, a in found
+        if a.option_strings and a.default not in (None, False, []) and "default" not in a.help
+    ]
+    assert silent == [] and unstated == []
+
+
 def test_the_cli_writing_into_a_closed_pipe_ends_quietly():
     p = subprocess.Popen([sys.executable, "-m", "dynaworld.cli", "config"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)  # fmt: skip

@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
         p = ws.add_parser(name, help=help)
         p.add_argument("config", nargs="?", help="YAML config (default: RUN_DIR/config.yaml)")
         p.add_argument("overrides", nargs="*", help="key=value, e.g. es.generations=50")
-        p.add_argument("--run-dir", required=True)
+        p.add_argument("--run-dir", required=True, help="the run directory (made or resumed)")
         p.add_argument(
             "--ray", metavar="ADDR", help="evaluate on a Ray cluster ('local' starts one)"
         )
@@ -42,15 +42,15 @@ def add_parser(sub: Any) -> None:
                 metavar="K",
                 help="keep iterations before K as they are (their C may have other es "
                 "settings) and run K.. with these settings, from their C_(K-1) (e.g. made by "
-                "'experiment --iteration K-1')",
+                "'experiment --iteration K-1'; default 1)",
             )
     x = ws.add_parser(
         "experiment", help="one V and M, several controllers (ablations, temperatures), one table"
     )
     x.add_argument("experiment", help="e.g. experiments/doom_temperature.yaml")
     x.add_argument("overrides", nargs="*", help="key=value applied to the base config")
-    x.add_argument("--run-dir", required=True)
-    x.add_argument("--ray", metavar="ADDR")
+    x.add_argument("--run-dir", required=True, help="the run directory (made or resumed)")
+    x.add_argument("--ray", metavar="ADDR", help="run on a Ray cluster ('local' starts one)")
     x.add_argument(
         "--iteration",
         type=positive_int,
@@ -63,36 +63,43 @@ def add_parser(sub: Any) -> None:
 def _add_result_commands(ws: Any) -> None:
     """evaluate, random, dream, probe, parity and report: what a trained run is worth."""
     e = ws.add_parser("evaluate", help="a trained controller on real episodes -> C_*/eval.json")
-    e.add_argument("run_dir")
+    e.add_argument("run_dir", help="a World Models run directory")
     e.add_argument(
         "overrides", nargs="*", help="select the controller, e.g. controller.variant=v_only"
     )
     e.add_argument(
         "--episodes", type=positive_int, help="default: the config's eval_episodes (100)"
     )
-    e.add_argument("--ray", metavar="ADDR")
+    e.add_argument("--ray", metavar="ADDR", help="evaluate on a Ray cluster ('local' starts one)")
     e.add_argument("--iteration", type=positive_int, help="C of iteration k (default: the last)")
     r = ws.add_parser("random", help="the random policy on the same episodes -> random_eval.json")
-    r.add_argument("run_dir")
-    r.add_argument("--episodes", type=positive_int)
+    r.add_argument("run_dir", help="a World Models run directory")
+    r.add_argument(
+        "--episodes", type=positive_int, help="default: the config's eval_episodes (100)"
+    )
     for p in (e, r):
         p.add_argument(
             "--seeds",
             choices=("validation", "test"),
             default="validation",
             help="episode seeds: 'validation' (seed 1,000,000 + i; for choosing: eval.json) or "
-            "'test' (2,000,000,000 + i; final claims only: eval_test.json)",
+            "'test' (2,000,000,000 + i; final claims only: eval_test.json); default validation",
         )
     d = ws.add_parser("dream", help="a dream rollout decoded by V, as a GIF")
-    d.add_argument("run_dir")
+    d.add_argument("run_dir", help="a World Models run directory with V and M")
     d.add_argument("overrides", nargs="*", help="e.g. es.temperature=1.15")
     d.add_argument("--out", help="GIF path (default RUN_DIR/dream.gif)")
-    d.add_argument("--steps", type=positive_int, default=300)
+    d.add_argument("--steps", type=positive_int, default=300, help="dream steps (default 300)")
     d.add_argument("--random", action="store_true", help="random actions instead of the controller")
     d.add_argument("--iteration", type=positive_int, help="M and C of iteration k (default: last)")
-    d.add_argument("--scale", type=positive_int, default=3, help="pixels per frame pixel")
     d.add_argument(
-        "--every", type=positive_int, default=1, help="keep every n-th step (smaller GIF)"
+        "--scale", type=positive_int, default=3, help="pixels per frame pixel (default 3)"
+    )
+    d.add_argument(
+        "--every",
+        type=positive_int,
+        default=1,
+        help="keep every n-th step (smaller GIF; default 1)",
     )
     d.add_argument(
         "--beside-real",
@@ -104,16 +111,20 @@ def _add_result_commands(ws: Any) -> None:
         "probe",
         help="Doom: 'always no-op/right/left' and random in M's dream vs the real game",
     )
-    pr.add_argument("run_dir")
+    pr.add_argument("run_dir", help="a Doom World Models run directory with V and M")
     pr.add_argument("overrides", nargs="*", help="e.g. es.temperature=1.15 es.dream_done=sample")
     pr.add_argument("--iteration", type=positive_int, help="M of iteration k (default: the last)")
-    pr.add_argument("--episodes", type=positive_int, default=100)
+    pr.add_argument(
+        "--episodes", type=positive_int, default=100, help="episodes per policy (default 100)"
+    )
     pa = ws.add_parser(
         "parity",
         help="Doom TakeCover: what simple policies survive under each doom_skill (env parity)",
     )
     pa.add_argument("--out", required=True, help="table path without suffix (writes .json, .md)")
-    pa.add_argument("--episodes", type=positive_int, default=100)
+    pa.add_argument(
+        "--episodes", type=positive_int, default=100, help="episodes per policy (default 100)"
+    )
     pa.add_argument(
         "--skill",
         action="append",
@@ -125,12 +136,15 @@ def _add_table_commands(ws: Any) -> None:
     """log, compare and report: tables of what was run."""
     lg = ws.add_parser("log", help="a controller's CMA-ES log (C_*/log.csv) as a Markdown table")
     lg.add_argument("c_dir", help="a C_* folder, e.g. runs/wm-car/C_full")
-    lg.add_argument("--from", dest="first", type=positive_int, default=1, metavar="G")
+    lg.add_argument(
+        "--from", dest="first", type=positive_int, default=1, metavar="G",
+        help="from generation G (default 1)",
+    )  # fmt: skip
     lg.add_argument(
         "--every",
         type=positive_int,
         default=1,
-        help="every n-th generation (and every evaluated one)",
+        help="every n-th generation (and every evaluated one; default 1)",
     )
     cmp = ws.add_parser(
         "compare",
@@ -145,5 +159,5 @@ def _add_table_commands(ws: Any) -> None:
     cmp.add_argument("--target", type=float, help="a score to test each setting against, e.g. 750")
     cmp.add_argument("--out", help="also write the table to this Markdown file")
     rep = ws.add_parser("report", help="the lecture's table from runs, beside the paper's numbers")
-    rep.add_argument("run_dirs", nargs="+")
+    rep.add_argument("run_dirs", nargs="+", help="World Models run directories")
     rep.add_argument("--out", help="report.md path (default FIRST_RUN_DIR/report.md)")
