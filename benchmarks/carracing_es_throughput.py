@@ -31,7 +31,7 @@ from dream_throughput import real
 
 from dynaworld.envs.envpool_carracing import CarRacingGroups, _import_envpool
 from dynaworld.envs.frames import ACTION_SPACES, CARRACING
-from dynaworld.loop import play_episodes
+from dynaworld.episodes import play_episodes
 from dynaworld.models.mdnrnn import MDNRNN
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels.rollout import WorldModelsPolicy, controller_for

@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from dynaworld.models.vae import to_uint8
 from dynaworld.worldmodels import data as wmdata
-from dynaworld.worldmodels.figures import _to_uint8, beside, save_gif
+from dynaworld.worldmodels.figures import beside, save_gif
 from dynaworld.worldmodels.rollout import load_v
 
 
@@ -33,7 +34,7 @@ def main() -> None:
     real = wmdata.load_npz(rollout)["frames"][: a.steps]
     v = load_v(run / "vae.pt", "cpu")
     with torch.no_grad():
-        recon = _to_uint8(v.decode(v.encode(torch.from_numpy(real))[0]))
+        recon = to_uint8(v.decode(v.encode(torch.from_numpy(real))[0]))
     frames = beside(list(real), list(recon))
     out = tempfile.mkdtemp()
     old = Path(out) / "default.gif"

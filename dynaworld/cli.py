@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"dynaworld {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train_commands, _add_sweep_commands, _add_data_commands, _add_other_commands):
+    adders = (_add_train_commands, _add_sweep_commands, _add_demo_command, _add_data_commands,
+              _add_other_commands)  # fmt: skip
+    for add in adders:
         add(sub)
     return p
 
@@ -139,6 +141,9 @@ def _add_sweep_commands(sub: Any) -> None:
         help="take the comparisons (A vs B pairs) from this experiment file, not the sweep's record",
     )
 
+
+def _add_demo_command(sub: Any) -> None:
+    """demo: the lecture's first chart in miniature."""
     d = sub.add_parser(
         "demo", help="the main job: DQN vs extra updates vs Dyna 100x1 vs Rollout-Dyna 10x10"
     )

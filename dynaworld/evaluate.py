@@ -11,8 +11,8 @@ from dynaworld import checkpoint as ckpt
 from dynaworld.build import build, load_and_restore, measure_model
 from dynaworld.config import EnvConfig
 from dynaworld.envs import make_env
+from dynaworld.episodes import play_episodes
 from dynaworld.errors import DynaworldError
-from dynaworld.loop import play_episodes
 from dynaworld.progress import progress_bar
 from dynaworld.resume import read_run_config
 from dynaworld.runlog import TERMINATION_ERROR_COLUMNS, CsvLog, read_csv

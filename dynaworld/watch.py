@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from dynaworld.episodes import FramesSeen, play_episodes
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import EpsilonGreedy
 from dynaworld.files import atomic_write
-from dynaworld.loop import FramesSeen, play_episodes
 
 MIN_SIDE = 160
 MAX_FRAMES = 3000  # a GIF longer than this is cut (its episodes' returns still count in full)

@@ -88,6 +88,49 @@ def test_there_are_no_import_cycles():
     assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]  # the check itself works
 
 
+# The layers, lowest first: a module imports its own layer's modules and lower layers', never a
+# higher one's (reporting reads what runs wrote; training never imports a report or a chart).
+LAYERS = {
+    "foundation": ["errors", "types", "version", "argtypes", "imports", "device", "plain", "files",
+                   "checkpoint", "runlog", "progress"],
+    "core": ["config", "shipped", "loop", "episodes", "planning", "replay", "registry", "agents", "models",
+             "envs"],
+    "run": ["training", "resume", "rundir", "build", "seeds", "datasets", "evaluate", "watch",
+            "callbacks", "interrupt", "parallel", "plots", "worldmodels.pipeline",
+            "worldmodels.fit", "worldmodels.control", "worldmodels.data", "worldmodels.rollout",
+            "worldmodels.run", "worldmodels.config"],
+    "reporting": ["experiments", "worldmodels.report", "worldmodels.figures",
+                  "worldmodels.iterations", "worldmodels.probe", "worldmodels.parity",
+                  "worldmodels.compare", "worldmodels.anchors", "worldmodels.experiment"],
+    "interface": ["", "cli", "commands", "api", "reference", "worldmodels", "worldmodels.cli",
+                  "worldmodels.commands"],
+}  # fmt: skip
+
+
+def layer(module: str) -> int | None:
+    """The layer of ``module``: that of the longest entry naming it or a package above it."""
+    rest = module.removeprefix("dynaworld").removeprefix(".")
+    found = [(len(p), i) for i, ps in enumerate(LAYERS.values()) for p in ps
+             if rest == p or (p and rest.startswith(p + "."))]  # fmt: skip
+    return max(found)[1] if found else None
+
+
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    names = list(LAYERS)
+    return sorted(f"{m} ({names[layer(m)]}) imports {d} ({names[layer(d)]})"
+                  for m, deps in graph.items() for d in deps if layer(d) > layer(m))  # fmt: skip
+
+
+def test_every_module_has_a_layer_and_imports_only_its_own_or_lower_layers():
+    graph = import_graph()
+    assert [m for m in graph if layer(m) is None] == []
+    assert upward(graph) == []
+    # the check itself works: a training module drawing a report's chart is caught
+    assert upward({"dynaworld.training": {"dynaworld.experiments.charts"}}) == [
+        "dynaworld.training (run) imports dynaworld.experiments.charts (reporting)"
+    ]
+
+
 def test_the_import_graph_sees_names_read_from_a_parent_package(tmp_path):
     (tmp_path / "m.py").write_text("from dynaworld import __version__\nfrom dynaworld import api\n")
     graph = import_graph({"dynaworld.m": tmp_path / "m.py", "dynaworld": PACKAGE / "__init__.py",

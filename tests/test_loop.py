@@ -217,7 +217,7 @@ def test_played_episodes_are_seeded_cut_and_shown_to_every_sink():
     import gymnasium as gym
 
     import tests.toy_envs  # noqa: F401  (registers Forever-v0)
-    from dynaworld.loop import PerEpisode, play_episodes
+    from dynaworld.episodes import PerEpisode, play_episodes
 
     envs = [gym.make("CartPole-v1") for _ in range(3)]
 

@@ -532,7 +532,7 @@ def batched_generation_claims() -> None:
     """3 candidates x 4 tracks in lock-step (``CarRacingGroups`` played by ``play_episodes``
     with a population ``WorldModelsPolicy``) give the scores of ``real_episode`` on one envpool
     env per (candidate, track seed)."""
-    from dynaworld.loop import play_episodes
+    from dynaworld.episodes import play_episodes
     from dynaworld.worldmodels.rollout import WorldModelsPolicy
 
     torch.manual_seed(0)
@@ -561,7 +561,7 @@ def test_world_models_policy_in_lockstep_plays_each_episode_as_alone():
     """V + M + C with exploration, three CarRacing episodes in lockstep (one batched V encode,
     M step and C act a step): each episode's return as when it is played alone."""
     from dynaworld.envs.worldmodels import make_wm_env
-    from dynaworld.loop import play_episodes
+    from dynaworld.episodes import play_episodes
     from dynaworld.worldmodels.rollout import WorldModelsPolicy
 
     torch.manual_seed(0)

@@ -146,7 +146,7 @@ class EnvpoolCarRacing(gym.Env[np.ndarray, np.ndarray]):
 
 class CarRacingGroups:
     """G groups of R envpool CarRacing-v3 envs stepped in lock-step: a CMA-ES generation's
-    episodes, as ``loop.Episodes`` (``play_episodes`` plays them; slot g·R + j is group g's env j).
+    episodes, as ``episodes.Episodes`` (``play_episodes`` plays them; slot g·R + j is group g's env j).
 
     Env j of every group drives track ``seed + j`` (envpool seeds a pool's env j with its seed
     + j), so all candidates of a generation meet the same R tracks, and env j's first episode is

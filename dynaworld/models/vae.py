@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -60,3 +61,8 @@ class ConvVAE(nn.Module):
         kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
         loss = r + torch.clamp(kl, min=kl_tolerance * self.z_dim)
         return loss, {"recon": r.item(), "kl": kl.item(), "loss": loss.item()}
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """V's output frames (B, 3, H, W) in [0, 1] -> (B, H, W, 3) uint8."""
+    return (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()

@@ -57,6 +57,7 @@ def add_parser(sub: Any) -> None:
         help="train the controllers in M_k's dream, k an iterative run's iteration (default: 1)",
     )
     _add_result_commands(ws)
+    _add_doom_commands(ws)
     _add_table_commands(ws)
 
 
@@ -107,6 +108,10 @@ def _add_result_commands(ws: Any) -> None:
         metavar="SEED",
         help="also play C in the real game (this seed) and show it left of the dream",
     )
+
+
+def _add_doom_commands(ws: Any) -> None:
+    """probe and parity: Doom's dream against the real game."""
     pr = ws.add_parser(
         "probe",
         help="Doom: 'always no-op/right/left' and random in M's dream vs the real game",

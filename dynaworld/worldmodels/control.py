@@ -16,8 +16,9 @@ from dynaworld.agents.controller import Controller
 from dynaworld.envs.envpool_carracing import CarRacingGroups
 from dynaworld.envs.frames import CARRACING
 from dynaworld.envs.worldmodels import ACTION_SPACES
+from dynaworld.episodes import play_episodes
 from dynaworld.errors import DynaworldError
-from dynaworld.loop import Fitness, play_episodes
+from dynaworld.loop import Fitness
 from dynaworld.models.dream import DreamEnv, dream_returns
 from dynaworld.parallel import Pool, gather
 from dynaworld.runlog import write_json

@@ -21,9 +21,9 @@ import torch
 from dynaworld import files
 from dynaworld.agents.controller import Controller
 from dynaworld.envs.worldmodels import make_wm_env
+from dynaworld.episodes import PerEpisode, play_episodes
 from dynaworld.errors import DynaworldError
 from dynaworld.files import atomic_write, write_text
-from dynaworld.loop import PerEpisode, play_episodes
 from dynaworld.models.mdnrnn import action_vector
 from dynaworld.parallel import gather, make_pool
 

@@ -15,42 +15,11 @@ from dynaworld.agents.controller import Controller
 from dynaworld.config import load_yaml
 from dynaworld.files import save_figure
 from dynaworld.models.dream import DreamEnv
-from dynaworld.models.vae import ConvVAE
+from dynaworld.models.vae import ConvVAE, to_uint8
 from dynaworld.worldmodels import anchors
 from dynaworld.worldmodels.config import rollouts_at
 
-
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [0, 1] -> (B, H, W, 3) uint8."""
-    return (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
-@torch.no_grad()
-def recon_grid(
-    v: ConvVAE, frames: np.ndarray, path: str | Path, n: int = 8, scale: int = 3
-) -> Path:
-    """Top row: n frames spread over a held-out rollout; bottom row: V's reconstructions (from
-    mu); each row labelled on the left."""
-    v = v.cpu().eval()
-    idx = np.linspace(0, len(frames) - 1, n).astype(int)
-    x = torch.from_numpy(frames[idx])
-    recon = _to_uint8(v.decode(v.encode(x)[0]))
-    rows = [np.concatenate(list(frames[idx]), 1), np.concatenate(list(recon), 1)]
-    img = Image.fromarray(np.concatenate(rows, 0))
-    img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    h = img.height // 2
-    labelled = Image.new("RGB", (img.width + LABEL_WIDTH, img.height + 16), "white")
-    labelled.paste(img, (LABEL_WIDTH, 16))
-    draw = ImageDraw.Draw(labelled)
-    draw.text((4, 2), f"V (ConvVAE): {n} held-out frames and their reconstructions", fill="black")
-    for i, text in enumerate(("input", "V's recon-\nstruction")):
-        draw.multiline_text((4, 16 + i * h + h // 2 - 12), text, fill="black")
-    labelled.save(path)
-    return Path(path)
-
-
 GIF_COLOURS = 40  # a shared palette this small keeps game frames legible at 1/3 the bytes
-LABEL_WIDTH = 80  # pixels left of a recon grid's rows for their labels
 
 
 def save_gif(
@@ -108,7 +77,7 @@ def dream_frames(
     dream.restart()
     frames = []
     while dream.running:
-        frames.append(_to_uint8(v.decode(dream.obs.cpu()))[0])
+        frames.append(to_uint8(v.decode(dream.obs.cpu()))[0])
         if params is None:
             a = torch.as_tensor(env.single_action_space.sample())[None]
         else:

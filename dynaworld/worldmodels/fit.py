@@ -17,16 +17,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 from tensorboardX import SummaryWriter
 
 from dynaworld.checkpoint import load_file, save_file
 from dynaworld.errors import DynaworldError
 from dynaworld.models.mdnrnn import MDNRNN
-from dynaworld.models.vae import ConvVAE
+from dynaworld.models.vae import ConvVAE, to_uint8
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import CsvLog
 from dynaworld.worldmodels import data as wmdata
-from dynaworld.worldmodels.figures import recon_grid
 from dynaworld.worldmodels.rollout import load_m, load_v
 from dynaworld.worldmodels.run import WorldModelsRun
 
@@ -245,3 +245,30 @@ def train_m(run: WorldModelsRun, k: int = 1, progress: bool = True) -> dict[str,
         {"shape": shape, "weights": m.cpu().state_dict(), "rollouts": len(files)}, run.m_path(k)
     )
     return {"updates": steps, "rollouts": len(files), **parts}
+
+
+LABEL_WIDTH = 80  # pixels left of a recon grid's rows for their labels
+
+
+@torch.no_grad()
+def recon_grid(
+    v: ConvVAE, frames: np.ndarray, path: str | Path, n: int = 8, scale: int = 3
+) -> Path:
+    """Top row: n frames spread over a held-out rollout; bottom row: V's reconstructions (from
+    mu); each row labelled on the left."""
+    v = v.cpu().eval()
+    idx = np.linspace(0, len(frames) - 1, n).astype(int)
+    x = torch.from_numpy(frames[idx])
+    recon = to_uint8(v.decode(v.encode(x)[0]))
+    rows = [np.concatenate(list(frames[idx]), 1), np.concatenate(list(recon), 1)]
+    img = Image.fromarray(np.concatenate(rows, 0))
+    img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    h = img.height // 2
+    labelled = Image.new("RGB", (img.width + LABEL_WIDTH, img.height + 16), "white")
+    labelled.paste(img, (LABEL_WIDTH, 16))
+    draw = ImageDraw.Draw(labelled)
+    draw.text((4, 2), f"V (ConvVAE): {n} held-out frames and their reconstructions", fill="black")
+    for i, text in enumerate(("input", "V's recon-\nstruction")):
+        draw.multiline_text((4, 16 + i * h + h // 2 - 12), text, fill="black")
+    labelled.save(path)
+    return Path(path)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from dynaworld.envs.worldmodels import DOOM, make_wm_env
+from dynaworld.episodes import PerEpisode, play_episodes
 from dynaworld.files import write_text
-from dynaworld.loop import PerEpisode, play_episodes
 from dynaworld.progress import progress_bar
 from dynaworld.runlog import write_json
 

@@ -16,7 +16,7 @@ import torch
 from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
 from dynaworld.envs.worldmodels import make_wm_env
-from dynaworld.loop import FramesSeen, PerEpisode, play_episodes
+from dynaworld.episodes import FramesSeen, PerEpisode, play_episodes
 from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
 from dynaworld.models.vae import ConvVAE
 from dynaworld.worldmodels.data import DataPolicy, Hold, Recorder
