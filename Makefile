@@ -40,7 +40,7 @@ lint: $(STAMP)
 
 # the documentation site (site/; `$(VENV)/bin/mkdocs serve` to browse while editing)
 docs: $(STAMP)
-	$(PY) -m dynaworld.reference docs
+	$(PY) -m dynaworld.cli.reference docs
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 typecheck: $(STAMP)

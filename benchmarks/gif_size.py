@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from dynaworld.models.vae import to_uint8
+from dynaworld.studies.worldmodels.figures import beside, save_gif
 from dynaworld.worldmodels import data as wmdata
-from dynaworld.worldmodels.figures import beside, save_gif
 from dynaworld.worldmodels.rollout import load_v
 
 

@@ -31,3 +31,13 @@ def probability(text: str) -> float:
     if not 0.0 <= x <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {x}")
     return x
+
+
+def positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not x > 0.0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {x}")
+    return x

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from dynaworld.experiments.charts import eval_curve
-from dynaworld.experiments.random_policy import RANDOM_EPISODES, beats_random_p, random_row
 from dynaworld.files import atomic_write
+from dynaworld.studies.charts import eval_curve
+from dynaworld.studies.random_policy import RANDOM_EPISODES, beats_random_p, random_row
 
 BUDGETS = (100_000, 150_000, 200_000)
 ALPHA_POWER, POWER = 0.05 / 8, 0.8

@@ -32,7 +32,8 @@ from dynaworld.envs.worldmodels import CARRACING
 from dynaworld.evaluate import evaluate
 from dynaworld.models.mdnrnn import MDNRNN
 from dynaworld.models.vae import ConvVAE
-from dynaworld.worldmodels import data, parity, rollout
+from dynaworld.studies.worldmodels import parity
+from dynaworld.worldmodels import data, rollout
 from dynaworld.worldmodels.data import SHORT_HOLDS, Hold
 
 

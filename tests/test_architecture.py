@@ -88,22 +88,19 @@ def test_there_are_no_import_cycles():
     assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]  # the check itself works
 
 
-# The layers, lowest first: a module imports its own layer's modules and lower layers', never a
-# higher one's (reporting reads what runs wrote; training never imports a report or a chart).
+# The layers, lowest first, and the folders that show them: dynaworld/ itself holds the core and
+# the run machinery with their foundation, studies/ the reporting (sweeps, statistics, charts, the
+# papers' reproductions), cli/ the interface. A module imports its own layer's modules and lower
+# layers', never a higher one's (reporting reads what runs wrote; training never draws a report).
 LAYERS = {
     "foundation": ["errors", "types", "version", "argtypes", "imports", "device", "plain", "files",
                    "checkpoint", "runlog", "progress"],
-    "core": ["config", "shipped", "loop", "episodes", "planning", "replay", "registry", "agents", "models",
-             "envs"],
+    "core": ["config", "shipped", "loop", "episodes", "planning", "replay", "registry", "agents",
+             "models", "envs"],
     "run": ["training", "resume", "rundir", "build", "seeds", "datasets", "evaluate", "watch",
-            "callbacks", "interrupt", "parallel", "plots", "worldmodels.pipeline",
-            "worldmodels.fit", "worldmodels.control", "worldmodels.data", "worldmodels.rollout",
-            "worldmodels.run", "worldmodels.config"],
-    "reporting": ["experiments", "worldmodels.report", "worldmodels.figures",
-                  "worldmodels.iterations", "worldmodels.probe", "worldmodels.parity",
-                  "worldmodels.compare", "worldmodels.anchors", "worldmodels.experiment"],
-    "interface": ["", "cli", "commands", "api", "reference", "worldmodels", "worldmodels.cli",
-                  "worldmodels.commands"],
+            "callbacks", "interrupt", "parallel", "plots", "worldmodels"],
+    "reporting": ["studies"],
+    "interface": ["", "api", "cli"],
 }  # fmt: skip
 
 
@@ -126,9 +123,16 @@ def test_every_module_has_a_layer_and_imports_only_its_own_or_lower_layers():
     assert [m for m in graph if layer(m) is None] == []
     assert upward(graph) == []
     # the check itself works: a training module drawing a report's chart is caught
-    assert upward({"dynaworld.training": {"dynaworld.experiments.charts"}}) == [
-        "dynaworld.training (run) imports dynaworld.experiments.charts (reporting)"
+    assert upward({"dynaworld.training": {"dynaworld.studies.charts"}}) == [
+        "dynaworld.training (run) imports dynaworld.studies.charts (reporting)"
     ]
+    top = {p.name.removesuffix(".py") for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists() or p.name == "worldmodels"}  # fmt: skip
+    assert {"studies", "cli", "loop", "worldmodels"} <= top and "experiments" not in top
+
+
+def test_no_two_modules_share_a_name():
+    names = [p.stem for p in PACKAGE.rglob("*.py") if p.stem not in ("__init__", "__main__")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
 
 
 def test_the_import_graph_sees_names_read_from_a_parent_package(tmp_path):

@@ -7,7 +7,7 @@ import yaml
 
 from dynaworld.config import inert_settings, load_config, refuse_inert
 from dynaworld.errors import ConfigError
-from dynaworld.experiments.experiment import Experiment
+from dynaworld.studies.experiment import Experiment
 from tests.conftest import CONFIGS, ROOT
 
 

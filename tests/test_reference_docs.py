@@ -1,6 +1,6 @@
 """docs/cli.md and docs/config.md are generated from the parser and the config fields' docs."""
 
-from dynaworld.reference import main
+from dynaworld.cli.reference import main
 from tests.conftest import ROOT
 
 

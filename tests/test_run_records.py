@@ -143,8 +143,8 @@ def test_a_corrupt_summary_and_a_legacy_record_in_a_sweep_folder(cli, tmp_path):
 
 
 def test_the_demo_records_what_it_runs():
-    from dynaworld.experiments.demo import demo_experiment
-    from dynaworld.experiments.record import sweep_spec
+    from dynaworld.studies.demo import demo_experiment
+    from dynaworld.studies.record import sweep_spec
 
     spec = sweep_spec(demo_experiment("MinAtar/Breakout-v1", 30_000, 2), [])
     assert spec["experiment_file"] == "(built in: dynaworld demo)"

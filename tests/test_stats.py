@@ -6,7 +6,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from dynaworld.experiments.stats import (
+from dynaworld.studies.stats import (
     cell,
     holm,
     interval,
@@ -76,7 +76,7 @@ def test_comparisons_are_declared_in_the_experiment_file_and_checked_before_any_
     import pytest
 
     from dynaworld.errors import ConfigError
-    from dynaworld.experiments import Experiment
+    from dynaworld.studies import Experiment
 
     exp = Experiment.load("planning_shape")
     assert ("rollout_10x10", "dyna_100x1") in exp.comparisons

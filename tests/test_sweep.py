@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dynaworld.experiments.report import human_normalised
+from dynaworld.studies.report import human_normalised
 from tests.conftest import ROOT
 
 TINY = [
@@ -190,8 +190,8 @@ def test_human_normalised_scores():
 
 
 def test_two_pretrained_models_a_game_are_made_from_their_own_experts_and_split_by_seed(tmp_path):
-    from dynaworld.experiments.experiment import Experiment
-    from dynaworld.experiments.sweep import pretrain_jobs
+    from dynaworld.studies.experiment import Experiment
+    from dynaworld.studies.sweep import pretrain_jobs
 
     exp = Experiment.load(ROOT / "experiments/model_relaxation_200k.yaml")
     specs = [r for r in exp.runs(tmp_path, seeds=4) if r.method == "pretrained_10x10"]
@@ -210,7 +210,7 @@ def test_a_pretrained_model_is_made_expert_data_model_and_the_expert_ignores_no_
     """``run_pretrain`` on a tiny MinAtar budget: the expert DQN run is made without m's settings
     (a new run refuses settings it would ignore), the model with them."""
     from dynaworld.config import load_yaml
-    from dynaworld.experiments.sweep import run_pretrain
+    from dynaworld.studies.sweep import run_pretrain
 
     expert = load_yaml(ROOT / "configs/dqn_minatar_breakout.yaml")
     expert.update(total_steps=300, eval_every=0, final_eval_episodes=1, progress=False, seed=1)

@@ -99,14 +99,14 @@ def k2_claims(tmp: str) -> None:
     assert state is not None and np.allclose(state["es"].x0, params)
     assert json.loads((run.c_dir(2) / "eval.json").read_text())["iteration"] == 2
     # The constant-action probe of M_2: each policy in the dream and in the game, as files.
-    from dynaworld.worldmodels.probe import probe
+    from dynaworld.studies.worldmodels.probe import probe
 
     rows = {r["policy"]: r for r in probe(run, 2, episodes=2)["rows"]}
     assert set(rows) == {"noop", "right", "left", "random"}
     assert all(r["real_mean"] > 0 and 1 <= r["dream_mean"] <= 40 for r in rows.values())
     assert (d / "iter2" / "probe_tau1_threshold.md").exists() and (d / "probe_real_2.json").exists()
     # The report follows C over the iterations: one row per C_k with its probe, and the gap chart.
-    from dynaworld.worldmodels.report import report
+    from dynaworld.studies.worldmodels.table import report
 
     probe(run, 1, episodes=2)
     pipe.evaluate(k=1), pipe.evaluate_random()
@@ -117,7 +117,7 @@ def k2_claims(tmp: str) -> None:
         assert img.size[0] > img.size[1] > 100
     # The temperature table at the final model: a new tau is trained in M_2's dream from zero
     # weights; the iterated tau keeps its C_2; both are tested against the run's random policy.
-    from dynaworld.worldmodels.experiment import run_experiment
+    from dynaworld.studies.worldmodels.controllers import run_experiment
 
     exp = Path(tmp) / "temps.yaml"
     exp.write_text(f"name: t\nconfig: {d / 'config.yaml'}\ncontrollers:\n"

@@ -25,9 +25,9 @@ from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
 from dynaworld.models.dream import DreamEnv, dream_returns
 from dynaworld.models.mdnrnn import MDNRNN
 from dynaworld.models.vae import ConvVAE
+from dynaworld.studies.worldmodels import table as wm_report
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels import fit
-from dynaworld.worldmodels import report as wm_report
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
 from dynaworld.worldmodels.rollout import controller_for, real_episode
@@ -636,7 +636,7 @@ def doom_dream_claims(tmp: str) -> None:
     """Run by the test above in a subprocess: a native crash in VizDoom fails that test only."""
     from pathlib import Path
 
-    from dynaworld.worldmodels.experiment import run_experiment
+    from dynaworld.studies.worldmodels.controllers import run_experiment
 
     tmp_path = Path(tmp)
     os.chdir(tmp_path)
@@ -676,7 +676,7 @@ def doom_settings_claims(tmp: str) -> None:
     from pathlib import Path
 
     from dynaworld.envs.worldmodels import DOOM, make_wm_env
-    from dynaworld.worldmodels.parity import parity
+    from dynaworld.studies.worldmodels.parity import parity
 
     assert make_wm_env(DOOM, doom_skill=5).unwrapped.game.get_doom_skill() == 5
     assert make_wm_env(DOOM).unwrapped.game.get_doom_skill() == 4  # take_cover.cfg's own
@@ -693,7 +693,7 @@ def doom_settings_claims(tmp: str) -> None:
 def test_carracing_report_pools_cmaes_seeds_and_tests_the_papers_ordering(tmp_path):
     """Repeats C_<variant>_seed<N> share a row (per-seed means, CI over seeds); each pair of
     variants gets Welch's test on the per-seed means, Holm-corrected over the pairs."""
-    from dynaworld.worldmodels.report import report
+    from dynaworld.studies.worldmodels.table import report
 
     rng = np.random.default_rng(0)
     for variant, centre in (("v_only", 300), ("v_hidden", 450), ("full", 600)):
@@ -728,7 +728,7 @@ def test_a_c_record_older_than_a_setting_resumes_with_that_settings_default():
 
 
 def test_more_rollouts_may_be_scheduled_for_generations_not_yet_made_never_for_made_ones(tmp_path):
-    from dynaworld.worldmodels.report import _budget
+    from dynaworld.studies.worldmodels.table import _budget
     from dynaworld.worldmodels.run import WorldModelsRun
 
     def cfg(*extra):
@@ -751,7 +751,7 @@ def test_more_rollouts_may_be_scheduled_for_generations_not_yet_made_never_for_m
 
 
 def test_an_experiment_refuses_a_controller_it_cannot_continue_before_making_any_data(tmp_path):
-    from dynaworld.worldmodels.experiment import run_experiment
+    from dynaworld.studies.worldmodels.controllers import run_experiment
     from dynaworld.worldmodels.run import WorldModelsRun
 
     run_dir = tmp_path / "wm"
@@ -773,8 +773,8 @@ def test_an_experiment_refuses_a_controller_it_cannot_continue_before_making_any
 
 
 def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
-    from dynaworld.experiments.stats import welch_p
-    from dynaworld.worldmodels.report import seeds_table
+    from dynaworld.studies.stats import welch_p
+    from dynaworld.studies.worldmodels.table import seeds_table
 
     def c(models: int, seed: int, mean: float) -> dict:
         return {"temperature": 1.15, "dream_done": "sample", "dream_models": models,
@@ -814,7 +814,7 @@ def test_compare_pools_repeats_tests_them_against_the_first_and_a_target_and_ref
 
     from scipy import stats as sps
 
-    from dynaworld.experiments.stats import holm, welch_p
+    from dynaworld.studies.stats import holm, welch_p
 
     rng = np.random.default_rng(0)
 

@@ -6,8 +6,8 @@ an unknown key fails with the closest valid key. ``schema``: the machinery; ``tr
 training config; ``files``: YAML and overrides. World Models' config: ``worldmodels.config``.
 """
 
-from dynaworld.config.files import load_config, load_yaml, merge, parse_overrides, save_config
 from dynaworld.config.inert import inert_settings, refuse_inert
+from dynaworld.config.loading import load_config, load_yaml, merge, parse_overrides, save_config
 from dynaworld.config.schema import (
     RUNTIME_ONLY,
     all_keys,

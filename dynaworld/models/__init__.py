@@ -1,5 +1,5 @@
 """Models m: anything with ``update(transition)`` (UPDATEMODEL) and batched ``step(query)``."""
 
-from dynaworld.models.replay import ReplayModel, ReplayWriter
+from dynaworld.models.replay_model import ReplayModel, ReplayWriter
 
 __all__ = ["ReplayModel", "ReplayWriter"]

@@ -15,10 +15,10 @@ from dynaworld.agents.cmaes import read_log
 from dynaworld.config import load_yaml
 from dynaworld.envs.frames import DOOM
 from dynaworld.errors import DynaworldError
-from dynaworld.experiments.stats import cell, holm, welch_p
 from dynaworld.files import read_json, write_text
-from dynaworld.worldmodels import anchors
-from dynaworld.worldmodels.figures import (
+from dynaworld.studies.stats import cell, holm, welch_p
+from dynaworld.studies.worldmodels import anchors
+from dynaworld.studies.worldmodels.figures import (
     c_setting,
     curve_vs_reference,
     dream_order,
@@ -27,7 +27,7 @@ from dynaworld.worldmodels.figures import (
     from_zero,
     temperature_chart,
 )
-from dynaworld.worldmodels.iterations import (
+from dynaworld.studies.worldmodels.iterations import (
     actual_cell,
     against_random,
     gap_chart,

@@ -28,9 +28,9 @@ from typing import Any
 from dynaworld.config import from_dict, load_yaml, merge, parse_overrides, to_dict
 from dynaworld.errors import ConfigError
 from dynaworld.shipped import resolve
+from dynaworld.studies.worldmodels.table import report
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline, needs_m
-from dynaworld.worldmodels.report import report
 from dynaworld.worldmodels.run import WorldModelsRun
 
 PER_CONTROLLER = ("controller", "es")

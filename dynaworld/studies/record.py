@@ -24,8 +24,8 @@ from dynaworld.config import (
     run_differences,
 )
 from dynaworld.errors import ConfigError, DynaworldError
-from dynaworld.experiments.experiment import SUMMARY_COLUMNS, Experiment, RunSpec
 from dynaworld.files import atomic_write, read_json
+from dynaworld.studies.experiment import SUMMARY_COLUMNS, Experiment, RunSpec
 
 RESULT_COLUMNS = (
     *("suite", "game", "env_id", "method", "label", "family", "shape", "model", "seed"),

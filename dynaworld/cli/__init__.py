@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from dynaworld.argtypes import non_negative_int, positive_int, probability
+from dynaworld.cli.wm_parser import add_parser
 from dynaworld.errors import DynaworldError, RunsFailed
 from dynaworld.version import __version__
-from dynaworld.worldmodels.cli import add_parser
 
 EPILOG = """examples:
   dynaworld train configs/dqn_minatar_breakout.yaml total_steps=5000 --run-dir runs/breakout
@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         # the one deferred import: the commands need torch, parsing (and --help) does not
-        commands = importlib.import_module("dynaworld.commands")
+        commands = importlib.import_module("dynaworld.cli.commands")
         status = int(commands.COMMANDS[args.command](args))
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at interpreter exit
         return status

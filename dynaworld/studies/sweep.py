@@ -33,8 +33,14 @@ from dynaworld.config import (
 from dynaworld.datasets import collect, train_model
 from dynaworld.device import resolve_device
 from dynaworld.errors import ConfigError, RunsFailed
-from dynaworld.experiments.experiment import Experiment, RunSpec, nested
-from dynaworld.experiments.record import (
+from dynaworld.files import append_text, atomic_write, read_json
+from dynaworld.parallel import make_pool
+from dynaworld.progress import progress_bar
+from dynaworld.registry import MODELS
+from dynaworld.runlog import reached
+from dynaworld.seeds import batch_refusal, common_start, train_seeds
+from dynaworld.studies.experiment import Experiment, RunSpec, nested
+from dynaworld.studies.record import (
     check_same_run,
     check_spec,
     recorded_runs,
@@ -42,12 +48,6 @@ from dynaworld.experiments.record import (
     sweep_spec,
     write_results,
 )
-from dynaworld.files import append_text, atomic_write, read_json
-from dynaworld.parallel import make_pool
-from dynaworld.progress import progress_bar
-from dynaworld.registry import MODELS
-from dynaworld.runlog import reached
-from dynaworld.seeds import batch_refusal, common_start, train_seeds
 from dynaworld.training import train
 
 PACK = ("auto", "on", "off")

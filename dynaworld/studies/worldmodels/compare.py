@@ -21,8 +21,8 @@ import numpy as np
 from scipy import stats as sps
 
 from dynaworld.errors import DynaworldError
-from dynaworld.experiments.stats import cell, holm, welch_p
 from dynaworld.files import read_json
+from dynaworld.studies.stats import cell, holm, welch_p
 from dynaworld.worldmodels.run import eval_check, iteration_of
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dynaworld.config import load_yaml
-from dynaworld.experiments.stats import cell_text, holm, probability_of_improvement, welch_p
 from dynaworld.files import read_json, save_figure
-from dynaworld.worldmodels.probe import probe_file
+from dynaworld.studies.stats import cell_text, holm, probability_of_improvement, welch_p
+from dynaworld.studies.worldmodels.probe import probe_file
 from dynaworld.worldmodels.run import eval_check, iteration_dir, iteration_of
 
 PROBED = ("noop", "right", "left")  # the constant actions of the probe, in table order

@@ -13,8 +13,8 @@ from dynaworld.errors import DynaworldError
 from dynaworld.files import read_json, write_text
 from dynaworld.models.dream import dream_scores
 from dynaworld.runlog import write_json
+from dynaworld.studies.worldmodels.parity import LEFT, NOOP, RIGHT, survival
 from dynaworld.worldmodels import control
-from dynaworld.worldmodels.parity import LEFT, NOOP, RIGHT, survival
 from dynaworld.worldmodels.run import EVAL_SEED, WorldModelsRun
 
 ACTIONS = {"noop": NOOP, "right": RIGHT, "left": LEFT, "random": None}

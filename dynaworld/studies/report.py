@@ -20,7 +20,11 @@ import numpy as np
 
 from dynaworld.config import PlanningConfig, load_yaml, merge
 from dynaworld.errors import DynaworldError
-from dynaworld.experiments.charts import (
+from dynaworld.files import atomic_write
+from dynaworld.registry import MODELS
+from dynaworld.rundir import check_no_links
+from dynaworld.runlog import read_csv
+from dynaworld.studies.charts import (
     Style,
     bar_chart,
     eval_curve,
@@ -30,10 +34,10 @@ from dynaworld.experiments.charts import (
     method_styles,
     model_error_chart,
 )
-from dynaworld.experiments.experiment import Experiment
-from dynaworld.experiments.random_policy import random_section
-from dynaworld.experiments.record import check_names
-from dynaworld.experiments.stats import (
+from dynaworld.studies.experiment import Experiment
+from dynaworld.studies.random_policy import random_section
+from dynaworld.studies.record import check_names
+from dynaworld.studies.stats import (
     cell,
     cell_text,
     holm,
@@ -41,10 +45,6 @@ from dynaworld.experiments.stats import (
     probability_of_improvement,
     welch_p,
 )
-from dynaworld.files import atomic_write
-from dynaworld.registry import MODELS
-from dynaworld.rundir import check_no_links
-from dynaworld.runlog import read_csv
 
 # Random and human reference scores (Atari-100k literature).
 ATARI_REFERENCE = {

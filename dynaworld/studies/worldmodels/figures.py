@@ -16,7 +16,7 @@ from dynaworld.config import load_yaml
 from dynaworld.files import save_figure
 from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE, to_uint8
-from dynaworld.worldmodels import anchors
+from dynaworld.studies.worldmodels import anchors
 from dynaworld.worldmodels.config import rollouts_at
 
 GIF_COLOURS = 40  # a shared palette this small keeps game frames legible at 1/3 the bytes

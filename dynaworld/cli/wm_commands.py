@@ -10,20 +10,23 @@ from pathlib import Path
 import numpy as np
 
 from dynaworld import rundir
+from dynaworld.cli.wm_parser import STAGE_COMMANDS
 from dynaworld.config import load_config
 from dynaworld.errors import ConfigError
 from dynaworld.files import atomic_write
 from dynaworld.shipped import names
+from dynaworld.studies.worldmodels.compare import compare
+from dynaworld.studies.worldmodels.controllers import run_experiment
+from dynaworld.studies.worldmodels.figures import dream_gif
+from dynaworld.studies.worldmodels.parity import parity
+from dynaworld.studies.worldmodels.probe import probe
+from dynaworld.studies.worldmodels.reward_check import reward_check
+from dynaworld.studies.worldmodels.reward_check import table as reward_table
+from dynaworld.studies.worldmodels.table import log_table, report
 from dynaworld.worldmodels import control
-from dynaworld.worldmodels.cli import STAGE_COMMANDS
-from dynaworld.worldmodels.compare import compare
+from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
-from dynaworld.worldmodels.experiment import run_experiment
-from dynaworld.worldmodels.figures import dream_gif
-from dynaworld.worldmodels.parity import parity
 from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
-from dynaworld.worldmodels.probe import probe
-from dynaworld.worldmodels.report import log_table, report
 from dynaworld.worldmodels.rollout import load_v
 from dynaworld.worldmodels.run import WorldModelsRun
 
@@ -108,6 +111,21 @@ def probe_dream(a: argparse.Namespace) -> None:
     print(f"dynaworld: probe {out['path']}")
 
 
+def check_rewards(a: argparse.Namespace) -> None:
+    run = WorldModelsRun(load_run_config(a.run_dir), a.run_dir, record=False)
+    fitted = [j for j in range(1, run.cfg.iterate.iterations + 1) if run.m_path(j).exists()]
+    k = a.iteration or (fitted[-1] if fitted else 1)
+    files = wmdata.rollout_files(a.rollouts)
+    trained = {run.data_dir(j).resolve() for j in range(1, k + 1)}
+    if any(f.parent.resolve() in trained for f in files):
+        raise ConfigError(
+            f"--rollouts {a.rollouts} is M_{k}'s training data: name held-out rollouts"
+        )
+    out = reward_check(run, files, k, a.window, a.temperature, a.seed)
+    print(reward_table(out), end="")
+    print(f"dynaworld: reward-check {run.iteration_dir(k) / 'reward_check.json'}")
+
+
 def env_parity(a: argparse.Namespace) -> None:
     skills = [None if k == "cfg" else int(k) for k in (a.skill or ["cfg", "5"])]
     result = parity(a.out, skills, a.episodes)
@@ -140,6 +158,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "random": random,
     "dream": dream,
     "probe": probe_dream,
+    "reward-check": check_rewards,
     "parity": env_parity,
     "report": tables,
     "log": es_log,

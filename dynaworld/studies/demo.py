@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dynaworld.experiments.experiment import Experiment
-from dynaworld.experiments.report import report
-from dynaworld.experiments.sweep import run_sweep
+from dynaworld.studies.experiment import Experiment
+from dynaworld.studies.report import report
+from dynaworld.studies.sweep import run_sweep
 
 MINATAR_DQN: dict[str, Any] = {
     "eval_every": 10_000,

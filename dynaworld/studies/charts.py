@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from dynaworld.experiments.stats import Interval, interval
 from dynaworld.files import save_figure
 from dynaworld.runlog import read_csv, read_metrics
+from dynaworld.studies.stats import Interval, interval
 
 # One colour and marker per method, in the experiment's order (colour-blind-safe Tableau 10).
 PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",

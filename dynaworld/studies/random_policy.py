@@ -20,9 +20,9 @@ from scipy import stats as sps
 from dynaworld.config import EnvConfig, load_config, to_dict
 from dynaworld.envs import make_env
 from dynaworld.evaluate import evaluate
-from dynaworld.experiments.stats import holm
 from dynaworld.files import check_target, read_json
 from dynaworld.runlog import write_json
+from dynaworld.studies.stats import holm
 
 Groups = dict[tuple[str, str], dict[str, list[dict[str, Any]]]]
 RANDOM_EPISODES = 100

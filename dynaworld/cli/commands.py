@@ -14,22 +14,22 @@ from pathlib import Path
 import yaml
 
 from dynaworld.api import Run
+from dynaworld.cli import wm_commands
 from dynaworld.config import TrainConfig, describe, load_config, to_dict
 from dynaworld.datasets import collect as collect_dataset
 from dynaworld.datasets import train_model
 from dynaworld.envs import check_env_id, import_env_modules
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import measure_run_model
-from dynaworld.experiments import Experiment, run_sweep
-from dynaworld.experiments import report as sweep_report
-from dynaworld.experiments.demo import demo as run_demo
 from dynaworld.resume import check_new_run_dir, default_run_dir, resume_config
 from dynaworld.seeds import train_seeds
 from dynaworld.shipped import KINDS, names
+from dynaworld.studies import Experiment, run_sweep
+from dynaworld.studies import report as sweep_report
+from dynaworld.studies.demo import demo as run_demo
+from dynaworld.studies.worldmodels.table import report as wm_report
 from dynaworld.training import train as run_training
-from dynaworld.worldmodels import commands as wm_commands
 from dynaworld.worldmodels.config import WorldModelsConfig
-from dynaworld.worldmodels.report import report as wm_report
 
 
 def train(a: argparse.Namespace) -> int:

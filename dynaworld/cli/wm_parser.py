@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynaworld.argtypes import positive_int
+from dynaworld.argtypes import non_negative_int, positive_float, positive_int
 
 STAGE_COMMANDS = {
     "collect": "rollouts of data.policy to disk (parallel, resumable)",
@@ -57,7 +57,7 @@ def add_parser(sub: Any) -> None:
         help="train the controllers in M_k's dream, k an iterative run's iteration (default: 1)",
     )
     _add_result_commands(ws)
-    _add_doom_commands(ws)
+    _add_dream_commands(ws)
     _add_table_commands(ws)
 
 
@@ -110,8 +110,30 @@ def _add_result_commands(ws: Any) -> None:
     )
 
 
-def _add_doom_commands(ws: Any) -> None:
-    """probe and parity: Doom's dream against the real game."""
+def _add_dream_commands(ws: Any) -> None:
+    """reward-check, probe and parity: the dream against the real game."""
+    rc = ws.add_parser(
+        "reward-check",
+        help="M's reward head on held-out real rollouts against the mean reward: does the "
+        "dream's return mean anything? -> reward_check.json",
+    )
+    rc.add_argument("run_dir", help="a World Models run with V and an M trained with a reward head")
+    rc.add_argument(
+        "--rollouts", required=True, metavar="DIR",
+        help="held-out rollout files (rollout_*.npz) M never trained on, e.g. the data/ of a run "
+        "that only collected, with another data.seed",
+    )  # fmt: skip
+    rc.add_argument("--iteration", type=positive_int, help="M of iteration k (default: the last)")
+    rc.add_argument(
+        "--window", type=positive_int, default=100, help="steps per summed window (default 100)"
+    )
+    rc.add_argument(
+        "--temperature", type=positive_float, default=1.0,
+        help="τ of the open-loop dream (default 1.0)",
+    )  # fmt: skip
+    rc.add_argument(
+        "--seed", type=non_negative_int, default=0, help="the dream's draws (default 0)"
+    )
     pr = ws.add_parser(
         "probe",
         help="Doom: 'always no-op/right/left' and random in M's dream vs the real game",

@@ -1,0 +1,1 @@
+"""The World Models paper reproduction: its tables, figures, probes and controller studies."""
