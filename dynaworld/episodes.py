@@ -37,6 +37,9 @@ class Sink(Protocol):
              done: bool) -> None: ...  # fmt: skip
 
 
+Stepped = tuple[Any, float, bool, bool]  # one slot's step: (s', r, terminated, truncated)
+
+
 class Episodes(Protocol):
     """E as slots of real episodes stepped together: ``EnvList`` (one Gymnasium env a slot) or a
     batched simulator (``envs.envpool_carracing.CarRacingGroups``: a CMA-ES generation)."""
@@ -47,9 +50,7 @@ class Episodes(Protocol):
 
     def step(
         self, slots: Sequence[int], actions: Sequence[Any]
-    ) -> Sequence[
-        tuple[Any, float, bool, bool]
-    ]: ...  # r, s' ← E(a): (s', r, terminated, truncated)
+    ) -> Sequence[Stepped]: ...  # r, s' ← E(a)
 
 
 @dataclass
@@ -64,9 +65,7 @@ class EnvList:
     def reset(self, slot: int, seed: int) -> Any:
         return self.envs[slot].reset(seed=seed)[0]
 
-    def step(
-        self, slots: Sequence[int], actions: Sequence[Any]
-    ) -> list[tuple[Any, float, bool, bool]]:
+    def step(self, slots: Sequence[int], actions: Sequence[Any]) -> list[Stepped]:
         out = []
         for j, a in zip(slots, actions, strict=True):
             obs, r, terminated, truncated, _ = self.envs[j].step(a)
