@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dynaworld.runlog import read_csv
 from dynaworld.studies.report import human_normalised
 from tests.conftest import ROOT
 
@@ -97,10 +98,16 @@ def test_tiny_planning_shape_sweep_has_every_method_and_resumes(cli, tmp_path):
     assert (
         header[0] == "| game | DQN | perfect 100×1 | perfect 33×3 | online 10×10 | perfect 10×10 |"
     )
-    # the learned model's k-step and termination errors, all measured
+    # the learned model's k-step and termination errors: the run's last measurements, no CI
     errors = [x for x in lines if x.startswith("| Breakout | online 10×10 | 10 |")]
     cells = [c.strip() for c in errors[0].split("|")[4:8]] if len(errors) == 1 else []
-    assert len(cells) == 4 and all(float(c) >= 0 for c in cells)  # one seed: values, no CI
+    run = relax / "runs/minatar/Breakout/learned_10x10/seed0"
+    errs = read_csv(run / "model_error.csv")
+    last = max(int(r["env_steps"]) for r in errs)
+    frame = {int(r["k"]): float(r["frame_error"]) for r in errs if int(r["env_steps"]) == last}
+    term = max(read_csv(run / "termination_error.csv"), key=lambda r: int(r["env_steps"]))
+    measured = [frame[1], frame[10], float(term["recall"]), float(term["false_alarm"])]
+    assert cells == [f"{x:.4f}" for x in measured]
 
 
 def test_sweep_on_a_local_ray_instance(cli, tmp_path):
