@@ -70,7 +70,7 @@ class Data(Protocol):
 
 
 class Sampler(Protocol):
-    def update(self, transition: Transition) -> None: ...  # UPDATEMODEL (d)
+    """d: draws (s̃, ã) from D, so its UPDATEMODEL is D's (``data``)."""
 
     def sample(self, agent: Any) -> Query: ...  # s̃, ã ← d
 
@@ -85,7 +85,6 @@ class LoopState:
     env_steps: int = 0
     agent_updates: int = 0
     model_transitions: int = 0  # transitions answered by models other than the replay buffer
-    replay_samples: int = 0  # transitions answered by the replay buffer (DQN's own updates)
     episodes: int = 0
     iteration_start: int = 0  # env_steps when this iteration began
     obs: np.ndarray | None = None
@@ -135,7 +134,7 @@ class Planning:
     sampler: Sampler
     steps: Schedule
     learner: Learner | None = None
-    name: str = "model"  # 'replay' samples are counted apart from model transitions
+    name: str = "model"  # 'replay': the replay buffer, whose answers are not model transitions
 
     def plan(self, pi: Agent, st: LoopState) -> None:
         """The planning steps due now (``steps``), each one batched call of m."""
@@ -146,13 +145,14 @@ class Planning:
             self.sampler.continue_from(q, pred)
             n = learner.update(Batch.from_model(q, pred))  # π, v ← UPDATEAGENT(s̃, ã, r̃, s̃')
             st.agent_updates += 1 if n is None else n
-            if self.name == "replay":
-                st.replay_samples += len(q.action)
-            else:
+            if self.name != "replay":  # the replay buffer's answers are DQN's own minibatches
                 st.model_transitions += len(q.action)
 
 
-class Callback(Protocol):
+class LoopCallback(Protocol):
+    """What the loop calls: after each real step, and after each iteration (True stops it). A
+    user's callbacks are ``dynaworld.callbacks.Callback``, called by the training run."""
+
     def on_step(self, transition: Transition, state: LoopState) -> None: ...
 
     def on_iteration(self, state: LoopState) -> bool | None: ...  # True stops the loop
@@ -169,13 +169,12 @@ class Loop:
     K: int = 1  # iterations
     M: int = 1  # real interactions per iteration
     learn_from_real: bool = False  # line 12: UPDATEAGENT on each real transition
-    callbacks: Sequence[Any] = ()
+    callbacks: Sequence[LoopCallback] = ()
     state: LoopState = field(default_factory=LoopState)
 
     def run(self) -> LoopState:
         E, pi, st = self.environment, self.agent, self.state
         models = _unique([p.model for p in self.planning])
-        samplers = _unique([p.sampler for p in self.planning])
         if st.obs is None:
             st.obs, _ = E.reset()  # get initial state s ← E
         while st.iteration < self.K:
@@ -194,11 +193,9 @@ class Loop:
                     info,
                 )
                 for D in self.data:
-                    D.add(t)  # D ← D ∪ {(s, a, r, s')}: the data models learn from
+                    D.add(t)  # D ← D ∪ {(s, a, r, s')}: what m learns from and d draws from
                 for m in models:
                     m.update(t)  # m ← UPDATEMODEL(s, a, r, s')
-                for d in samplers:
-                    d.update(t)  # d ← UPDATEMODEL(s, a, r, s')
                 if self.learn_from_real:
                     n = pi.update(Batch.from_transition(t))  # π, v ← UPDATEAGENT(s, a, r, s')
                     st.agent_updates += 1 if n is None else n

@@ -51,9 +51,6 @@ class RolloutSampler:
         self.j = 0  # step within the current rollouts
         self.rollouts = ModelEnv(None, lambda mask: take_query(self.starts.sample(), mask), n)
 
-    def update(self, transition: Any) -> None:
-        pass
-
     def sample(self, agent: Any) -> Query:
         if self.j == 0:
             self.rollouts.reset()

@@ -202,9 +202,6 @@ class UniformSampler:
         self.buffer, self.batch_size, self.recent = buffer, batch_size, recent
         self.rng = np.random.Generator(np.random.PCG64(seed))
 
-    def update(self, transition: Any) -> None:  # d reads the buffer the model writes
-        pass
-
     def sample(self, agent: Any = None) -> Query:
         idx = self.buffer.sample_indices(self.batch_size, self.rng, self.recent)
         b = self.buffer
