@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import numpy as np
 
 Rows: TypeAlias = Any  # a batch-first array: np.ndarray on the host, torch.Tensor on a device
+A = TypeVar(
+    "A"
+)  # a model's array type: Query[np.ndarray] on the host, Query[torch.Tensor] on a device
 
 
 @dataclass
@@ -24,32 +27,33 @@ class Transition:
 
 
 @dataclass
-class Query:
-    """What the sampler d hands to the model m: states s̃ and actions ã (a batch).
+class Query(Generic[A]):
+    """What the sampler d hands to the model m: states s̃ and actions ã (a batch of rows, arrays of
+    type ``A``: a model declares ``step(self, query: Query[np.ndarray]) -> Prediction[np.ndarray]``).
 
     A model state has up to three parts, each batch-first and None when absent: ``obs`` (what
     the agent sees; the dream's z), the model's own recurrent ``state`` (an LSTM's (h, c)), and
     the simulator state ``sim`` the perfect model restores (emulator snapshots, one object a row).
     """
 
-    obs: Rows
-    action: Rows
+    obs: A
+    action: A
     key: np.ndarray | None = None  # replay indices (-1: a model's state), for lookups and history
     state: Any = None  # the model's recurrent state of s̃ (an array or a tuple of arrays)
     sim: np.ndarray | None = None  # emulator states of s̃ (object array), for the perfect model
 
 
 @dataclass
-class Prediction:
-    """What the model m answers: r̃, s̃' (and whether the imagined episode ended)."""
+class Prediction(Generic[A]):
+    """What the model m answers: r̃, s̃' (and whether the imagined episode ended), rows of ``A``."""
 
-    reward: Rows
-    next_obs: Rows
-    done: Rows
-    horizon: Rows  # environment steps covered (n-step returns: bootstrap with gamma**horizon)
+    reward: A
+    next_obs: A
+    done: A
+    horizon: A  # environment steps covered (n-step returns: bootstrap with gamma**horizon)
     state: Any = None  # the model's recurrent state of s̃' (see Query)
     sim: np.ndarray | None = None  # emulator states of s̃' (see Query)
-    ended: Rows | None = None  # imagined episode cut off without a terminal (time limit)
+    ended: A | None = None  # imagined episode cut off without a terminal (time limit)
 
 
 @dataclass

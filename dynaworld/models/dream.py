@@ -58,7 +58,7 @@ class DreamModel:
         UPDATEMODEL step (``worldmodels.fit.train_m``)."""
 
     @torch.no_grad()
-    def step(self, query: Query) -> Prediction:
+    def step(self, query: Query[torch.Tensor]) -> Prediction[torch.Tensor]:
         z, action, state = query.obs, query.action, query.state
         heads, state = self.m.step(z, action_vector(action, self.action_space), state)
         nxt = MDNRNN.sample(heads, self.temperature, self.generator)

@@ -43,7 +43,7 @@ class PerfectModel:
     def update(self, transition: Transition) -> None:  # a perfect model has nothing to learn
         pass
 
-    def step(self, query: Query) -> Prediction:
+    def step(self, query: Query[np.ndarray]) -> Prediction[np.ndarray]:
         if query.sim is None:
             raise ValueError(
                 "the perfect model needs emulator states: sample from a buffer that stores them"

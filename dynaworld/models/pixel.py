@@ -178,7 +178,7 @@ class PixelModel:
             nxt = (frame > 0).to(o.dtype)
         return nxt.cpu().numpy(), r.float().cpu().numpy(), (d > 0).cpu().numpy()
 
-    def step(self, query: Query) -> Prediction:
+    def step(self, query: Query[np.ndarray]) -> Prediction[np.ndarray]:
         nxt, r, done = self.predict(query.obs, query.action)
         n = len(query.action)
         return Prediction(r.astype(np.float32), nxt, done, np.ones(n, np.int64))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from dynaworld.replay import ReplayBuffer
 from dynaworld.types import Prediction, Query, Transition
 
@@ -22,7 +24,7 @@ class ReplayModel:
     def update(self, t: Transition) -> None:
         pass  # the writer of its buffer stored t
 
-    def step(self, query: Query) -> Prediction:
+    def step(self, query: Query[np.ndarray]) -> Prediction[np.ndarray]:
         if query.key is None:
             raise ValueError(
                 "the replay model only answers for stored (s, a): sample them from its buffer"

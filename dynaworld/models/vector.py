@@ -213,7 +213,7 @@ class VectorModel:
         v = var[:, : self.obs_dim].float().cpu().numpy() * self.norm["delta_std"] ** 2
         return nxt, v
 
-    def step(self, query: Query) -> Prediction:
+    def step(self, query: Query[np.ndarray]) -> Prediction[np.ndarray]:
         nxt, r, done, state = self.predict(query.obs, query.action, query.key, query.state)
         return Prediction(r, nxt, done, np.ones(len(query.action), np.int64), state)
 
