@@ -25,7 +25,7 @@ from dynaworld.envs import is_atari, make_env
 from dynaworld.envs.snapshots import EmulatorStates
 from dynaworld.envs.state import load_env_state
 from dynaworld.errors import CheckpointError, ConfigError, DynaworldError
-from dynaworld.loop import Loop, Planning, every, ratio
+from dynaworld.loop import Loop, Planning, Ratio, every
 from dynaworld.models import ReplayModel, ReplayWriter
 from dynaworld.models.base import LearningModel
 from dynaworld.models.heldout import termination_error
@@ -92,13 +92,13 @@ def build(cfg: TrainConfig) -> Components:
     replay = ReplayModel(buffer, n_step=cfg.agent.n_step, gamma=cfg.agent.gamma)
     sampler = UniformSampler(buffer, cfg.agent.batch_size, seed=s_sampler)
     start = cfg.replay.learning_starts
-    planning = [Planning(replay, sampler, ratio(cfg.replay.updates_per_step, start), name="replay")]
+    planning = [Planning(replay, sampler, Ratio(cfg.replay.updates_per_step, start), name="replay")]
     stateful: dict[str, Any] = {"agent": agent, "data": writer, "sampler": sampler}
     n, k = parse_shape(pc.shape) if spec.plan != "none" else (0, 0)
     if spec.plan == "replay":  # DQN extra updates: the planning budget as replay minibatches
         extra = UniformSampler(buffer, cfg.agent.batch_size, seed=s_plan)
         per_step = n * k * pc.updates_per_transition / pc.period
-        planning.append(Planning(replay, extra, ratio(per_step, start), name="replay"))
+        planning.append(Planning(replay, extra, Ratio(per_step, start), name="replay"))
         stateful["extra_sampler"] = extra
     elif spec.plan == "rollouts":
         if spec.observations == "vector" and len(obs_shape) != 1:

@@ -93,24 +93,23 @@ class LoopState:
 Schedule = Callable[[LoopState], int]  # P: planning steps due after this iteration
 
 
-def due(per_step: float, before: int, now: int) -> int:
-    """How many events of a ``per_step`` ratio fall in steps (before, now]: stateless, so a resumed
-    run counts exactly like an uninterrupted one (planning steps here, model updates in models)."""
-    return math.floor(per_step * now + 1e-9) - math.floor(per_step * before + 1e-9)
+@dataclass(frozen=True)
+class Ratio:
+    """The rate schedule: ``per_step`` events per real step once ``start`` real steps are done
+    (0.25: one every 4th step). Stateless — ``between(t0, t)`` = floor(r·(t − start)) −
+    floor(r·(t0 − start)) counts the events in real steps (t0, t] — so any M works and a resumed
+    run schedules exactly like an uninterrupted one. Planning steps (as a ``Schedule``), the
+    learned models' UPDATEMODEL and the imagined replay's agent updates all run on it."""
 
+    per_step: float
+    start: int = 0
 
-def ratio(per_step: float, start: int = 0) -> Schedule:
-    """``per_step`` planning steps per real step once ``start`` real steps are done (0.25 → every 4th).
+    def between(self, before: int, now: int) -> int:
+        b, n = max(0, before - self.start), max(0, now - self.start)
+        return math.floor(self.per_step * n + 1e-9) - math.floor(self.per_step * b + 1e-9)
 
-    Stateless: due = floor(r·(t − start)) − floor(r·(t₀ − start)) for the iteration's real steps
-    t₀..t, so any M works and a resumed run schedules exactly like an uninterrupted one.
-    """
-
-    def scheduled(state: LoopState) -> int:
-        now, prev = max(0, state.env_steps - start), max(0, state.iteration_start - start)
-        return due(per_step, prev, now)
-
-    return scheduled
+    def __call__(self, state: LoopState) -> int:  # the planning steps due after this iteration
+        return self.between(state.iteration_start, state.env_steps)
 
 
 def every(period: int, steps: int, start: int = 0) -> Schedule:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dynaworld.loop import due
+from dynaworld.loop import Ratio
 from dynaworld.models.model_env import ModelEnv, take_query
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch, Prediction, Query
@@ -84,7 +84,7 @@ class ImaginedReplay:
         real_fraction: float = 0.0,
     ) -> None:
         self.agent, self.capacity, self.batch_size = agent, capacity, batch_size
-        self.ratio, self.real_fraction = updates_per_transition, real_fraction
+        self.schedule, self.real_fraction = Ratio(updates_per_transition), real_fraction
         self.real, self.real_model = real, real_model
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.data: Batch | None = None
@@ -136,7 +136,7 @@ class ImaginedReplay:
     def update(self, batch: Batch) -> int:
         self._store(batch)
         self.stored += len(batch)
-        n = due(self.ratio, self.stored - len(batch), self.stored)
+        n = self.schedule.between(self.stored - len(batch), self.stored)
         for _ in range(n):
             self.agent.update(self._minibatch())
         return n

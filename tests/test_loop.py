@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from dynaworld.loop import Loop, LoopState, Planning, every, ratio
+from dynaworld.loop import Loop, LoopState, Planning, Ratio, every
 from dynaworld.models import ReplayModel, ReplayWriter
 from dynaworld.replay import ReplayBuffer, UniformSampler
 from dynaworld.types import Batch
@@ -93,7 +93,7 @@ def test_replay_model_returns_the_stored_transition():
 
 
 def test_ratio_schedule_counts_and_is_resumable():
-    P = ratio(0.25, start=10)
+    P = Ratio(0.25, start=10)
     total, st = 0, LoopState()
     for t in range(1, 51):
         st.iteration_start, st.env_steps = t - 1, t
@@ -102,9 +102,11 @@ def test_ratio_schedule_counts_and_is_resumable():
     st.iteration_start, st.env_steps = 10, 50  # one iteration of M=40 gives the same count
     assert P(st) == 10
     assert (
-        sum(ratio(1 / 3)(LoopState(env_steps=t, iteration_start=t - 1)) for t in range(1, 301))
+        sum(Ratio(1 / 3)(LoopState(env_steps=t, iteration_start=t - 1)) for t in range(1, 301))
         == 100
     )
+    # a learned model's UPDATEMODEL counts on the same schedule, one real step at a time
+    assert [P.between(t - 1, t) for t in range(9, 19)] == [0, 0, 0, 0, 0, 1, 0, 0, 0, 1]
 
 
 class Recorder:

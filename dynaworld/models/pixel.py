@@ -23,7 +23,7 @@ from torch import nn
 from dynaworld.agents.networks import nature_trunk
 from dynaworld.checkpoint import load_checkpoint
 from dynaworld.errors import DynaworldError
-from dynaworld.loop import due
+from dynaworld.loop import Ratio
 from dynaworld.models.heldout import k_step_error, training_indices
 from dynaworld.registry import ModelContext
 from dynaworld.replay import ReplayBuffer
@@ -97,12 +97,8 @@ class PixelModel:
     ) -> None:
         self.net = net.to(device)
         self.device = torch.device(device)
-        self.buffer, self.batch_size, self.ratio, self.start = (
-            buffer,
-            batch_size,
-            updates_per_step,
-            start,
-        )
+        self.buffer, self.batch_size, self.start = buffer, batch_size, start
+        self.schedule = Ratio(updates_per_step, start)  # minibatch updates per real step
         self.holdout_every, self.frozen = holdout_every, frozen
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.rng = np.random.Generator(np.random.PCG64(seed))
@@ -115,8 +111,7 @@ class PixelModel:
         self.steps += 1
         if self.frozen or self.steps <= self.start:
             return
-        after = self.steps - self.start  # real steps since model training began
-        for _ in range(due(self.ratio, after - 1, after)):
+        for _ in range(self.schedule.between(self.steps - 1, self.steps)):
             self.last_loss = self.train_batch(self.training_indices(self.batch_size))
 
     def training_indices(self, n: int) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dynaworld.loop import due
+from dynaworld.loop import Ratio
 from dynaworld.models.heldout import (
     holdout_mask,
     k_step_error,
@@ -59,7 +59,8 @@ class VectorModel:
     ) -> None:
         self.buffer, self.obs_dim, self.n_actions = buffer, obs_dim, n_actions
         self.device = torch.device(device)
-        self.batch_size, self.ratio, self.start = batch_size, updates_per_step, start
+        self.batch_size, self.start = batch_size, start
+        self.schedule = Ratio(updates_per_step, start)  # minibatch updates per real step
         self.holdout_every, self.refit_every = holdout_every, refit_every
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.steps = self.updates = self.n_train = 0
@@ -91,8 +92,7 @@ class VectorModel:
             self.refit()
         if not self.minibatch or self.n_train == 0:
             return
-        after = self.steps - self.start  # real steps since model training began
-        for _ in range(due(self.ratio, after - 1, after)):
+        for _ in range(self.schedule.between(self.steps - 1, self.steps)):
             self.last_loss = self.train_batch(self.training_indices(self.batch_size))
             self.updates += 1
 
