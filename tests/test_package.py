@@ -7,6 +7,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def test_the_wheel_trains_and_evaluates_by_config_name_outside_the_repo(tmp_path
         check=True, capture_output=True,
     )  # fmt: skip
     wheel = next((tmp_path / "wheel").glob("dynaworld-*.whl"))
+    # exactly the package's modules (a stale build/ from an older layout would add its own)
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
+    assert shipped == {str(p.relative_to(ROOT)) for p in (ROOT / "dynaworld").rglob("*.py")}
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     py = env_dir / "bin" / "python"
