@@ -185,7 +185,7 @@ class CarRacingGroups:
                 for _ in range(groups)
             ]
         self.frames = np.zeros((*self.shape, size, size, 3), np.uint8)
-        self.seed, self.used, self.started = int(seed), False, np.zeros(self.shape, bool)
+        self.seed, self.started = int(seed), np.zeros(self.shape, bool)
         self.done, self.terminated = np.ones(self.shape, bool), np.zeros(self.shape, bool)
 
     def _store(self, g: int, obs: np.ndarray, env_id: np.ndarray) -> None:
@@ -202,12 +202,12 @@ class CarRacingGroups:
             raise DynaworldError(
                 f"CarRacingGroups slot {slot} plays track {self.seed + j}, not {seed}"
             )
-        if slot == 0 and not self.used:
-            self.used = True
+        used = bool(self.started.any())
+        if slot == 0 and not used:
             for h, pool in enumerate(self.pools):
                 obs, info = pool.reset()
                 self._store(h, obs, info["env_id"])
-        elif not self.used or self.started[g, j]:
+        elif not used or self.started[g, j]:
             raise DynaworldError(
                 "a CarRacingGroups plays each slot's episode once, slots reset in order from 0"
             )

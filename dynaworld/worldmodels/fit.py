@@ -175,21 +175,25 @@ def encode(run: WorldModelsRun, k: int = 1, progress: bool = True) -> dict[str, 
     v = load_v(run.dir / "vae.pt", str(run.device))
     for f in progress_bar(iterable=todo, desc=f"encode {k}", unit="rollout", disable=not progress):
         r = wmdata.load_npz(f)
-        mus, logvars = [], []
-        with torch.no_grad():
-            for b in range(0, len(r["frames"]), 500):
-                mu, logvar = v.encode(torch.from_numpy(r["frames"][b : b + 500]).to(run.device))
-                mus.append(mu.cpu().numpy())
-                logvars.append(logvar.cpu().numpy())
+        mu, logvar = encode_frames(v, r["frames"], run.device)
         wmdata.write_npz(
             out / f.name,
-            mu=np.concatenate(mus),
-            logvar=np.concatenate(logvars),
+            mu=mu,
+            logvar=logvar,
             actions=r["actions"],
             rewards=r["rewards"],
             terminated=r["terminated"],
         )
     return {"encoded": len(todo)}
+
+
+@torch.no_grad()
+def encode_frames(
+    v: ConvVAE, frames: np.ndarray, device: torch.device | str = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """V's (mu, logvar) of a rollout's uint8 frames, 500 frames at a time."""
+    parts = [v.encode(torch.from_numpy(frames[b : b + 500]).to(device)) for b in range(0, len(frames), 500)]  # fmt: skip
+    return tuple(np.concatenate([p[i].cpu().numpy() for p in parts]) for i in (0, 1))  # type: ignore[return-value]
 
 
 def encoded_files(run: WorldModelsRun, upto: int = 1) -> list[Path]:

@@ -23,10 +23,9 @@ import torch
 
 from dynaworld.errors import DynaworldError
 from dynaworld.models.mdnrnn import MDNRNN
-from dynaworld.models.vae import ConvVAE
 from dynaworld.runlog import write_json
 from dynaworld.worldmodels import data as wmdata
-from dynaworld.worldmodels.fit import encoded_files
+from dynaworld.worldmodels.fit import encode_frames, encoded_files
 from dynaworld.worldmodels.rollout import load_m, load_v
 from dynaworld.worldmodels.run import WorldModelsRun
 
@@ -52,15 +51,15 @@ def reward_check(
     real, tf, starts = [], [], []  # per-step rewards; window starts: (z, h, c, actions, real sum)
     for f in rollouts:
         r = wmdata.load_npz(f)
-        z = _encode(v, r["frames"])
+        z = torch.from_numpy(encode_frames(v, r["frames"])[0])
         a = torch.from_numpy(r["actions"]).float()
         heads, _ = m(z[None, :-1], a[None])
         real.append(r["rewards"].astype(np.float64))
         tf.append(heads["reward"][0].double().numpy())
+        h = c = torch.zeros(1, 1, m.hidden)  # M's state after the real prefix, window by window
         for s in range(0, len(a) - window + 1, window):
-            state = m(z[None, :s], a[None, :s])[1] if s else None
-            h, c = (state[0][0], state[1][0]) if state else (torch.zeros(1, m.hidden),) * 2
-            starts.append((z[s], h[0], c[0], a[s : s + window], float(r["rewards"][s : s + window].sum())))  # fmt: skip
+            starts.append((z[s], h[0, 0], c[0, 0], a[s : s + window], float(r["rewards"][s : s + window].sum())))  # fmt: skip
+            h, c = m(z[None, s : s + window], a[None, s : s + window], (h, c))[1]
     actual, predicted = np.concatenate(real), np.concatenate(tf)
     out: dict[str, Any] = {
         "iteration": k, "rollouts": len(rollouts), "steps": len(actual), "window": window,
@@ -79,10 +78,6 @@ def reward_check(
         }
     write_json(run.iteration_dir(k) / "reward_check.json", out)
     return out
-
-
-def _encode(v: ConvVAE, frames: np.ndarray) -> torch.Tensor:
-    return torch.cat([v.encode(torch.from_numpy(frames[b : b + 500]))[0] for b in range(0, len(frames), 500)])  # fmt: skip
 
 
 def _dream(m: MDNRNN, starts: list[tuple[Any, ...]], temperature: float, seed: int) -> np.ndarray:
