@@ -55,7 +55,7 @@ def road_share(frames: np.ndarray) -> np.ndarray:
 
 
 def episodes(kind: str, seeds: range) -> tuple[np.ndarray, list[dict[str, float]]]:
-    """Frames and coverage of one episode per seed (the same seeding as ``collect_one``)."""
+    """Frames and coverage of one episode per seed (the same seeding as ``rollout.rollout_task``)."""
     env = make_wm_env("CarRacing-v3")
     frames, stats = [], []
     for seed in seeds:

@@ -16,16 +16,17 @@ Dyna                   replay planning + a model's planning    False (or True)
 purely model-based     a learned model's planning only         False
 =====================  ======================================  =========================
 
-World Models is Algorithm 1 with a population agent (``PopulationLoop``; its setting is
-``dynaworld.worldmodels.pipeline``): the M real interactions of an iteration are M rollouts,
-UPDATEMODEL fits V and M on all rollouts so far, and a planning step is one CMA-ES generation of C,
-its candidates scored in M's dream (or on E itself, CarRacing's experiment 1):
+World Models is the same ``run`` with a population agent (its setting is
+``dynaworld.worldmodels.setting``): E is an ``EpisodeEnvironment``, so the M real interactions of
+an iteration are M whole episodes (rollouts); UPDATEMODEL is a ``refit`` of V and M on all rollouts
+so far, once per iteration; and a planning step is one CMA-ES generation of C (``Evolution``), its
+candidates scored in M's dream (or on E itself, CarRacing's experiment 1):
 
 =====================  ======================================  =========================
 setting                iteration k's real rollouts (π)          planning steps P
 =====================  ======================================  =========================
-World Models, K = 1    data.rollouts, random actions            es.generations, from 0
-iterative, K > 1       k > 1: iterate.rollouts with C_(k-1)     es.generations, from C_(k-1)
+World Models, K = 1    first_M = data.rollouts, random actions  es.generations, from 0
+iterative, K > 1       k > 1: M = iterate.rollouts, C_(k-1)     es.generations, from C_(k-1)
 =====================  ======================================  =========================
 
 Episodes played without learning (evaluation, GIFs, World Models' rollouts, data and a CMA-ES
@@ -38,11 +39,10 @@ from the model's last s̃' (``continue_from``).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -148,6 +148,26 @@ class Planning:
                 st.model_transitions += len(q.action)
 
 
+class Planner(Protocol):
+    """A source of planning steps: ``Planning`` (m, d, P), or ``Evolution`` for a population agent."""
+
+    def plan(self, pi: Any, st: LoopState) -> None: ...  # the P planning steps due now
+
+
+class Refit(Protocol):
+    """UPDATEMODEL once per iteration on all of D (World Models' V and M), after the interactions."""
+
+    def refit(self, st: LoopState) -> None: ...
+
+
+@runtime_checkable
+class EpisodeEnvironment(Protocol):
+    """E when an interaction is one whole real episode (World Models' rollouts): ``play`` has π
+    play ``episodes`` episodes and writes them to D."""
+
+    def play(self, pi: Any, episodes: int, st: LoopState) -> None: ...
+
+
 class LoopCallback(Protocol):
     """What the loop calls: after each real step, and after each iteration (True stops it). A
     user's callbacks are ``dynaworld.callbacks.Callback``, called by the training run."""
@@ -161,48 +181,60 @@ class LoopCallback(Protocol):
 class Loop:
     """Algorithm 1 with its inputs named as in the lecture."""
 
-    environment: Any  # E (Gymnasium API)
-    agent: Agent  # π, v
-    planning: Sequence[Planning] = ()  # (m, d, P) pairs; empty: model-free
+    environment: Any  # E: Gymnasium API (an interaction: one step), or an EpisodeEnvironment
+    agent: Any  # π, v: an Agent; World Models' a population agent's holder
+    planning: Sequence[
+        Planner
+    ] = ()  # (m, d, P) pairs or a population's Evolution; empty: model-free
     data: Sequence[Data] = ()  # D: where real transitions are kept (a replay buffer's writer)
     K: int = 1  # iterations
     M: int = 1  # real interactions per iteration
+    first_M: int | None = None  # iteration 1's, if not M (World Models' random rollouts)
+    refit: Sequence[Refit] = ()  # UPDATEMODEL once per iteration, on all of D
     learn_from_real: bool = False  # line 12: UPDATEAGENT on each real transition
     callbacks: Sequence[LoopCallback] = ()
     state: LoopState = field(default_factory=LoopState)
 
     def run(self) -> LoopState:
         E, pi, st = self.environment, self.agent, self.state
-        models = _unique([p.model for p in self.planning])
-        if st.obs is None:
+        models = _unique([p.model for p in self.planning if isinstance(p, Planning)])
+        episodic = isinstance(E, EpisodeEnvironment)
+        if st.obs is None and not episodic:
             st.obs, _ = E.reset()  # get initial state s ← E
         while st.iteration < self.K:
             st.iteration_start = st.env_steps
-            for _ in range(self.M):
-                s = st.obs
-                a = pi.act(s)  # a ← π(s)
-                s2, r, terminated, truncated, info = E.step(a)  # r, s' ← E(a)
-                t = Transition(
-                    s,
-                    a,
-                    float(r),
-                    s2,
-                    bool(terminated or info.get("terminal_for_learning")),
-                    bool(terminated or truncated),
-                    info,
-                )
-                for D in self.data:
-                    D.add(t)  # D ← D ∪ {(s, a, r, s')}: what m learns from and d draws from
-                for m in models:
-                    m.update(t)  # m ← UPDATEMODEL(s, a, r, s')
-                if self.learn_from_real:
-                    n = pi.update(Batch.from_transition(t))  # π, v ← UPDATEAGENT(s, a, r, s')
-                    st.agent_updates += 1 if n is None else n
-                st.env_steps += 1
-                st.episodes += t.episode_end
-                st.obs = E.reset()[0] if t.episode_end else s2  # s ← s'
-                for cb in self.callbacks:
-                    cb.on_step(t, st)
+            M = self.first_M if st.iteration == 0 and self.first_M is not None else self.M
+            if episodic:  # an interaction is one whole episode (World Models' rollouts)
+                E.play(pi, M, st)  # M real episodes of π, written to D
+            else:
+                assert st.obs is not None
+                for _ in range(M):
+                    s = st.obs
+                    a = pi.act(s)  # a ← π(s)
+                    s2, r, terminated, truncated, info = E.step(a)  # r, s' ← E(a)
+                    t = Transition(
+                        s,
+                        a,
+                        float(r),
+                        s2,
+                        bool(terminated or info.get("terminal_for_learning")),
+                        bool(terminated or truncated),
+                        info,
+                    )
+                    for D in self.data:
+                        D.add(t)  # D ← D ∪ {(s, a, r, s')}: what m learns from and d draws from
+                    for m in models:
+                        m.update(t)  # m ← UPDATEMODEL(s, a, r, s')
+                    if self.learn_from_real:
+                        n = pi.update(Batch.from_transition(t))  # π, v ← UPDATEAGENT(s, a, r, s')
+                        st.agent_updates += 1 if n is None else n
+                    st.env_steps += 1
+                    st.episodes += t.episode_end
+                    st.obs = E.reset()[0] if t.episode_end else s2  # s ← s'
+                    for cb in self.callbacks:
+                        cb.on_step(t, st)
+            for u in self.refit:
+                u.refit(st)  # m ← UPDATEMODEL(D), once per iteration
             for p in self.planning:
                 p.plan(pi, st)  # the P planning steps due
             st.iteration += 1
@@ -228,63 +260,20 @@ Fitness = Callable[[np.ndarray, int], np.ndarray]  # (P, n) candidates, generati
 
 @dataclass
 class Evolution:
-    """Planning for a population agent: each planning step is one generation, its candidates
-    asked of the agent, scored by ``fitness`` (in m's dream, or on E) and told back, until the
-    agent has made ``P`` (a resumed agent starts at the generation it reached)."""
+    """Planning for a population agent π: each planning step is one generation, its candidates
+    asked of π, scored by ``fitness`` (in m's dream, or on E) and told back, until π has made
+    ``P`` (a resumed π starts at the generation it reached)."""
 
-    agent: PopulationAgent
     fitness: Fitness
     P: int
     on_generation: Callable[[dict[str, Any]], None] | None = None
 
-    def plan(self) -> None:
-        while self.agent.generation < self.P:
-            candidates = self.agent.ask()
-            row = self.agent.tell(candidates, self.fitness(candidates, self.agent.generation + 1))
+    def plan(self, pi: PopulationAgent, st: LoopState | None = None) -> None:
+        while pi.generation < self.P:
+            candidates = pi.ask()
+            row = pi.tell(candidates, self.fitness(candidates, pi.generation + 1))
             if self.on_generation is not None:
                 self.on_generation(row)
-
-
-@dataclass
-class Iteration:
-    """Iteration k of a ``PopulationLoop``, made by the setting's factory (DreamerV3's style:
-    the loop is fixed, the components are injected). Each part resumes where it stopped."""
-
-    interact: Callable[[], Any]  # the M real interactions: rollouts with π, stored
-    update_model: Callable[[], Any]  # UPDATEMODEL: m fitted on all rollouts so far
-    agent: Callable[[], tuple[PopulationAgent, Fitness, Callable[[], None]]]  # C, fitness, close
-
-
-@dataclass
-class PopulationLoop:
-    """Algorithm 1 for a population agent::
-
-    for k in 1..K:
-        rollouts ← E(π_k)                 (π_1 random; π_k: C_(k-1), exploring)
-        m ← UPDATEMODEL(all rollouts)
-        for P planning steps:  candidates ← C.ask();  C.tell(returns of candidates in m or E)
-    """
-
-    iteration: Callable[[int], Iteration]  # k -> iteration k's components
-    K: int = 1
-    P: int = 1  # planning steps (generations) per iteration
-    on_generation: Callable[[int, dict[str, Any]], None] | None = None
-    first: int = 1  # run iterations first..K (a stage command runs one part of one iteration)
-
-    def run(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k in range(self.first, self.K + 1):
-            it = self.iteration(k)
-            out[f"interact_{k}"] = it.interact()  # M real interactions with π_k
-            out[f"update_model_{k}"] = it.update_model()  # m ← UPDATEMODEL
-            agent, fitness, close = it.agent()
-            report = functools.partial(self.on_generation, k) if self.on_generation else None
-            try:
-                Evolution(agent, fitness, self.P, report).plan()  # P planning steps
-            finally:
-                close()
-            out[f"agent_{k}"] = {"generations": agent.generation}
-        return out
 
 
 def _unique(items: list[Any]) -> list[Any]:

@@ -49,6 +49,27 @@ def digest_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def controller_rollout(tmp: Path, env_kw: dict, spec: dict, params, seed: int, path: str) -> dict:
+    """C's rollout with exploration (ε 0.3, long holds): one worker task, old or new API."""
+    hold, v, m = Hold(5, 0.2, 20), str(tmp / "vae.pt"), str(tmp / "m.pt")
+    if hasattr(rollout, "controller_rollout_task"):  # before session 28
+        return rollout.controller_rollout_task(
+            v, m, env_kw, spec, params, seed, path, 40, 0.3, hold
+        )
+    acting = rollout.ControllerActing(v, m, spec, params, 0.3, hold)
+    s = rollout.rollout_task(env_kw, acting, seed, path, 40)
+    return {k: s[k] for k in ("steps", "return")}
+
+
+def data_rollout(env_kw: dict, steps: int, policy: str, seed: int, path: str, *rest: int) -> dict:
+    """A data-policy rollout (random or reference), one worker task, old or new API."""
+    if hasattr(data, "collect_one"):  # before session 28
+        return data.collect_one(env_kw, steps, policy, SHORT_HOLDS, seed, path, *rest)
+    return rollout.rollout_task(
+        env_kw, rollout.DataActing(policy, SHORT_HOLDS), seed, path, steps, *rest
+    )
+
+
 def dqn_evaluation(out: dict, tmp: Path) -> None:
     for name, game in (("dqn_cartpole", "CartPole-v1"), ("dqn_minatar_breakout", "MinAtar/Breakout-v1")):  # fmt: skip
         run = dynaworld.train(name, tmp / name, total_steps=300, eval_every=0,
@@ -79,14 +100,12 @@ def world_models(out: dict, tmp: Path) -> None:
         frames: list = []
         out[f"play {observe}"] = rollout.play(run, spec, params, [3, 4], 40, frames)
         out[f"play {observe} frames"] = hashlib.sha256(np.stack(frames).tobytes()).hexdigest()[:16]
-        s = rollout.controller_rollout_task(str(tmp / "vae.pt"), str(tmp / "m.pt"), env_kw, spec,
-                                            params, 5, str(tmp / f"c_{observe}.npz"), 40, 0.3,
-                                            Hold(5, 0.2, 20))  # fmt: skip
+        s = controller_rollout(tmp, env_kw, spec, params, 5, str(tmp / f"c_{observe}.npz"))
         out[f"controller_rollout {observe}"] = [s, digest(tmp / f"c_{observe}.npz")]
     for policy in ("random", "reference"):
-        s = data.collect_one(env_kw, 40, policy, SHORT_HOLDS, 9, str(tmp / f"{policy}.npz"), 0)
+        s = data_rollout(env_kw, 40, policy, 9, str(tmp / f"{policy}.npz"), 0)
         out[f"collect {policy}"] = [s, digest(tmp / f"{policy}.npz")]
-    s = data.collect_one(env_kw, 30, "random", SHORT_HOLDS, 9, str(tmp / "short.npz"), 29, 100)
+    s = data_rollout(env_kw, 30, "random", 9, str(tmp / "short.npz"), 29, 100)
     out["collect min_steps"] = [s, digest(tmp / "short.npz")]
     kw = dict(env_kw, max_episode_steps=30)
     out["random_task"] = rollout.random_task(kw, [1, 2])

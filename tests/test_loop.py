@@ -238,3 +238,78 @@ def test_played_episodes_are_seeded_cut_and_shown_to_every_sink():
     assert sink.steps == sum(alone)  # CartPole: reward 1 a step
     forever = [gym.make("Forever-v0") for _ in range(2)]
     assert play_episodes(forever, random, [0, 1, 2], max_steps=25) == [25.0, 25.0, 25.0]
+
+
+def test_world_models_shape_episodes_then_one_refit_then_generations_in_the_dream():
+    """World Models' setting of the same loop, in miniature on the chain: E an
+    ``EpisodeEnvironment`` (an interaction is a whole episode, ``first_M`` of them in iteration 1,
+    M after), UPDATEMODEL one refit of a table model on all of D, then P generations of a
+    population agent scored in that model's dream. Iteration 1's random episodes are enough for
+    C_1 to solve the dream, and iteration 2's real episodes, played by C_1, reach the goal."""
+    from dynaworld.episodes import PerEpisode, play_episodes
+    from dynaworld.loop import EpisodeEnvironment, Evolution
+
+    n, log = 8, []
+
+    class Search:  # π: a (1 + λ) search over action tables (action = table[s] > 0)
+        def __init__(self) -> None:
+            self.rng, self.best, self.generation = np.random.default_rng(0), None, 0
+
+        def actor(self, seed: int):
+            rng = np.random.default_rng(seed)
+            if self.best is None:  # iteration 1: random actions
+                return lambda obs: int(rng.integers(2))
+            return lambda obs: int(self.best[int(obs.argmax())] > 0)
+
+        def ask(self) -> np.ndarray:
+            mean = np.zeros(n) if self.best is None else self.best
+            return mean + self.rng.normal(size=(16, n))
+
+        def tell(self, candidates: np.ndarray, returns: np.ndarray) -> dict:
+            self.best, self.generation = candidates[int(np.argmax(returns))], self.generation + 1
+            log.append(("generation", self.generation, float(returns.max())))
+            return {}
+
+    class Rollouts:  # E: M whole episodes of π on the real chain, their transitions into D
+        def __init__(self) -> None:
+            self.D: list[tuple[int, int, int]] = []
+
+        def play(self, pi: Search, episodes: int, st: LoopState) -> None:
+            seeds = range(100 * st.iteration, 100 * st.iteration + episodes)
+            returns = play_episodes([Chain(n)], PerEpisode(pi.actor), list(seeds), sinks=[self])
+            log.append(("episodes", st.iteration + 1, episodes, sum(returns)))
+
+        def begin(self, episode: int, obs: np.ndarray) -> None:
+            self.s = int(obs.argmax())
+
+        def step(self, episode, action, reward, terminated, obs, done) -> None:
+            self.D.append((self.s, int(action), int(obs.argmax())))
+            self.s = int(obs.argmax())
+
+    class TableRefit:  # UPDATEMODEL on all of D: s' of each (s, a) seen; unseen: stay
+        def refit(self, st: LoopState) -> None:
+            self.next = {(s, a): s2 for s, a, s2 in E.D}
+            log.append(("refit", st.iteration + 1, len(self.next)))
+
+    def dream(candidates: np.ndarray, generation: int) -> np.ndarray:
+        out = np.zeros(len(candidates))
+        for i, table in enumerate(candidates):
+            s = 0
+            for _ in range(50):
+                s = m.next.get((s, int(table[s] > 0)), s)
+                if s == n - 1:
+                    out[i] = 1.0
+                    break
+        return out
+
+    E, m, pi = Rollouts(), TableRefit(), Search()
+    assert isinstance(E, EpisodeEnvironment)
+    loop = Loop(E, pi, planning=[Evolution(dream, 3)], K=1, M=5, first_M=20, refit=[m])
+    loop.run()
+    loop.K, loop.planning = 2, [Evolution(dream, 6)]
+    loop.run()
+    kinds = [e[0] for e in log]
+    assert kinds == ["episodes", "refit"] + ["generation"] * 3 + ["episodes", "refit"] + ["generation"] * 3  # fmt: skip
+    assert log[0][2] == 20 and log[5][2] == 5  # first_M episodes, then M
+    assert log[4][2] == 1.0  # C_1 reaches the goal in the dream of iteration 1's model
+    assert log[5][3] == 5.0  # ... and in reality: all 5 of C_1's episodes reach it

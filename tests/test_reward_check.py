@@ -15,6 +15,7 @@ from dynaworld.models.vae import ConvVAE
 from dynaworld.studies.worldmodels.reward_check import reward_check, table
 from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
+from dynaworld.worldmodels.rollout import DataActing, rollout_task
 from dynaworld.worldmodels.run import WorldModelsRun
 
 pytest.importorskip("Box2D")
@@ -42,7 +43,7 @@ def a_run(folder, bias, reward_head=True):
 def held_out(tmp_path_factory):
     folder = tmp_path_factory.mktemp("held_out")
     env = dict(env_id="CarRacing-v3", size=64, max_episode_steps=None, backend="gymnasium")
-    wmdata.collect_one(env, 250, "random", wmdata.SHORT_HOLDS, 7, str(folder / "rollout_0.npz"))
+    rollout_task(env, DataActing(), 7, str(folder / "rollout_0.npz"), 250)
     return folder
 
 

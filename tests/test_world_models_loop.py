@@ -57,6 +57,11 @@ def k1_claims(tmp: str, settings: str) -> None:
     evals = [json.loads((d / c / "eval.json").read_text()) for d in (loop, stages)]
     assert evals[0]["returns"] == evals[1]["returns"] and evals[0]["iteration"] == 1
     assert not (loop / "iter2").exists()  # K = 1: the paper's procedure, nothing more
+    from dynaworld.loop import EpisodeEnvironment, Loop
+
+    algorithm = Pipeline(cfg, loop, progress=False).loop()  # the run is loop.Loop itself
+    assert isinstance(algorithm, Loop) and isinstance(algorithm.environment, EpisodeEnvironment)
+    assert (algorithm.first_M, algorithm.K) == (cfg.data.rollouts, 1)
     again = Pipeline(cfg, loop, progress=False).run()  # a finished run: every part skipped
     assert again["interact_1"] == {"skipped": True} and again["agent_1"]["generations"] == 2
     assert all(v == {"skipped": True} for v in again["update_model_1"].values())
@@ -216,7 +221,7 @@ def k2_claims(tmp: str) -> None:
     with pytest.raises(ConfigError, match=r"experiment \.\.\. --iteration 2"):
         WorldModelsRun(branch, d, False).check_first(3)
     pipe2 = Pipeline(branch, d, progress=False)
-    pipe2.loop(2, 2, plan_only=True).run()  # its C_2, as 'experiment ... --iteration 2' trains it
+    pipe2.iterate(2, 2, plan_only=True)  # its C_2, as 'experiment ... --iteration 2' trains it
     m2, c1 = (d / "iter2" / "mdn.pt").read_bytes(), params_digest(run.c_dir(1))
     out = pipe2.run(first=3)
     assert out["evaluate"]["iteration"] == 3 and not [k for k in out if k[-2:] in ("_1", "_2")]

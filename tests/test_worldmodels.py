@@ -30,7 +30,7 @@ from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels import fit
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.pipeline import Pipeline
-from dynaworld.worldmodels.rollout import controller_for, real_episode
+from dynaworld.worldmodels.rollout import collect, controller_for, real_episode
 from dynaworld.worldmodels.run import C_HOW, WorldModelsRun, changes
 from tests.conftest import run_isolated
 
@@ -97,7 +97,7 @@ def test_collect_writes_whole_compressed_rollouts_and_resumes(run_dir):
     # A rollout lost mid-write (only a temp file) is made again; finished ones are kept.
     mtime = files[1].stat().st_mtime
     files[0].rename(run_dir / "data" / ".tmp-123-rollout_000000.npz")
-    wmdata.collect(
+    collect(
         "CarRacing-v3",
         run_dir / "data",
         3,
@@ -517,7 +517,7 @@ def envpool_frames_interface(tmp: str) -> None:
     for _ in range(5):
         frame, r, term, trunc, info = env.step(env.action_space.sample())
     assert trunc and "episode" in info
-    meta = wmdata.collect(
+    meta = collect(
         "CarRacing-v3", tmp, 2, max_steps=10, backend="envpool", workers=1, progress=False
     )
     assert meta["frames"] == 2 * 11
@@ -680,7 +680,7 @@ def doom_settings_claims(tmp: str) -> None:
 
     assert make_wm_env(DOOM, doom_skill=5).unwrapped.game.get_doom_skill() == 5
     assert make_wm_env(DOOM).unwrapped.game.get_doom_skill() == 4  # take_cover.cfg's own
-    meta = wmdata.collect(DOOM, Path(tmp) / "d", 3, max_steps=400, min_steps=120, workers=1,
+    meta = collect(DOOM, Path(tmp) / "d", 3, max_steps=400, min_steps=120, workers=1,
                           doom_skill=5, progress=False)  # fmt: skip
     steps = [len(wmdata.load_npz(f)["actions"]) for f in wmdata.rollout_files(Path(tmp) / "d")]
     assert all(n > 120 or n == 400 for n in steps) and meta["min_steps"] == 120

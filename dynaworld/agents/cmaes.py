@@ -216,7 +216,7 @@ def evolve(
         bar.set_postfix(best=f"{row['fitness_best']:.1f}", mean=f"{row['fitness_mean']:.1f}")
 
     try:
-        Evolution(agent, fitness, generations, shown).plan()
+        Evolution(fitness, generations, shown).plan(agent)
     finally:
         bar.close()
         agent.close()

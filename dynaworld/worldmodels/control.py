@@ -1,5 +1,5 @@
-"""C of World Models: its planning steps (CMA-ES generations scored in the dream or on E), its
-real rollouts (iteration k > 1's data) and its evaluation on the real environment."""
+"""C of World Models: its planning steps (CMA-ES generations scored in the dream or on E) and its
+evaluation on the real environment."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.fit import encoded_files
 from dynaworld.worldmodels.rollout import (
     WorldModelsPolicy,
-    controller_rollout_task,
     episodes_task,
     load_m,
     load_run,
@@ -222,37 +221,6 @@ def agent(run: WorldModelsRun, k: int, pool: Callable[[], Pool]) -> tuple[CMAES,
             workers.shutdown()
 
     return cma, fitness, close
-
-
-def collect(run: WorldModelsRun, k: int, pool: Pool, progress: bool = True) -> dict[str, Any]:
-    """Iteration k > 1's M real interactions: iterate.rollouts rollouts of C_(k-1) (exploring)."""
-    it, out = run.cfg.iterate, run.data_dir(k)
-    out.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in range(it.rollouts) if not (out / wmdata.PATTERN.format(i)).exists()]
-    if not todo:
-        return {"skipped": True}
-    params = np.load(run.c_dir(k - 1) / "params.npy")
-    m, v = str(run.m_path(k - 1)), str(run.dir / "vae.pt")
-    max_steps = run.cfg.data.max_steps
-    futures = [
-        pool.submit(
-            controller_rollout_task,
-            v,
-            m,
-            run.env_kw(True),
-            run.spec,
-            params,
-            run.cfg.data.seed + 10_000_000 * k + i,
-            str(out / wmdata.PATTERN.format(i)),
-            max_steps,
-            it.epsilon,
-            wmdata.Hold.of(run.cfg.data),
-        )
-        for i in todo
-    ]
-    results = gather(futures, total=it.rollouts, initial=it.rollouts - len(todo),
-                     desc=f"collect {k}", unit="rollout", disable=not progress)  # fmt: skip
-    return {"rollouts": len(results), "mean_return": float(np.mean([r["return"] for r in results]))}
 
 
 def _chunks(n: int, workers: int, base: int = EVAL_SEED) -> list[list[int]]:

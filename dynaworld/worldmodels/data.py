@@ -1,4 +1,4 @@
-"""Rollouts on disk: random-policy collection in parallel, atomic compressed files, streaming loaders.
+"""Rollouts on disk: atomic compressed files, the data policies, the recording sink, streaming loaders.
 
 A dataset is a folder of ``rollout_<i>.npz`` files (``frames`` (T+1, 64, 64, 3) uint8, ``actions``
 (T, A), ``rewards`` (T,), ``terminated`` (T,)) plus ``meta.json`` once complete. Each file is written
@@ -9,7 +9,6 @@ on 10k rollouts x 1,000 frames needs no more RAM than a few dozen rollouts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,12 +19,9 @@ import torch
 
 from dynaworld import files
 from dynaworld.agents.controller import Controller
-from dynaworld.envs.worldmodels import make_wm_env
-from dynaworld.episodes import PerEpisode, play_episodes
 from dynaworld.errors import DynaworldError
-from dynaworld.files import atomic_write, write_text
+from dynaworld.files import atomic_write
 from dynaworld.models.mdnrnn import action_vector
-from dynaworld.parallel import gather, make_pool
 
 PATTERN = "rollout_{:06d}.npz"
 
@@ -160,105 +156,6 @@ class Recorder:
 
     def write(self, path: Path) -> None:
         write_rollout(path, self.frames, self.actions, self.rewards, self.terms)
-
-
-def collect_one(
-    env_kw: dict[str, Any],
-    max_steps: int,
-    policy: str,
-    hold: Hold,
-    seed: int,
-    path: str,
-    min_steps: int = 0,
-    reseed: int = 1,
-) -> dict[str, float]:
-    """Play one random rollout and write it to ``path`` (a worker task). A rollout of at most
-    ``min_steps`` actions is dropped and played again with seed ``seed + reseed`` (and so on)."""
-    env = make_wm_env(**env_kw)
-    random = PerEpisode(lambda s: DataPolicy(env.action_space, policy, hold, np.random.default_rng(s)))  # fmt: skip
-    rollout, dropped = Recorder(env.action_space), 0
-    while True:
-        play_episodes([env], random, [seed], max_steps, [rollout])
-        if len(rollout.actions) > min_steps or len(rollout.actions) >= max_steps:
-            break
-        dropped, seed = dropped + 1, seed + reseed
-        if dropped >= 1000:
-            raise DynaworldError(
-                f"1,000 rollouts in a row ended within data.min_steps={min_steps} actions: lower it"
-            )
-    env.close()
-    rollout.write(Path(path))
-    return {
-        "steps": float(len(rollout.actions)),
-        "return": float(sum(map(float, rollout.rewards))),
-        "dropped": float(dropped),
-        "seed": float(seed),
-    }
-
-
-def collect(
-    env_id: str,
-    folder: str | Path,
-    rollouts: int,
-    *,
-    size: int = 64,
-    max_episode_steps: int | None = None,
-    backend: str = "gymnasium",
-    max_steps: int = 1000,
-    policy: str = "random",
-    hold: Hold = SHORT_HOLDS,
-    seed: int = 0,
-    workers: int = 2,
-    ray_address: str | None = None,
-    progress: bool = True,
-    doom_skill: int | None = None,
-    min_steps: int = 0,
-) -> dict[str, Any]:
-    """Write the missing rollouts of ``folder`` in parallel; ``meta.json`` marks completion.
-
-    Rollout i plays seed ``seed + i``; one of at most ``min_steps`` actions is played again with
-    seed ``seed + i + rollouts`` (then ``+ 2 * rollouts``, ...), so seeds never collide."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    for tmp in out.glob(".tmp-*"):
-        tmp.unlink()
-    todo = [i for i in range(rollouts) if not (out / PATTERN.format(i)).exists()]
-    env_kw = dict(env_id=env_id, size=size, max_episode_steps=max_episode_steps, backend=backend,
-                  doom_skill=doom_skill)  # fmt: skip
-    if todo:
-        pool = make_pool(min(workers, len(todo)), ray_address)
-        try:
-            futures = [
-                pool.submit(
-                    collect_one,
-                    env_kw,
-                    max_steps,
-                    policy,
-                    hold,
-                    seed + i,
-                    str(out / PATTERN.format(i)),
-                    min_steps,
-                    rollouts,
-                )
-                for i in todo
-            ]
-            gather(futures, total=rollouts, initial=rollouts - len(todo), desc="collect",
-                   unit="rollout", disable=not progress)  # fmt: skip
-        finally:
-            pool.shutdown()
-    steps = [rollout_steps(p) for p in rollout_files(out)[:rollouts]]
-    meta = {
-        "env_id": env_id,
-        "rollouts": rollouts,
-        "frames": int(sum(steps) + len(steps)),
-        "mean_length": float(np.mean(steps)),
-        "policy": policy,
-        "seed": seed,
-        "min_steps": min_steps,
-        "doom_skill": doom_skill,
-    }
-    write_text(out / "meta.json", json.dumps(meta, indent=1))
-    return meta
 
 
 def frame_batches(

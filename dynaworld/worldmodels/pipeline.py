@@ -1,4 +1,4 @@
-"""World Models as a setting of Algorithm 1 (``loop.PopulationLoop``), and its stage commands.
+"""World Models' run: Algorithm 1 (``loop.Loop``) with the parts of ``setting``, and its stage commands.
 
 Iteration k: the M real interactions are rollouts (k = 1: ``data.rollouts`` random ones; k > 1:
 ``iterate.rollouts`` of C_(k-1), exploring); UPDATEMODEL trains V (k = 1 only), encodes the new
@@ -17,13 +17,19 @@ from typing import Any
 
 from dynaworld.config import from_dict, load_yaml, merge, parse_overrides
 from dynaworld.errors import ConfigError, DynaworldError
-from dynaworld.loop import Iteration, PopulationLoop
+from dynaworld.loop import Loop, LoopState
 from dynaworld.parallel import Pool, make_pool
 from dynaworld.progress import progress_bar
 from dynaworld.worldmodels import control, fit
-from dynaworld.worldmodels import data as wmdata
 from dynaworld.worldmodels.config import WorldModelsConfig
 from dynaworld.worldmodels.run import WorldModelsRun
+from dynaworld.worldmodels.setting import (
+    ControllerEvolution,
+    RealRollouts,
+    Record,
+    Refit,
+    WorldModelsAgent,
+)
 
 STAGES = ("collect", "train_v", "encode", "train_m", "train_c", "evaluate")
 
@@ -72,6 +78,7 @@ class Pipeline:
         iteration ``run`` will train (see ``WorldModelsRun``)."""
         self.cfg, self.ray, self.progress = cfg, ray_address, progress
         self.paths = WorldModelsRun(cfg, run_dir, record, first)
+        self.record: Record = {}
 
     @property
     def needs_m(self) -> bool:
@@ -80,74 +87,35 @@ class Pipeline:
     def _pool(self, workers: int) -> Pool:
         return make_pool(workers, self.ray)
 
-    # ------------------------------------------------------------------ iteration k's parts
-    def collect(self, k: int = 1) -> dict[str, Any]:
-        """Iteration k's real rollouts: random ones for k = 1, C_(k-1)'s after."""
-        if k > 1:
-            pool = self._pool(min(self.cfg.data.workers, self.cfg.iterate.rollouts))
-            try:
-                return control.collect(self.paths, k, pool, self.progress)
-            finally:
-                pool.shutdown()
-        d, folder = self.cfg.data, self.paths.data_dir(1)
-        if (folder / "meta.json").exists() and len(wmdata.rollout_files(folder)) >= d.rollouts:
-            return {"skipped": True}
-        return wmdata.collect(
-            self.cfg.env.id,
-            folder,
-            d.rollouts,
-            size=self.cfg.env.size,
-            max_episode_steps=self.cfg.env.max_episode_steps,
-            backend=self.cfg.env.backend,
-            max_steps=d.max_steps,
-            policy=d.policy,
-            hold=wmdata.Hold.of(d),
-            seed=d.seed,
-            doom_skill=self.cfg.env.doom_skill,
-            min_steps=d.min_steps,
-            workers=d.workers,
-            ray_address=self.ray,
-            progress=self.progress,
-        )
-
-    def update_model(self, k: int = 1) -> dict[str, Any]:
-        """UPDATEMODEL: V (iteration 1), the new rollouts encoded, M on all rollouts so far."""
-        out = (
-            {"encode": fit.encode(self.paths, k, self.progress)}
-            if k > 1
-            else {
-                "train_v": fit.train_v(self.paths, self.progress),
-                "encode": fit.encode(self.paths, 1, self.progress),
-            }
-        )
-        if self.needs_m:
-            out["train_m"] = fit.train_m(self.paths, k, self.progress)
-        return out
-
-    def iteration(self, k: int, plan_only: bool = False) -> Iteration:
-        """Iteration k's parts (``plan_only``: the train-c stage, C's planning steps alone)."""
-        skip = lambda: {"skipped": True}  # noqa: E731
-        return Iteration(
-            interact=skip if plan_only else (lambda: self.collect(k)),
-            update_model=skip if plan_only else (lambda: self.update_model(k)),
-            agent=lambda: control.agent(self.paths, k, lambda: self._pool(self.cfg.es.workers)),
-        )
-
-    def loop(
-        self, first: int = 1, last: int | None = None, plan_only: bool = False
-    ) -> PopulationLoop:
-        es = self.cfg.es
-        what = f"C {self.cfg.controller.variant}" + (
+    # ------------------------------------------------------------------ Algorithm 1
+    def loop(self, first: int = 1, last: int | None = None, plan_only: bool = False) -> Loop:
+        """Iterations first..last (default K) as ``loop.Loop`` with World Models' parts
+        (``setting``); what each part reports goes to ``self.record``. ``plan_only``: the
+        train-c stage, C's planning steps alone (no interactions, no UPDATEMODEL)."""
+        cfg, es, self.record = self.cfg, self.cfg.es, {}
+        what = f"C {cfg.controller.variant}" + (
             f" τ={es.temperature:g} in the dream, " if es.where == "dream" else " on E, "
         )
         bar = GenerationBar(es.generations, self.progress, what)
-        return PopulationLoop(
-            lambda k: self.iteration(k, plan_only),
-            K=last or self.cfg.iterate.iterations,
-            P=self.cfg.es.generations,
-            on_generation=bar,
-            first=first,
+        rollouts = RealRollouts(self.paths, self.ray, self.progress, self.record)
+        refit = Refit(self.paths, self.needs_m, self.progress, self.record)
+        evolution = ControllerEvolution(self.paths, es.generations,
+                                        lambda: self._pool(es.workers), bar, self.record)  # fmt: skip
+        return Loop(
+            rollouts,
+            WorldModelsAgent(self.paths),
+            planning=[evolution],
+            K=last or cfg.iterate.iterations,
+            M=0 if plan_only else cfg.iterate.rollouts,
+            first_M=0 if plan_only else cfg.data.rollouts,
+            refit=() if plan_only else [refit],
+            state=LoopState(iteration=first - 1),
         )
+
+    def iterate(self, first: int = 1, last: int | None = None, plan_only: bool = False) -> Record:
+        """Run ``loop(first, last, plan_only)``; what its parts reported, by part and iteration."""
+        self.loop(first, last, plan_only).run()
+        return dict(self.record)
 
     # ------------------------------------------------------------------ commands
     def run(self, stages: Iterable[str] | None = None, first: int = 1) -> dict[str, Any]:
@@ -156,7 +124,7 @@ class Pipeline:
         exist (a branch of the run: e.g. another C setting from iteration ``first`` on)."""
         if stages is None:
             self.paths.check_first(first)
-            out = self.loop(first).run()
+            out = self.iterate(first)
             out["evaluate"] = self.evaluate(k=self.cfg.iterate.iterations)
             return out
         out = {}
@@ -168,7 +136,9 @@ class Pipeline:
 
     def stage(self, name: str) -> Any:
         if name == "collect":
-            return self.collect(1)
+            return RealRollouts(self.paths, self.ray, self.progress).rollouts(
+                WorldModelsAgent(self.paths), 1, self.cfg.data.rollouts
+            )
         if name == "train_v":
             return fit.train_v(self.paths, self.progress)
         if name == "encode":
@@ -176,7 +146,7 @@ class Pipeline:
         if name == "train_m":
             return fit.train_m(self.paths, 1, self.progress) if self.needs_m else {"skipped": True}
         if name == "train_c":
-            return self.loop(1, 1, plan_only=True).run()["agent_1"]
+            return self.iterate(1, 1, plan_only=True)["agent_1"]
         return self.evaluate()
 
     def evaluate(

@@ -1,4 +1,5 @@
-"""Real-environment rollouts of V + M + C, as worker tasks (process pool or Ray, one code path).
+"""Real-environment rollouts (the data policy's and V + M + C's), as worker tasks (process pool or
+Ray, one code path); ``play_rollouts`` is World Models' M real interactions, written to D.
 
 A worker process loads V and M from the run directory once and keeps them (and its env) in a
 module-level cache, so a CMA-ES generation only ships parameter vectors and seeds.
@@ -7,6 +8,8 @@ module-level cache, so a CMA-ES generation only ships parameter vectors and seed
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +19,21 @@ import torch
 from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
 from dynaworld.envs.worldmodels import make_wm_env
-from dynaworld.episodes import FramesSeen, PerEpisode, play_episodes
+from dynaworld.episodes import EpisodePolicy, FramesSeen, PerEpisode, play_episodes
+from dynaworld.errors import DynaworldError
+from dynaworld.files import write_text
 from dynaworld.models.mdnrnn import MDNRNN, action_vector, features
 from dynaworld.models.vae import ConvVAE
-from dynaworld.worldmodels.data import DataPolicy, Hold, Recorder
+from dynaworld.parallel import Pool, gather, make_pool
+from dynaworld.worldmodels.data import (
+    PATTERN,
+    SHORT_HOLDS,
+    DataPolicy,
+    Hold,
+    Recorder,
+    rollout_files,
+    rollout_steps,
+)
 
 _cache: dict[Any, Any] = {}
 
@@ -182,28 +196,156 @@ def episodes_task(
     return play(_cached(v_path, m_path, env_kw), spec, params, seeds, max_steps)
 
 
-def controller_rollout_task(
-    v_path: str,
-    m_path: str | None,
+@dataclass(frozen=True)
+class DataActing:
+    """Iteration 1's π: random actions held ``hold`` steps ('random'), or the reference's random
+    World Model ('reference'), each episode its own generator seeded by the episode's seed."""
+
+    policy: str = "random"
+    hold: Hold = SHORT_HOLDS
+
+    def open(self, env_kw: dict[str, Any]) -> tuple[Any, EpisodePolicy, bool]:
+        """E (made for this rollout, so closed after it), π and whether to close E."""
+        env = make_wm_env(**env_kw)
+        rng = np.random.default_rng
+        return env, PerEpisode(lambda s: DataPolicy(env.action_space, self.policy, self.hold, rng(s))), True  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ControllerActing:
+    """Iteration k > 1's π: V + M_(k-1) + C_(k-1) (``WorldModelsPolicy``), exploring with
+    probability ``epsilon`` a step (a random action held ``hold.draw()`` steps)."""
+
+    v_path: str
+    m_path: str | None
+    spec: dict[str, Any]
+    params: np.ndarray
+    epsilon: float
+    hold: Hold
+
+    def open(self, env_kw: dict[str, Any]) -> tuple[Any, EpisodePolicy, bool]:
+        """E, V and M cached in this worker process (kept open), and π."""
+        v, m, env = _cached(self.v_path, self.m_path, env_kw)
+        m = m if self.spec["observe"] != "z" else None
+        c = spec_controller(self.spec, v.z_dim, m.hidden if m else 0)
+        explore = (self.epsilon, self.hold)
+        return env, WorldModelsPolicy(v, m, c, self.params, self.spec["observe"], env.action_space, explore), False  # fmt: skip
+
+
+Acting = DataActing | ControllerActing
+
+
+def rollout_task(
     env_kw: dict[str, Any],
-    spec: dict[str, Any],
-    params: np.ndarray,
+    acting: Acting,
     seed: int,
     path: str,
     max_steps: int,
-    epsilon: float,
-    hold: Hold,
+    min_steps: int = 0,
+    reseed: int = 1,
 ) -> dict[str, float]:
-    """Worker task: one real rollout of C (iteration k's data) written to ``path`` like a random
-    one, exploring (``WorldModelsPolicy``) with probability ``epsilon`` a step."""
-    v, m, env = _cached(v_path, m_path, env_kw)
-    m = m if spec["observe"] != "z" else None
-    c = spec_controller(spec, v.z_dim, m.hidden if m else 0)
-    policy = WorldModelsPolicy(v, m, c, params, spec["observe"], env.action_space, (epsilon, hold))
-    rollout = Recorder(env.action_space)
-    play_episodes([env], policy, [seed], max_steps, [rollout])
+    """Worker task: one real rollout of π (``acting``) written to ``path``. A rollout of at most
+    ``min_steps`` actions is dropped and played again with seed ``seed + reseed`` (and so on)."""
+    env, policy, close = acting.open(env_kw)
+    rollout, dropped = Recorder(env.action_space), 0
+    while True:
+        play_episodes([env], policy, [seed], max_steps, [rollout])
+        if len(rollout.actions) > min_steps or len(rollout.actions) >= max_steps:
+            break
+        dropped, seed = dropped + 1, seed + reseed
+        if dropped >= 1000:
+            raise DynaworldError(
+                f"1,000 rollouts in a row ended within data.min_steps={min_steps} actions: lower it"
+            )
+    if close:
+        env.close()
     rollout.write(Path(path))
-    return {"steps": float(len(rollout.actions)), "return": float(sum(map(float, rollout.rewards)))}
+    return {
+        "steps": float(len(rollout.actions)),
+        "return": float(sum(map(float, rollout.rewards))),
+        "dropped": float(dropped),
+        "seed": float(seed),
+    }
+
+
+def play_rollouts(
+    env_kw: dict[str, Any],
+    folder: Path,
+    rollouts: int,
+    acting: Acting,
+    seed: int,
+    pool: Pool,
+    *,
+    max_steps: int,
+    min_steps: int = 0,
+    desc: str = "collect",
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """The rollouts ``folder`` lacks (rollout i: seed ``seed + i``; a short one replayed with
+    ``seed + i + rollouts``, ...), each a worker task: M real episodes of π, written to D."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for tmp in folder.glob(".tmp-*"):
+        tmp.unlink()
+    todo = [i for i in range(rollouts) if not (folder / PATTERN.format(i)).exists()]
+    futures = [
+        pool.submit(
+            rollout_task,
+            env_kw,
+            acting,
+            seed + i,
+            str(folder / PATTERN.format(i)),
+            max_steps,
+            min_steps,
+            rollouts,
+        )  # fmt: skip
+        for i in todo
+    ]
+    return gather(futures, total=rollouts, initial=rollouts - len(todo), desc=desc,
+                  unit="rollout", disable=not progress)  # fmt: skip
+
+
+def collect(
+    env_id: str,
+    folder: str | Path,
+    rollouts: int,
+    *,
+    size: int = 64,
+    max_episode_steps: int | None = None,
+    backend: str = "gymnasium",
+    max_steps: int = 1000,
+    policy: str = "random",
+    hold: Hold = SHORT_HOLDS,
+    seed: int = 0,
+    workers: int = 2,
+    ray_address: str | None = None,
+    progress: bool = True,
+    doom_skill: int | None = None,
+    min_steps: int = 0,
+) -> dict[str, Any]:
+    """Iteration 1's data: the missing random rollouts of ``folder`` in parallel
+    (``play_rollouts``); ``meta.json`` marks completion."""
+    out = Path(folder)
+    env_kw = dict(env_id=env_id, size=size, max_episode_steps=max_episode_steps, backend=backend,
+                  doom_skill=doom_skill)  # fmt: skip
+    pool = make_pool(max(1, min(workers, rollouts)), ray_address)
+    try:
+        play_rollouts(env_kw, out, rollouts, DataActing(policy, hold), seed, pool,
+                      max_steps=max_steps, min_steps=min_steps, progress=progress)  # fmt: skip
+    finally:
+        pool.shutdown()
+    steps = [rollout_steps(p) for p in rollout_files(out)[:rollouts]]
+    meta = {
+        "env_id": env_id,
+        "rollouts": rollouts,
+        "frames": int(sum(steps) + len(steps)),
+        "mean_length": float(np.mean(steps)),
+        "policy": policy,
+        "seed": seed,
+        "min_steps": min_steps,
+        "doom_skill": doom_skill,
+    }
+    write_text(out / "meta.json", json.dumps(meta, indent=1))
+    return meta
 
 
 def random_task(env_kw: dict[str, Any], seeds: list[int]) -> list[float]:

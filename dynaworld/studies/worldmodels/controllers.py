@@ -109,7 +109,7 @@ def run_experiment(
         pipe = Pipeline(cfg, run_dir, ray_address, progress, record=False)
         c_dir = pipe.paths.c_dir(k)
         if not (c_dir / "eval.json").exists():
-            pipe.loop(k, k, plan_only=True).run()  # the train-c stage at iteration k
+            pipe.iterate(k, k, plan_only=True)  # the train-c stage at iteration k
             pipe.evaluate(k=k)
         results[c_dir.name] = str(c_dir / "eval.json")
     if not (Path(run_dir) / "random_eval.json").exists():
