@@ -46,6 +46,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from dynaworld.errors import DynaworldError
 from dynaworld.types import Batch, Prediction, Query, Transition
 
 
@@ -198,6 +199,7 @@ class Loop:
     def run(self) -> LoopState:
         E, pi, st = self.environment, self.agent, self.state
         models = _unique([p.model for p in self.planning if isinstance(p, Planning)])
+        _check_filled(models, self.data)
         episodic = isinstance(E, EpisodeEnvironment)
         if st.obs is None and not episodic:
             st.obs, _ = E.reset()  # get initial state s ← E
@@ -274,6 +276,20 @@ class Evolution:
             row = pi.tell(candidates, self.fitness(candidates, pi.generation + 1))
             if self.on_generation is not None:
                 self.on_generation(row)
+
+
+def _check_filled(models: list[Any], data: Sequence[Data]) -> None:
+    """UPDATEMODEL of a model that learns from a replay buffer reads D: each real transition goes
+    into D (``data``) before the models are updated with it, so every buffer a learning model
+    reads must be one that ``data`` fills — refused, before any step, otherwise."""
+    filled = {id(getattr(D, "buffer", None)) for D in data}
+    for m in models:
+        buffer = getattr(m, "buffer", None)
+        if buffer is not None and not getattr(m, "frozen", False) and id(buffer) not in filled:
+            raise DynaworldError(
+                f"{type(m).__name__} learns from a replay buffer that no Loop.data writer fills: "
+                "add ReplayWriter(that buffer) to data (D ← D ∪ {t} runs before UPDATEMODEL)"
+            )
 
 
 def _unique(items: list[Any]) -> list[Any]:

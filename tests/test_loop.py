@@ -92,6 +92,19 @@ def test_replay_model_returns_the_stored_transition():
         assert done == sd
 
 
+def test_a_model_reading_a_buffer_that_no_data_writer_fills_is_refused_before_any_step():
+    import pytest
+
+    from dynaworld.errors import DynaworldError
+
+    buf = ReplayBuffer(100, (5,), np.float32)
+    planning = [Planning(ReplayModel(buf), UniformSampler(buf, 4, seed=0), lambda s: 1)]
+    loop = Loop(Chain(n=5), TabularQ(5), planning, data=[], K=10)  # ReplayWriter(buf) forgotten
+    with pytest.raises(DynaworldError, match=r"ReplayModel learns from a replay buffer .* ReplayWriter"):  # fmt: skip
+        loop.run()
+    assert loop.state.env_steps == 0 and len(buf) == 0
+
+
 def test_ratio_schedule_counts_and_is_resumable():
     P = Ratio(0.25, start=10)
     total, st = 0, LoopState()
