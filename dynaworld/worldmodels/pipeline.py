@@ -27,7 +27,7 @@ from dynaworld.worldmodels.setting import (
     ControllerEvolution,
     RealRollouts,
     Record,
-    Refit,
+    RefitVM,
     WorldModelsAgent,
 )
 
@@ -98,7 +98,7 @@ class Pipeline:
         )
         bar = GenerationBar(es.generations, self.progress, what)
         rollouts = RealRollouts(self.paths, self.ray, self.progress, self.record)
-        refit = Refit(self.paths, self.needs_m, self.progress, self.record)
+        refit = RefitVM(self.paths, self.needs_m, self.progress, self.record)
         evolution = ControllerEvolution(self.paths, es.generations,
                                         lambda: self._pool(es.workers), bar, self.record)  # fmt: skip
         return Loop(

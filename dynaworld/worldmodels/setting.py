@@ -1,17 +1,15 @@
 """World Models as a setting of Algorithm 1 (``loop.Loop``): its E, π, UPDATEMODEL and planning.
 
-=====================  ==================================================================
-Algorithm 1            World Models, iteration k
-=====================  ==================================================================
-E, M interactions      ``RealRollouts``: M whole real episodes (rollouts) of π, played in
-                       worker processes and written to D (iteration k's rollout folder)
-π                      ``WorldModelsAgent``: k = 1 the data policy; k > 1 V + M_(k-1) +
-                       C_(k-1), exploring (``WorldModelsPolicy``, M's state carried)
-UPDATEMODEL            ``Refit`` (once per iteration, on all of D): V (k = 1), the new
-                       rollouts encoded, M on all rollouts so far
-P planning steps       ``ControllerEvolution``: C_k's CMA-ES generations (``loop.Evolution``),
-                       scored in M_k's dream or on E
-=====================  ==================================================================
+Algorithm 1's parts, for World Models' iteration k:
+
+- **E, the M interactions**: ``RealRollouts`` — M whole real episodes (rollouts) of π, played in
+  worker processes and written to D (iteration k's rollout folder).
+- **π**: ``WorldModelsAgent`` — k = 1 the data policy; k > 1 V + M_(k-1) + C_(k-1), exploring
+  (``WorldModelsPolicy``, M's state carried).
+- **UPDATEMODEL**: ``RefitVM``, once per iteration on all of D — V (k = 1), the new rollouts
+  encoded, M on all rollouts so far.
+- **P planning steps**: ``ControllerEvolution`` — C_k's CMA-ES generations (``loop.Evolution``),
+  scored in M_k's dream or on E.
 
 Each part skips what it finished and V, M and CMA-ES checkpoint inside, so rerunning resumes.
 ``Record`` keeps what each part reports, by part and iteration (``interact_1``, ...).
@@ -100,7 +98,7 @@ class RealRollouts:
 
 
 @dataclass
-class Refit:
+class RefitVM:
     """UPDATEMODEL once per iteration, on all of D: V (iteration 1), the new rollouts encoded,
     M on all rollouts so far (when C needs M)."""
 
