@@ -877,3 +877,35 @@ def test_only_iter_k_folders_are_iterations_so_a_run_named_seed12_keeps_its_name
     r = cli("worldmodels", "compare", *folders)
     assert r.returncode == 0, r.stderr
     assert "| seed12 |" in r.stdout and "| m15k/iter2 |" in r.stdout, r.stdout
+
+
+def test_a_c_starts_from_a_named_c_folder_of_its_run_as_real_fine_tuning_of_a_dream_c(
+    run_dir, tmp_path
+):
+    """es.start=<C folder>: a CMA-ES continues a named C of its run (issue 41's fine-tuning arm:
+    real-environment generations from a dream-trained C; here the named C is trained on E, as
+    the tiny run's M has no reward head) into a folder of its own, its start recorded with the
+    C's digest; a folder outside the run, one without params.npy, or a C of another variant is
+    refused, naming why."""
+    from dynaworld.worldmodels.run import params_digest
+
+    d = tmp_path / "run"
+    shutil.copytree(run_dir, d)
+    Pipeline(load_config(None, TINY, WorldModelsConfig), d, progress=False).run(["train_c"])
+    dreamt = d / "C_full"
+    real = load_config(None, TINY + ["es.start=C_full", "es.generations=1"], WorldModelsConfig)
+    pipe = Pipeline(real, d, progress=False)
+    pipe.run(["train_c"])
+    tuned = pipe.paths.c_dir(1)
+    assert tuned.name == "C_full_from-C_full"
+    started = json.loads((tuned / "start.json").read_text())
+    assert started == {"from": "C_full", "params_sha256": params_digest(dreamt)}
+    state = load_state(tuned, new_es(len(np.load(dreamt / "params.npy")), 0.1, 4, 0, False))
+    assert state is not None and np.allclose(state["es"].x0, np.load(dreamt / "params.npy"))
+    with pytest.raises(ConfigError, match="inside the run directory"):
+        load_config(None, TINY + ["es.start=../elsewhere/C_full"], WorldModelsConfig)
+    with pytest.raises(ConfigError, match="no params.npy"):
+        Pipeline(load_config(None, TINY + ["es.start=C_nope"], WorldModelsConfig), d)
+    other = load_config(None, TINY + ["es.start=C_full", "controller.variant=v_only"], WorldModelsConfig)  # fmt: skip
+    with pytest.raises(DynaworldError, match="same variant"):
+        Pipeline(other, d, progress=False).run(["train_c"])

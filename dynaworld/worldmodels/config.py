@@ -8,12 +8,26 @@ when its output exists, so rerunning a pipeline resumes it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
 
 from dynaworld.config import doc, non_negative, one_of, positive, unit_interval
 from dynaworld.device import device_name
 from dynaworld.errors import ConfigError
 
 VARIANTS = ("full", "v_only", "v_hidden")
+
+
+def start_choice(x: Any) -> str | None:
+    """'previous', 'zero' or a C folder inside the run directory (relative, no '..')."""
+    if x in ("previous", "zero"):
+        return None
+    parts = PurePosixPath(str(x)).parts
+    if not parts or str(x).startswith(("/", "~")) or ".." in parts or "\\" in str(x):
+        return "must be 'previous', 'zero' or a C folder inside the run directory (e.g. 'iter3/C_full')"
+    if not parts[-1].startswith("C_"):
+        return f"names {parts[-1]!r}, not a C folder (C_...)"
+    return None
 
 
 def rollouts_at(rollouts: int, schedule: list[list[int]], generation: int) -> int:
@@ -185,8 +199,10 @@ class ESConfig:
         "Where C_k's CMA-ES starts at iteration k > 1: 'previous' = C_(k-1) (the iterative "
         "procedure, see dream_models and seed); 'zero' = zero weights, C trained from scratch "
         "in M_k's dream (the paper's temperature table at the final model), into "
-        "C_..._fromzero/. Iteration 1 always starts from zero weights.",
-        one_of("previous", "zero"),
+        "C_..._fromzero/. Iteration 1 always starts from zero weights. Or a C folder of this run "
+        "(e.g. 'iter3/C_full_dream_tau1'): C starts from its params.npy at any iteration, into "
+        "C_..._from-<folder>/ (e.g. real-environment CMA-ES fine-tuning a dream-trained C).",
+        start_choice,
     )
     max_steps: int | None = doc(
         None, "Cap of training rollouts (None: the env's own episode length).", positive

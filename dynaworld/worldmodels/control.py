@@ -140,7 +140,10 @@ def start(run: WorldModelsRun, k: int) -> Path | None:
     procedure), else C_(k-1) of one model (more dream models, trained at iteration k by
     ``experiment --iteration k``). A CMA-ES repeat (es.seed N) starts where its seed-0 C does.
     None (zero weights) at k = 1, with es.start=zero, or when no C_(k-1) has this temperature
-    and death rule."""
+    and death rule. es.start naming a C folder: that C's params.npy, at any k."""
+    named = run.named_start()
+    if named is not None:
+        return named
     if k == 1 or run.cfg.es.start == "zero":
         return None
     found = [run.c_dir(k - 1, m, 0) / "params.npy" for m in (run.cfg.es.dream_models, 1)]
@@ -159,7 +162,13 @@ def record_start(run: WorldModelsRun, folder: Path, first: Path | None) -> np.nd
 
 def agent(run: WorldModelsRun, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:  # fmt: skip
     """C_k's CMA-ES (starting at ``start(run, k)``, recorded), its fitness and a closer."""
-    es, folder, c = run.cfg.es, run.claim_c(k), controller(run)
+    es, c, first = run.cfg.es, controller(run), start(run, k)
+    if first is not None and np.load(first).shape != (c.n_params,):
+        raise DynaworldError(
+            f"es.start: {first} holds {np.load(first).shape[0]} parameters, this C "
+            f"({run.cfg.controller.variant}) has {c.n_params}: start from a C of the same variant"
+        )
+    folder = run.claim_c(k)
     tracks = es.seed * 1_000  # generation g's rollout j: track fitness_track(g, tracks) + j
     workers: Pool | None = None
     if es.where == "dream":  # M_k's dream, or the last es.dream_models models' (the lowest)
@@ -212,7 +221,7 @@ def agent(run: WorldModelsRun, k: int, pool: Callable[[], Pool]) -> tuple[CMAES,
         l2=es.l2,
         seed=run.cfg.seed + 1_000 * es.seed + k - 1,
         diagonal=es.diagonal,
-        x0=record_start(run, folder, start(run, k)),
+        x0=record_start(run, folder, first),
     )
 
     def close() -> None:

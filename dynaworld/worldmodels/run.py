@@ -134,6 +134,7 @@ class WorldModelsRun:
         rundir.check_kind(self.dir, "worldmodels", "dynaworld worldmodels")
         self._check_same_run()
         if record:  # refused before anything is recorded
+            self.named_start()
             self.check_first(first)
             for k in range(first, cfg.iterate.iterations + 1):
                 self.check_c(k)
@@ -190,8 +191,24 @@ class WorldModelsRun:
             name += "_sampled" if es.dream_done == "sample" else ""
             name += f"_models{models}" if models > 1 else ""
         name += "_fromzero" if es.start == "zero" and k > 1 else ""
+        name += (
+            f"_from-{es.start.replace('/', '-')}" if es.start not in ("previous", "zero") else ""
+        )
         name += f"_seed{seed}" if seed else ""
         return self.iteration_dir(k) / name
+
+    def named_start(self) -> Path | None:
+        """The params.npy of the C folder ``es.start`` names (None for 'previous' and 'zero');
+        refused when it lies outside the run directory or has no params.npy."""
+        start = self.cfg.es.start
+        if start in ("previous", "zero"):
+            return None
+        folder = self.dir / start
+        if not folder.resolve().is_relative_to(self.dir.resolve()):
+            raise ConfigError(f"es.start={start}: {folder} lies outside the run directory")
+        if not (folder / "params.npy").is_file():
+            raise ConfigError(f"es.start={start}: {folder} has no params.npy (train that C first)")
+        return folder / "params.npy"
 
     def check_c(self, k: int) -> Path:
         """C_k's folder; refuses to continue a CMA-ES state made with other controller / es
