@@ -8,7 +8,8 @@
     action, _ = run.agent.predict(obs, deterministic=True)
     returns = run.evaluate(episodes=10)
 
-World Models runs load the same way (``run.controller``, ``run.dream_env()``, ``run.evaluate``).
+World Models runs load the same way (``run.agent.predict(obs, state)`` carries M's state,
+``run.make_env()``, ``run.dream_env()``, ``run.evaluate``).
 Loading reads only plain data (``weights_only`` checkpoints) and imports only installed modules.
 """
 
@@ -27,6 +28,7 @@ from dynaworld.agents import DQNAgent
 from dynaworld.build import load_agent
 from dynaworld.config import TrainConfig, from_dict, load_config, merge, parse_overrides, to_dict
 from dynaworld.envs import make_env
+from dynaworld.envs.worldmodels import ACTION_SPACES, make_wm_env
 from dynaworld.errors import DynaworldError
 from dynaworld.evaluate import evaluate
 from dynaworld.files import read_json
@@ -35,6 +37,7 @@ from dynaworld.training import train as run_training
 from dynaworld.watch import record_gif
 from dynaworld.worldmodels import control
 from dynaworld.worldmodels.pipeline import Pipeline, load_run_config
+from dynaworld.worldmodels.rollout import WorldModelsPolicy, load_m, load_v
 
 
 class Policy:
@@ -111,8 +114,35 @@ class Run:
                         max_steps=cfg.eval_max_steps)  # fmt: skip
 
 
+class CarriedPolicy:
+    """V + M + C's policy in SB3's style for policies with a state (sb3-contrib's recurrent
+    ones): ``predict(obs, state, episode_start) -> (actions, state)``, ``state`` carrying each
+    episode's M state from step to step (None, or ``episode_start[i]`` true: a new episode).
+    ``obs``: one (64, 64, 3) uint8 frame of ``run.make_env()`` or a batch of them."""
+
+    def __init__(self, policy: WorldModelsPolicy) -> None:
+        self.policy = policy
+
+    def predict(
+        self,
+        obs: Any,
+        state: list[Any] | None = None,
+        episode_start: Sequence[bool] | None = None,
+        deterministic: bool = True,
+    ) -> tuple[Any, list[Any]]:
+        frames = np.asarray(obs)
+        single = frames.ndim == 3
+        frames = frames[None] if single else frames
+        carry = list(state) if state is not None else [None] * len(frames)
+        for i in range(len(frames)):
+            if carry[i] is None or (episode_start is not None and episode_start[i]):
+                carry[i] = self.policy.start(0, i)
+        actions, carry = self.policy.act(frames, carry)
+        return (actions[0] if single else actions), carry
+
+
 class WorldModelsRun:
-    """A World Models run folder: C of an iteration, M's dream, real evaluation."""
+    """A World Models run folder: C of an iteration as an agent, M's dream, real evaluation."""
 
     def __init__(self, run_dir: str | Path, iteration: int | None = None) -> None:
         self.pipeline = Pipeline(load_run_config(run_dir), run_dir, progress=False, record=False)
@@ -126,6 +156,20 @@ class WorldModelsRun:
         if not path.is_file():
             raise DynaworldError(f"{path} does not exist: train C first")
         return control.controller(self.paths), np.load(path)
+
+    @property
+    def agent(self) -> CarriedPolicy:
+        """V + M + C of this iteration as a policy with a carried state (``predict``)."""
+        c, params = self.controller
+        p = self.paths
+        v = load_v(p.dir / "vae.pt", str(p.device))
+        m = load_m(p.m_path(self.iteration), str(p.device)) if p.observe != "z" else None
+        space = ACTION_SPACES[self.config.env.id]
+        return CarriedPolicy(WorldModelsPolicy(v, m, c, params, p.observe, space))
+
+    def make_env(self) -> gym.Env:
+        """The real environment as C is evaluated on it (64 × 64 frames, Gymnasium)."""
+        return make_wm_env(**self.paths.env_kw(training=False))
 
     def dream_env(self, num_envs: int = 1, seed: int = 0) -> Any:
         """M's dream as a Gymnasium VectorEnv (``DreamEnv``)."""

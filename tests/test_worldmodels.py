@@ -909,3 +909,30 @@ def test_a_c_starts_from_a_named_c_folder_of_its_run_as_real_fine_tuning_of_a_dr
     other = load_config(None, TINY + ["es.start=C_full", "controller.variant=v_only"], WorldModelsConfig)  # fmt: skip
     with pytest.raises(DynaworldError, match="same variant"):
         Pipeline(other, d, progress=False).run(["train_c"])
+
+
+def test_a_world_models_run_loads_as_an_agent_whose_predict_carries_m_state(run_dir, tmp_path):
+    """``dynaworld.load(run).agent.predict(obs, state)`` on ``run.make_env()``, step by step,
+    plays the episode C's evaluation plays on that track (same return), and a batch of two
+    episodes acts as each alone: V + M + C is an agent like DQN's, its M state carried."""
+    import dynaworld
+    from dynaworld.worldmodels.rollout import load_run, play
+
+    d = tmp_path / "run"
+    shutil.copytree(run_dir, d)
+    Pipeline(load_config(None, TINY, WorldModelsConfig), d, progress=False).run(["train_c"])
+    run = dynaworld.load(d)
+    agent, (_, params), env = run.agent, run.controller, run.make_env()
+    total, state, obs, steps = 0.0, None, env.reset(seed=5)[0], 0
+    while steps < 25:
+        action, state = agent.predict(obs, state)
+        obs, r, terminated, truncated, _ = env.step(action)
+        total, steps = total + float(r), steps + 1
+        if terminated or truncated:
+            break
+    loaded = load_run(d / "vae.pt", run.paths.m_path(1), run.paths.env_kw(training=False))
+    assert total == pytest.approx(play(loaded, run.paths.spec, params, [5], 25)[0], abs=1e-6)
+    first, _ = env.reset(seed=7)
+    together, _ = agent.predict(np.stack([obs, first]))
+    alone = [agent.predict(o)[0] for o in (obs, first)]
+    assert all(np.allclose(a, b) for a, b in zip(together, alone, strict=True))
