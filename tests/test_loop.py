@@ -326,3 +326,18 @@ def test_world_models_shape_episodes_then_one_refit_then_generations_in_the_drea
     assert log[0][2] == 20 and log[5][2] == 5  # first_M episodes, then M
     assert log[4][2] == 1.0  # C_1 reaches the goal in the dream of iteration 1's model
     assert log[5][3] == 5.0  # ... and in reality: all 5 of C_1's episodes reach it
+
+
+def test_the_how_to_population_method_runs_and_solves_cartpole(capsys):
+    """docs/howto.md's population method runs as printed: π's real episodes reach 500."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "howto.md").read_text()
+    section = text.split("## Your own population method", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "howto.md", "exec"), {"__name__": "howto"})
+    printed = capsys.readouterr().out
+    assert (
+        "iteration 1: π's mean return" in printed
+        and "iteration 3: π's mean return 500.0" in printed
+    )
