@@ -201,6 +201,11 @@ class Loop:
         models = _unique([p.model for p in self.planning if isinstance(p, Planning)])
         _check_filled(models, self.data)
         episodic = isinstance(E, EpisodeEnvironment)
+        if episodic and (self.data or self.learn_from_real):  # no setting that does nothing
+            raise DynaworldError(
+                "Loop.data and learn_from_real act on single steps; an EpisodeEnvironment's play "
+                "writes its episodes to D itself (leave them empty, or give a step environment)"
+            )
         if st.obs is None and not episodic:
             st.obs, _ = E.reset()  # get initial state s ← E
         while st.iteration < self.K:

@@ -317,6 +317,14 @@ def test_world_models_shape_episodes_then_one_refit_then_generations_in_the_drea
 
     E, m, pi = Rollouts(), TableRefit(), Search()
     assert isinstance(E, EpisodeEnvironment)
+    import pytest
+
+    from dynaworld.errors import DynaworldError
+
+    for inert in ({"data": [ReplayWriter(ReplayBuffer(10, (n,), np.float32))]}, {"learn_from_real": True}):  # fmt: skip
+        with pytest.raises(DynaworldError, match="EpisodeEnvironment's play writes"):
+            Loop(E, pi, planning=[Evolution(dream, 3)], **inert).run()  # would do nothing
+    assert log == []
     loop = Loop(E, pi, planning=[Evolution(dream, 3)], K=1, M=5, first_M=20, refit=[m])
     loop.run()
     loop.K, loop.planning = 2, [Evolution(dream, 6)]
