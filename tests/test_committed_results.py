@@ -22,3 +22,21 @@ def test_the_carracing_long_run_replays_its_first_test_episode(cli, tmp_path):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["block"] == "test" and out["params_sha256"] == committed["params_sha256"]
     assert out["mean"] == pytest.approx(committed["returns"][0], abs=0.005)  # stored to 0.01
+
+
+def test_the_cost_figure_draws_the_long_runs_own_evaluations(tmp_path):
+    """Route (a) of CarRacing's cost figure is the long run's record: its five CMA-ES evaluations
+    at their logged cost, then its test-block score; the figure is drawn from them."""
+    from PIL import Image
+
+    from dynaworld.studies.worldmodels.routes import real_es_route, reference_route, routes_figure
+
+    folder = ROOT / "docs" / "results" / "worldmodels_carracing" / "long_run" / "C_full"
+    points = real_es_route(folder, 1.5, 1_344_113)
+    assert [round(p.score, 1) for p in points] == [337.1, 545.8, 623.1, 653.4, 755.4, 791.2]
+    assert [p.block for p in points] == ["cma-es"] * 5 + ["test"]
+    assert points[-1].core_hours == pytest.approx(1.5 + 43_534.1 / 3600)
+    assert points[-1].real_steps == 1_344_113 + 25 * 64 * 16 * 1_000
+    path = routes_figure({"(a)": points, "reference": reference_route(1.5, 1_344_113)}, tmp_path / "r.png")  # fmt: skip
+    with Image.open(path) as img:
+        assert img.size[0] > img.size[1] > 300
