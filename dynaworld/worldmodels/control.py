@@ -150,6 +150,17 @@ def start(run: WorldModelsRun, k: int) -> Path | None:
     return next((path for path in found if path.exists()), None)
 
 
+def checked_start(run: WorldModelsRun, k: int, n_params: int) -> Path | None:
+    """``start(run, k)``, refused when its C has another number of parameters than this C."""
+    first = start(run, k)
+    if first is not None and np.load(first).shape != (n_params,):
+        raise DynaworldError(
+            f"es.start: {first} holds {np.load(first).shape[0]} parameters, this C "
+            f"({run.cfg.controller.variant}) has {n_params}: start from a C of the same variant"
+        )
+    return first
+
+
 def record_start(run: WorldModelsRun, folder: Path, first: Path | None) -> np.ndarray | None:
     """``first``'s weights, named with their digest in ``folder/start.json`` when this CMA-ES
     begins (a resumed one keeps its record)."""
@@ -162,13 +173,8 @@ def record_start(run: WorldModelsRun, folder: Path, first: Path | None) -> np.nd
 
 def agent(run: WorldModelsRun, k: int, pool: Callable[[], Pool]) -> tuple[CMAES, Fitness, Callable[[], None]]:  # fmt: skip
     """C_k's CMA-ES (starting at ``start(run, k)``, recorded), its fitness and a closer."""
-    es, c, first = run.cfg.es, controller(run), start(run, k)
-    if first is not None and np.load(first).shape != (c.n_params,):
-        raise DynaworldError(
-            f"es.start: {first} holds {np.load(first).shape[0]} parameters, this C "
-            f"({run.cfg.controller.variant}) has {c.n_params}: start from a C of the same variant"
-        )
-    folder = run.claim_c(k)
+    es, c = run.cfg.es, controller(run)
+    first, folder = checked_start(run, k, c.n_params), run.claim_c(k)  # refused before claimed
     tracks = es.seed * 1_000  # generation g's rollout j: track fitness_track(g, tracks) + j
     workers: Pool | None = None
     if es.where == "dream":  # M_k's dream, or the last es.dream_models models' (the lowest)
