@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,7 +275,7 @@ def play_rollouts(
     rollouts: int,
     acting: Acting,
     seed: int,
-    pool: Pool,
+    pool: Callable[[int], Pool],
     *,
     max_steps: int,
     min_steps: int = 0,
@@ -282,26 +283,33 @@ def play_rollouts(
     progress: bool = True,
 ) -> list[dict[str, float]]:
     """The rollouts ``folder`` lacks (rollout i: seed ``seed + i``; a short one replayed with
-    ``seed + i + rollouts``, ...), each a worker task: M real episodes of π, written to D."""
+    ``seed + i + rollouts``, ...), each a worker task on ``pool(n)`` (n: the rollouts to play;
+    no pool is made when none is missing): M real episodes of π, written to D."""
     folder.mkdir(parents=True, exist_ok=True)
     for tmp in folder.glob(".tmp-*"):
         tmp.unlink()
     todo = [i for i in range(rollouts) if not (folder / PATTERN.format(i)).exists()]
-    futures = [
-        pool.submit(
-            rollout_task,
-            env_kw,
-            acting,
-            seed + i,
-            str(folder / PATTERN.format(i)),
-            max_steps,
-            min_steps,
-            rollouts,
-        )  # fmt: skip
-        for i in todo
-    ]
-    return gather(futures, total=rollouts, initial=rollouts - len(todo), desc=desc,
-                  unit="rollout", disable=not progress)  # fmt: skip
+    if not todo:
+        return []
+    workers = pool(len(todo))
+    try:
+        futures = [
+            workers.submit(
+                rollout_task,
+                env_kw,
+                acting,
+                seed + i,
+                str(folder / PATTERN.format(i)),
+                max_steps,
+                min_steps,
+                rollouts,
+            )  # fmt: skip
+            for i in todo
+        ]
+        return gather(futures, total=rollouts, initial=rollouts - len(todo), desc=desc,
+                      unit="rollout", disable=not progress)  # fmt: skip
+    finally:
+        workers.shutdown()
 
 
 def collect(
@@ -327,12 +335,9 @@ def collect(
     out = Path(folder)
     env_kw = dict(env_id=env_id, size=size, max_episode_steps=max_episode_steps, backend=backend,
                   doom_skill=doom_skill)  # fmt: skip
-    pool = make_pool(max(1, min(workers, rollouts)), ray_address)
-    try:
-        play_rollouts(env_kw, out, rollouts, DataActing(policy, hold), seed, pool,
-                      max_steps=max_steps, min_steps=min_steps, progress=progress)  # fmt: skip
-    finally:
-        pool.shutdown()
+    play_rollouts(env_kw, out, rollouts, DataActing(policy, hold), seed,
+                  lambda n: make_pool(min(workers, n), ray_address),
+                  max_steps=max_steps, min_steps=min_steps, progress=progress)  # fmt: skip
     steps = [rollout_steps(p) for p in rollout_files(out)[:rollouts]]
     meta = {
         "env_id": env_id,

@@ -84,16 +84,12 @@ class RealRollouts:
                            hold=acting.hold, seed=d.seed, doom_skill=e.doom_skill,
                            min_steps=d.min_steps, workers=d.workers, ray_address=self.ray,
                            progress=self.progress)  # fmt: skip
-        if all((folder / wmdata.PATTERN.format(i)).exists() for i in range(episodes)):
+        seed, workers = cfg.data.seed + 10_000_000 * k, min(cfg.data.workers, episodes)
+        results = play_rollouts(self.run.env_kw(True), folder, episodes, acting, seed,
+                                lambda n: make_pool(workers, self.ray), max_steps=cfg.data.max_steps,
+                                desc=f"collect {k}", progress=self.progress)  # fmt: skip
+        if not results:
             return {"skipped": True}
-        pool = make_pool(min(cfg.data.workers, episodes), self.ray)
-        try:
-            seed = cfg.data.seed + 10_000_000 * k
-            results = play_rollouts(self.run.env_kw(True), folder, episodes, acting, seed, pool,
-                                    max_steps=cfg.data.max_steps, desc=f"collect {k}",
-                                    progress=self.progress)  # fmt: skip
-        finally:
-            pool.shutdown()
         return {"rollouts": len(results), "mean_return": float(np.mean([r["return"] for r in results]))}  # fmt: skip
 
 
