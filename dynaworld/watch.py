@@ -43,14 +43,32 @@ def as_frame(image: Any) -> np.ndarray:
 
 
 def rendering(env: Any) -> Callable[[Any], np.ndarray]:
-    """``env``'s rendering of its current state as a frame (the observation is not read)."""
+    """``env``'s rendering of its current state as a frame (the observation is not read); a
+    renderer that is not installed (CartPole's pygame) is a named error."""
+    from gymnasium.error import DependencyNotInstalled
 
     def frame(obs: Any) -> np.ndarray:
         with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames
             warnings.simplefilter("ignore")
-            return as_frame(env.render())
+            try:
+                return as_frame(env.render())
+            except DependencyNotInstalled as e:
+                raise DynaworldError(
+                    f"cannot record {env.spec.id if env.spec else env}: {e}"
+                ) from e
 
     return frame
+
+
+def check_rendering(run: Any, seed: int = 12345) -> None:
+    """Render one frame of ``run``'s env, so a GIF that cannot be drawn is refused before the
+    evaluation episodes rather than after them."""
+    env = run.make_env(render_mode="rgb_array")
+    try:
+        env.reset(seed=seed)
+        rendering(env)(None)
+    finally:
+        env.close()
 
 
 def record_gif(

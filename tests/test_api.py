@@ -107,6 +107,22 @@ def test_eval_gif_records_the_evaluation_policy_playing(cli, finished_run, tmp_p
     assert first.std() > 0  # a drawn scene, not a blank frame
 
 
+def test_eval_gif_without_a_renderer_is_refused_before_any_episode(finished_run, tmp_path):
+    # CartPole draws with pygame; here its import fails as on an install without it
+    code = (
+        "import sys; sys.modules['pygame'] = None; from dynaworld.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    gif = tmp_path / "agent.gif"
+    r = subprocess.run(
+        [sys.executable, "-c", code, "eval", str(finished_run), "--episodes", "2", "--gif", str(gif)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert "cannot record CartPole-v1" in r.stderr and "pygame" in r.stderr
+    assert "evaluate CartPole" not in r.stderr and not gif.exists()  # no episode was played
+
+
 def test_user_callbacks_see_every_step_evaluation_and_checkpoint_and_a_run_continues_from_python(
     tmp_path,
 ):

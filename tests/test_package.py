@@ -93,3 +93,10 @@ def test_every_imported_package_is_declared():
                 if not found & declared:
                     missing.setdefault(top, str(p.relative_to(ROOT)))
     assert missing == {}
+
+
+def test_the_base_install_draws_the_first_minutes_gif():
+    # the README's first minute records CartPole as a GIF: gymnasium draws it with pygame, which
+    # only the classic-control extra installs (Box2D's extra brings it to the dev install too)
+    base = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(r.startswith(("gymnasium[classic-control]", "pygame")) for r in base), base

@@ -29,6 +29,7 @@ from dynaworld.studies import report as sweep_report
 from dynaworld.studies.demo import demo as run_demo
 from dynaworld.studies.worldmodels.table import report as wm_report
 from dynaworld.training import train as run_training
+from dynaworld.watch import check_rendering
 from dynaworld.worldmodels.config import WorldModelsConfig
 
 
@@ -90,6 +91,8 @@ def train_many(a: argparse.Namespace) -> int:
 
 def evaluate(a: argparse.Namespace) -> int:
     run = Run(a.run_dir)  # the agent alone: no replay buffer or planning model is built
+    if a.gif:
+        check_rendering(run)  # a GIF that cannot be drawn is refused before any episode
     returns = run.evaluate(a.episodes, seed=a.seed, progress=True)
     out = {
         "checkpoint": str(run.checkpoint),
