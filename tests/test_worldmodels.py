@@ -796,6 +796,50 @@ def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
     assert len(rows) == 2 and "from zero weights, iteration 4 | 0: 183; 1: 170 |" in rows[1]
 
 
+def test_doom_report_gives_the_test_block_first_against_its_own_random_and_both_death_rules(
+    tmp_path,
+):
+    from PIL import Image
+
+    from dynaworld.studies.worldmodels.table import report
+
+    rng = np.random.default_rng(0)
+
+    def write(path, e, centre):
+        r = np.round(rng.normal(centre, 100, 100)).tolist()
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(e | {"returns": r, "mean": np.mean(r), "std": np.std(r)}))
+
+    for rule, centre in (("sample", 700), ("threshold", 400)):
+        for tau in (0.5, 1.15):
+            c = {"variant": "full", "where": "dream", "temperature": tau, "dream_done": rule,
+                 "es_seed": 0, "episodes": 100, "virtual_mean": 1500.0, "virtual_std": 50.0}  # fmt: skip
+            folder = tmp_path / f"C_full_dream_tau{tau:g}_{rule}"
+            write(folder / "eval.json", c | {"exploitation_gap": 800.0}, centre)
+            write(
+                folder / "eval_test.json",
+                c | {"block": "test", "exploitation_gap": 900.0},
+                centre + 5,
+            )
+    write(tmp_path / "random_eval.json", {"variant": "random", "episodes": 100}, 200)
+    write(
+        tmp_path / "random_eval_test.json",
+        {"variant": "random", "episodes": 100, "block": "test"},
+        600,
+    )
+    lines = report([tmp_path]).read_text().splitlines()
+    rows = [x for x in lines if x.startswith("| 0.5") or x.startswith("| 1.15")]
+    assert len(rows) == 8 and all("100 (test)" in x for x in rows[:4])  # the test block first
+    assert not any("(test)" in x for x in rows[4:])
+    welch = [float(x.split("|")[10]) for x in rows]  # C ≈ 700 / 400 against random 600 / 200
+    assert min(welch[4:]) < 1e-6 and max(welch[:4]) > min(welch[4:])
+    randoms = [x for x in lines if x.startswith("| random policy")]
+    assert len(randoms) == 2 and sum("(test)" in x for x in randoms) == 1
+    assert "![the exploitation gap under both death rules](death_rule.png)" in lines
+    with Image.open(tmp_path / "death_rule.png") as im:
+        assert np.asarray(im.convert("L")).std() > 0
+
+
 def _evaluated_c(folder, params, returns):
     """A C folder as ``evaluate`` leaves it: params.npy and an eval.json that names its digest."""
     from dynaworld.worldmodels.run import params_digest

@@ -17,6 +17,7 @@ from dynaworld.files import save_figure
 from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE, to_uint8
 from dynaworld.studies.worldmodels import anchors
+from dynaworld.studies.worldmodels.death_rule import one_block
 from dynaworld.worldmodels.config import rollouts_at
 
 GIF_COLOURS = 40  # a shared palette this small keeps game frames legible at 1/3 the bytes
@@ -188,14 +189,14 @@ def temperature_chart(
     path: str | Path,
     paper: Mapping[float, tuple[float, float, float, float]] | None = None,
 ) -> Path:
-    """Virtual (dream) vs actual (real game) score per temperature, mean ± std bars; the random
-    policy as a dashed line; the paper's actual scores as markers when given."""
+    """Virtual (dream) vs actual (real game) score per temperature, mean ± std bars (one block:
+    the test block when every C has one); the random policy as a dashed line; the paper's actual scores as markers when given."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dream = sorted((e for e in evals if e.get("where") == "dream"), key=dream_order)
+    dream = sorted(one_block([e for e in evals if e.get("where") == "dream"]), key=dream_order)
     x = np.arange(len(dream))  # wider with more bars, so their two-line names do not overlap
     fig, ax = plt.subplots(figsize=(max(6.4, 1.3 * len(dream)), 3.8))
     for dx, key, label in ((-0.2, "virtual_", "virtual (in the dream)"), (0.2, "", "actual")):
@@ -212,11 +213,19 @@ def temperature_chart(
                if round(e["temperature"], 2) in paper]  # fmt: skip
         if pts:
             ax.plot(*zip(*[(i + 0.2, y) for i, y in pts], strict=True), "k^", label="actual, paper")
+    block = dream[0].get("block", "validation") if dream else "validation"
     for e in evals:
-        if e.get("variant") == "random":
+        if e.get("variant") == "random" and e.get("block", "validation") == block:
             ax.axhline(e["mean"], color="gray", ls="--", label="random policy")
-    ax.set_xticks(x, [f"τ = {e['temperature']:g}" + c_setting(e, "\n") for e in dream], fontsize=8)
-    ax.set_ylabel("steps survived")
+    rules = {e.get("dream_done") for e in dream} > {"sample"}  # name each bar's rule when mixed
+    names = {"sample": "deaths sampled", "threshold": "death logit > 0"}
+    ax.set_xticks(
+        x,
+        [f"τ = {e['temperature']:g}" + c_setting(e, "\n")
+         + ("\n" + names.get(e.get("dream_done", ""), "")) * rules for e in dream],
+        fontsize=8,
+    )  # fmt: skip
+    ax.set_ylabel(f"steps survived ({block} episodes)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()

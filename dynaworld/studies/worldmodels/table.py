@@ -18,6 +18,7 @@ from dynaworld.errors import DynaworldError
 from dynaworld.files import read_json, write_text
 from dynaworld.studies.stats import cell, holm, welch_p
 from dynaworld.studies.worldmodels import anchors
+from dynaworld.studies.worldmodels.death_rule import both_rules, death_rule_chart
 from dynaworld.studies.worldmodels.figures import (
     c_setting,
     curve_vs_reference,
@@ -70,7 +71,8 @@ def _evals(run_dirs: list[Path]) -> list[dict[str, Any]]:
         if not rand.exists() and iteration_of(d) is not None:  # iter<k>/: the run's, the same game
             rand = d.parent / "random_eval.json"
         scored = sorted(d.glob("C_*/eval.json")) + sorted(d.glob("C_*/eval_test.json"))
-        for p in scored + ([rand] if rand.exists() else []):
+        randoms = [r for r in (rand, rand.with_name("random_eval_test.json")) if r.exists()]
+        for p in scored + randoms:
             e = read_json(p, "controller evaluation")
             e.setdefault("block", "validation")
             e["path"] = str(p)
@@ -154,7 +156,10 @@ def _doom_figures(dirs: list[Path], evals: list[dict[str, Any]], target: Path) -
     if evals:
         bars = temperature_chart(evals, figure_path(target, "temperature"), PAPER_DOOM)
         lines += ["", f"![virtual vs actual score per temperature]({bars.name})"]
-    rand = next((e for e in evals if e["variant"] == "random"), None)
+    if both_rules(evals):
+        gaps = death_rule_chart(evals, figure_path(target, "death_rule"), PAPER_DOOM)
+        lines += ["", f"![the exploitation gap under both death rules]({gaps.name})"]
+    rand = next((e for e in evals if e["variant"] == "random" and _block(e) == "validation"), None)
     for d in dirs:  # the iterative procedure (K > 1): C_k and M_k's probe per iteration
         table = iterations_table(d, rand if rand and Path(rand["path"]).parent == d else None)
         chart = gap_chart(d, figure_path(target, f"iterations_{d.name}"))
@@ -209,10 +214,10 @@ def _cores(folder: Path) -> int:
 
 
 def doom_table(evals: list[dict[str, Any]]) -> list[str]:
-    """Per temperature: virtual and actual score, the gap, the paper's, and the test against the
-    random policy on the real game's episodes (P(C > random), Welch, Holm over the rows)."""
-    dream = sorted((e for e in evals if e.get("where") == "dream"), key=dream_order)
-    rand = next((e for e in evals if e["variant"] == "random"), None)
+    """Per evaluation block (the test block first) and temperature: virtual and actual score, the
+    gap, the paper's, and the test against the random policy on the same block's episodes
+    (P(C > random), Welch, Holm over the rows of the block)."""
+    dream = [e for e in evals if e.get("where") == "dream"]
     its = ", ".join(sorted({str(e.get("iteration", 1)) for e in dream}))
     lines = [  # an iterative run's root holds C_1: say so beside the iterations table
         f"Controllers C_k of iteration k = {its}, per temperature:" if dream else "",
@@ -222,32 +227,48 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
         "| Holm p |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for e, test in zip(dream, against_random(dream, rand), strict=True):
-        tau = round(e["temperature"], 2)
-        p, z = PAPER_DOOM.get(tau), ZACWELLMER_DOOM.get(tau)
-        paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
-        lines.append(
-            f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
-            f"{c_setting(e, ', ')} | "
-            f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
-            f"{actual_cell(e)} | {e['exploitation_gap']:+.0f} | {e['episodes']} | "
-            f"{paper[0]} | {paper[1]} | {_ms(*z) if z else '—'} | {test} |"
-        )
+    for block in sorted({_block(e) for e in evals}, key=lambda b: b != "test"):
+        rows = sorted((e for e in dream if _block(e) == block), key=dream_order)
+        rand = next((e for e in evals if e["variant"] == "random" and _block(e) == block), None)
+        lines += [_doom_row(e, t) for e, t in zip(rows, against_random(rows, rand), strict=True)]
     baselines = {"random": ("random policy", PAPER_DOOM_RANDOM), "noop": ("always no-op", None)}
     for e in (e for e in evals if e["variant"] in baselines):
         name, paper_random = baselines[e["variant"]]
         lines.append(
-            f"| {name} | — | {_ms(e['mean'], e['std'])} | — | {e['episodes']} | — "
+            f"| {name} | — | {_ms(e['mean'], e['std'])} | — | {_episodes(e)} | — "
             f"| {_ms(*paper_random) if paper_random else '—'} | — | | | |"
         )
     return lines + [
         "",
-        "Scores: mean ± std over episodes. P(C > random): the probability that an episode of C "
-        "outlasts one of the random policy (95% bootstrap CI); Welch's two-sided t-test on the "
-        "episodes, Holm-corrected over the temperatures of this table. Always no-op: the "
-        "probe's real-game episodes (`probe_real_<n>.json`, the same seeds).",
+        "Scores: mean ± std over episodes. Episodes: how many, and their block (validation: "
+        "seeds 1,000,000 + i, used to choose; test: 2,000,000,000 + i, final claims only). "
+        "P(C > random): the probability that an episode of C outlasts one of the random policy "
+        "on the same block (95% bootstrap CI); Welch's two-sided t-test on the episodes, "
+        "Holm-corrected over the temperatures of the block. Always no-op: the probe's "
+        "real-game episodes (`probe_real_<n>.json`, the validation seeds).",
         *seeds_table(dream),
     ]
+
+
+def _block(e: dict[str, Any]) -> str:
+    return str(e.get("block", "validation"))
+
+
+def _episodes(e: dict[str, Any]) -> str:
+    return f"{e['episodes']}" + (" (test)" if _block(e) == "test" else "")
+
+
+def _doom_row(e: dict[str, Any], test: str) -> str:
+    tau = round(e["temperature"], 2)
+    p, z = PAPER_DOOM.get(tau), ZACWELLMER_DOOM.get(tau)
+    paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
+    return (
+        f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
+        f"{c_setting(e, ', ')} | "
+        f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
+        f"{actual_cell(e)} | {e['exploitation_gap']:+.0f} | {_episodes(e)} | "
+        f"{paper[0]} | {paper[1]} | {_ms(*z) if z else '—'} | {test} |"
+    )
 
 
 def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
@@ -258,7 +279,7 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for e in dream:
         key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""), from_zero(e))
-        groups.setdefault((*key, e.get("dream_models", 1)), []).append(e)
+        groups.setdefault((*key, _block(e), e.get("dream_models", 1)), []).append(e)
     groups = {key: es for key, es in groups.items() if len(es) > 1}
     if not groups:
         return []
@@ -266,6 +287,7 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
         key: f"τ = {key[1]:g}{DEATH.get(key[2], '')}"
         + c_setting(es[0] | {"es_seed": 0}, ", ")
         + f", iteration {key[0]}"
+        + ", test block" * (key[4] == "test")
         for key, es in groups.items()
     }
     lines = ["", "| over CMA-ES repeats | actual, per es.seed | over seeds: mean [95% CI] |"]
@@ -274,7 +296,7 @@ def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
         es.sort(key=lambda e: e.get("es_seed", 0))
         per_seed = "; ".join(f"{e.get('es_seed', 0)}: {e['mean']:.0f}" for e in es)
         lines.append(f"| {label[key]} | {per_seed} | {cell([e['mean'] for e in es], digits=0)} |")
-    pairs = [(a, b) for a in groups for b in groups if a[:4] == b[:4] and a[4] > b[4]]
+    pairs = [(a, b) for a in groups for b in groups if a[:5] == b[:5] and a[5] > b[5]]
     if not pairs:
         return lines
     means = {key: [e["mean"] for e in es] for key, es in groups.items()}
