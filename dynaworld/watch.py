@@ -12,8 +12,10 @@ run's evaluation policy (epsilon-greedy at ``agent.eval_eps``), episodes seeded 
 from __future__ import annotations
 
 import math
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,20 @@ def as_frame(image: Any) -> np.ndarray:
     return np.repeat(np.repeat(x[..., :3], k, axis=0), k, axis=1)
 
 
+@contextmanager
+def no_window() -> Iterator[None]:
+    """Off-screen drawing: SDL (pygame, CartPole's renderer) without a display, so a headless
+    machine prints no 'XDG_RUNTIME_DIR is invalid'; a driver the user set is kept."""
+    unset = "SDL_VIDEODRIVER" not in os.environ
+    if unset:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+    try:
+        yield
+    finally:
+        if unset:
+            os.environ.pop("SDL_VIDEODRIVER", None)
+
+
 def rendering(env: Any) -> Callable[[Any], np.ndarray]:
     """``env``'s rendering of its current state as a frame (the observation is not read); a
     renderer that is not installed (CartPole's pygame) is a named error."""
@@ -51,7 +67,8 @@ def rendering(env: Any) -> Callable[[Any], np.ndarray]:
         with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames
             warnings.simplefilter("ignore")
             try:
-                return as_frame(env.render())
+                with no_window():
+                    return as_frame(env.render())
             except DependencyNotInstalled as e:
                 raise DynaworldError(
                     f"cannot record {env.spec.id if env.spec else env}: {e}"

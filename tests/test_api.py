@@ -105,6 +105,7 @@ def test_eval_gif_records_the_evaluation_policy_playing(cli, finished_run, tmp_p
     assert im.size == (600, 400)
     first = np.asarray(im.convert("RGB"))
     assert first.std() > 0  # a drawn scene, not a blank frame
+    assert "XDG_RUNTIME_DIR" not in r.stderr  # drawn off-screen, no display looked for
 
 
 def test_eval_gif_without_a_renderer_is_refused_before_any_episode(finished_run, tmp_path):
