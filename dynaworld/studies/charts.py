@@ -22,7 +22,7 @@ PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#d
            "#1b9e77", "#ccb974", "#64b5cd"]  # fmt: skip
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 Style = tuple[str, str]  # (colour, marker)
-CI_NOTE = "mean over seeds; error bars: 95% CI (bootstrap; Student t below 8 seeds)"
+CI_NOTE = "mean over seeds; error bars: 95% CI\n(bootstrap; Student t below 8 seeds)"
 
 
 def method_styles(labels: list[str]) -> dict[str, Style]:
