@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gymnasium.error import DependencyNotInstalled
 from PIL import Image
 
 from dynaworld.episodes import FramesSeen, play_episodes
@@ -61,7 +62,6 @@ def no_window() -> Iterator[None]:
 def rendering(env: Any) -> Callable[[Any], np.ndarray]:
     """``env``'s rendering of its current state as a frame (the observation is not read); a
     renderer that is not installed (CartPole's pygame) is a named error."""
-    from gymnasium.error import DependencyNotInstalled
 
     def frame(obs: Any) -> np.ndarray:
         with warnings.catch_warnings():  # Gymnasium's checker on MinAtar's float frames

@@ -774,7 +774,7 @@ def test_an_experiment_refuses_a_controller_it_cannot_continue_before_making_any
 
 def test_doom_report_pools_cmaes_repeats_and_tests_two_models_against_one():
     from dynaworld.studies.stats import welch_p
-    from dynaworld.studies.worldmodels.table import seeds_table
+    from dynaworld.studies.worldmodels.doom_table import seeds_table
 
     def c(models: int, seed: int, mean: float) -> dict:
         return {"temperature": 1.15, "dream_done": "sample", "dream_models": models,

@@ -1,8 +1,7 @@
-"""The lecture's World Models tables from our runs, beside the paper's numbers.
+"""The World Models report (``report.md``) from our runs, beside the paper's numbers.
 
 CarRacing: random policy, V only, V + hidden layer, full World Model (real tracks, mean ± std).
-Doom: for each temperature tau, the virtual score (in the dream) and the actual score (real game),
-and their difference, the model-exploitation gap.
+Doom: the temperature table (``doom_table``), its charts, and per iterative run its iterations.
 """
 
 from __future__ import annotations
@@ -19,18 +18,15 @@ from dynaworld.files import read_json, write_text
 from dynaworld.studies.stats import cell, holm, welch_p
 from dynaworld.studies.worldmodels import anchors
 from dynaworld.studies.worldmodels.death_rule import both_rules, death_rule_chart
+from dynaworld.studies.worldmodels.doom_table import PAPER_DOOM, block_of, doom_table, mean_std
 from dynaworld.studies.worldmodels.figures import (
-    c_setting,
     curve_vs_reference,
-    dream_order,
     es_curve,
     figure_path,
-    from_zero,
     temperature_chart,
 )
 from dynaworld.studies.worldmodels.iterations import (
     actual_cell,
-    against_random,
     gap_chart,
     iterations_table,
 )
@@ -43,19 +39,11 @@ LABEL_CAR = {
     "v_hidden": "V model only, z input, hidden layer",
     "full": "full World Model, z and h",
 }
-PAPER_DOOM = {  # tau: (virtual mean, std, actual mean, std)
-    0.10: (2086, 140, 193, 58), 0.50: (2060, 277, 196, 50), 1.00: (1145, 690, 868, 511),
-    1.15: (918, 546, 1092, 556), 1.30: (732, 269, 753, 139),
-}  # fmt: skip
-PAPER_DOOM_RANDOM = (210, 108)
-ZACWELLMER_DOOM = {1.00: (849, 499)}  # tau: actual mean, std (TF2 reproduction, deaths sampled)
 PROBE_NOTE = (
     "Probe: steps survived by always no-op / right / left in M_k's dream (at C's τ and death "
     "rule) / in the real game, 100 episodes each (`dynaworld worldmodels probe RUN --iteration "
     "k`). Welch's test of each C_k against the random policy, Holm over the iterations."
 )
-DEATH = {"sample": " (deaths sampled)"}  # the dream's death rule, when not the paper's p > 0.5
-
 
 CHECK_NOTE = {  # after a file in the report's list of sources (run.eval_check)
     "": "",
@@ -91,10 +79,6 @@ def _noop(d: Path) -> list[dict[str, Any]]:
         noop = {"variant": "noop", "episodes": len(scores), "mean": m, "std": std}
         return [noop | {"path": str(p), "check": ""}]
     return []
-
-
-def _ms(m: float, s: float) -> str:
-    return f"{m:.0f} ± {s:.0f}"
 
 
 def _training(dirs: list[Path], evals: list[dict[str, Any]]) -> dict[Path, dict[str, Any]]:
@@ -159,7 +143,9 @@ def _doom_figures(dirs: list[Path], evals: list[dict[str, Any]], target: Path) -
     if both_rules(evals):
         gaps = death_rule_chart(evals, figure_path(target, "death_rule"), PAPER_DOOM)
         lines += ["", f"![the exploitation gap under both death rules]({gaps.name})"]
-    rand = next((e for e in evals if e["variant"] == "random" and _block(e) == "validation"), None)
+    rand = next(
+        (e for e in evals if e["variant"] == "random" and block_of(e) == "validation"), None
+    )
     for d in dirs:  # the iterative procedure (K > 1): C_k and M_k's probe per iteration
         table = iterations_table(d, rand if rand and Path(rand["path"]).parent == d else None)
         chart = gap_chart(d, figure_path(target, f"iterations_{d.name}"))
@@ -213,105 +199,6 @@ def _cores(folder: Path) -> int:
     return int(read_json(path, "cores").get("cores", 1)) if path.exists() else 1
 
 
-def doom_table(evals: list[dict[str, Any]]) -> list[str]:
-    """Per evaluation block (the test block first) and temperature: virtual and actual score, the
-    gap, the paper's, and the test against the random policy on the same block's episodes
-    (P(C > random), Welch, Holm over the rows of the block)."""
-    dream = [e for e in evals if e.get("where") == "dream"]
-    its = ", ".join(sorted({str(e.get("iteration", 1)) for e in dream}))
-    lines = [  # an iterative run's root holds C_1: say so beside the iterations table
-        f"Controllers C_k of iteration k = {its}, per temperature:" if dream else "",
-        "",
-        "| temperature τ | virtual score (ours) | actual score (ours) | gap | episodes "
-        "| virtual (paper) | actual (paper) | actual (zacwellmer) | P(C > random) | Welch p "
-        "| Holm p |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for block in sorted({_block(e) for e in evals}, key=lambda b: b != "test"):
-        rows = sorted((e for e in dream if _block(e) == block), key=dream_order)
-        rand = next((e for e in evals if e["variant"] == "random" and _block(e) == block), None)
-        lines += [_doom_row(e, t) for e, t in zip(rows, against_random(rows, rand), strict=True)]
-    baselines = {"random": ("random policy", PAPER_DOOM_RANDOM), "noop": ("always no-op", None)}
-    for e in (e for e in evals if e["variant"] in baselines):
-        name, paper_random = baselines[e["variant"]]
-        lines.append(
-            f"| {name} | — | {_ms(e['mean'], e['std'])} | — | {_episodes(e)} | — "
-            f"| {_ms(*paper_random) if paper_random else '—'} | — | | | |"
-        )
-    return lines + [
-        "",
-        "Scores: mean ± std over episodes. Episodes: how many, and their block (validation: "
-        "seeds 1,000,000 + i, used to choose; test: 2,000,000,000 + i, final claims only). "
-        "P(C > random): the probability that an episode of C outlasts one of the random policy "
-        "on the same block (95% bootstrap CI); Welch's two-sided t-test on the episodes, "
-        "Holm-corrected over the temperatures of the block. Always no-op: the probe's "
-        "real-game episodes (`probe_real_<n>.json`, the validation seeds).",
-        *seeds_table(dream),
-    ]
-
-
-def _block(e: dict[str, Any]) -> str:
-    return str(e.get("block", "validation"))
-
-
-def _episodes(e: dict[str, Any]) -> str:
-    return f"{e['episodes']}" + (" (test)" if _block(e) == "test" else "")
-
-
-def _doom_row(e: dict[str, Any], test: str) -> str:
-    tau = round(e["temperature"], 2)
-    p, z = PAPER_DOOM.get(tau), ZACWELLMER_DOOM.get(tau)
-    paper = (_ms(p[0], p[1]), _ms(p[2], p[3])) if p else ("—", "—")
-    return (
-        f"| {e['temperature']:g}{DEATH.get(e.get('dream_done', ''), '')}"
-        f"{c_setting(e, ', ')} | "
-        f"{_ms(e['virtual_mean'], e['virtual_std'])} | "
-        f"{actual_cell(e)} | {e['exploitation_gap']:+.0f} | {_episodes(e)} | "
-        f"{paper[0]} | {paper[1]} | {_ms(*z) if z else '—'} | {test} |"
-    )
-
-
-def seeds_table(dream: list[dict[str, Any]]) -> list[str]:
-    """Settings with CMA-ES repeats (es.seed), a CMA-ES run the unit: per setting, the per-seed
-    actual means and their mean with a 95% bootstrap CI over seeds; for each pair of settings
-    that differ only in their number of dream models, Welch's test on the per-seed means, Holm
-    over the pairs."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for e in dream:
-        key = (e.get("iteration", 1), e["temperature"], e.get("dream_done", ""), from_zero(e))
-        groups.setdefault((*key, _block(e), e.get("dream_models", 1)), []).append(e)
-    groups = {key: es for key, es in groups.items() if len(es) > 1}
-    if not groups:
-        return []
-    label = {
-        key: f"τ = {key[1]:g}{DEATH.get(key[2], '')}"
-        + c_setting(es[0] | {"es_seed": 0}, ", ")
-        + f", iteration {key[0]}"
-        + ", test block" * (key[4] == "test")
-        for key, es in groups.items()
-    }
-    lines = ["", "| over CMA-ES repeats | actual, per es.seed | over seeds: mean [95% CI] |"]
-    lines.append("|---|---|---|")
-    for key, es in groups.items():
-        es.sort(key=lambda e: e.get("es_seed", 0))
-        per_seed = "; ".join(f"{e.get('es_seed', 0)}: {e['mean']:.0f}" for e in es)
-        lines.append(f"| {label[key]} | {per_seed} | {cell([e['mean'] for e in es], digits=0)} |")
-    pairs = [(a, b) for a in groups for b in groups if a[:5] == b[:5] and a[5] > b[5]]
-    if not pairs:
-        return lines
-    means = {key: [e["mean"] for e in es] for key, es in groups.items()}
-    ps = [welch_p(means[a], means[b]) for a, b in pairs]
-    lines += [
-        "",
-        "| comparison (per-seed means) | difference | Welch p | Holm p |",
-        "|---|---|---|---|",
-    ]
-    for (a, b), p, h in zip(pairs, ps, holm(ps), strict=True):
-        diff = sum(means[a]) / len(means[a]) - sum(means[b]) / len(means[b])
-        lines.append(f"| {label[a]} vs {label[b]} | {diff:+.0f} | {p:.2g} | {h:.2g} |")
-    return lines
-
-
 def _budget(e: dict[str, Any]) -> str:
     """'64 × 16, 25 gen.' ('16 × 4 → 16 from gen. 60, 200 gen.' with es.rollouts_from): CMA-ES
     population x rollouts and generations (older eval.json: '')."""
@@ -349,7 +236,7 @@ def car_table(evals: list[dict[str, Any]]) -> list[str]:
         means = [e["mean"] for e in es]
         lines.append(
             f"| {label} | {'; '.join(actual_cell(e) for e in es)} | {cell(means, digits=0)} | "
-            f"{es[0]['episodes']} | {_ms(*pc) if pc else '—'} |"
+            f"{es[0]['episodes']} | {mean_std(*pc) if pc else '—'} |"
         )
     pairs = [
         (a, b, rows[a], rows[b])
