@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 BASE   := $(VENV)/.installed-base
 
 # what the demo and the library need (no Ray, VizDoom, envpool, GPyTorch, SB3, mypy); not
-# byte-compiled at install (≈ 50 s less here): Python compiles what a run imports, once
+# byte-compiled at install: Python compiles only what a run imports, at its first import
 $(BASE): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --no-compile -c constraints.txt torch
