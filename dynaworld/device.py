@@ -35,7 +35,7 @@ def cpu_threads(configured: int | None, network: str) -> int:
     """torch's intra-op threads for a training process: ``configured`` when set; else 1 for the
     small networks ('mlp', 'minatar': their batch-32 matmuls gain nothing from more threads, and
     lose much when another process shares the cores), else every core this process may use.
-    (A sweep sets ``torch_threads`` itself: the cores divided by its worker processes.)"""
+    (A sweep gives each run the cores divided by its worker processes, at most this.)"""
     if configured:
         return configured
     if network in ("mlp", "minatar"):

@@ -228,3 +228,15 @@ def test_a_pretrained_model_is_made_expert_data_model_and_the_expert_ignores_no_
     assert "eval_return_mean" in out and (tmp_path / "m1" / "model.pt").is_file()
     made = load_yaml(tmp_path / "m1" / "expert" / "config.yaml")
     assert made["model"]["lr"] != 0.001 and made["seed"] == 1
+
+
+def test_a_sweep_gives_small_networks_one_thread_and_the_atari_cnn_its_share_of_cores(tmp_path):
+    from dynaworld.config import load_config, to_dict
+    from dynaworld.studies.sweep import _task
+
+    for name, share, chosen in (("dqn_minatar_breakout", 2, 1), ("dqn_cartpole", 2, 1),
+                                ("dqn_atari100k_pong", 2, 2), ("dqn_minatar_breakout", None, None)):  # fmt: skip
+        cfg, _ = _task(to_dict(load_config(name)), str(tmp_path / name), share)
+        assert cfg.torch_threads == chosen, name  # None: unset, the run chooses (cpu_threads)
+    own = to_dict(load_config("dqn_minatar_breakout", ["torch_threads=2"]))
+    assert _task(own, str(tmp_path / "own"), 1)[0].torch_threads == 2  # a run's own setting wins

@@ -31,7 +31,7 @@ from dynaworld.config import (
     to_dict,
 )
 from dynaworld.datasets import collect, train_model
-from dynaworld.device import resolve_device
+from dynaworld.device import cpu_threads, resolve_device
 from dynaworld.errors import ConfigError, RunsFailed
 from dynaworld.files import append_text, atomic_write, read_json
 from dynaworld.parallel import make_pool
@@ -117,11 +117,13 @@ def run_pretrain(
 
 
 def _task(cfg_dict: dict[str, Any], run_dir: str, threads: int | None) -> tuple[TrainConfig, Path]:
-    """A worker's run: its config (checked against its folder; ``threads`` unless it sets its own)."""
+    """A worker's run: its config (checked against its folder) with ``threads``, the worker's share
+    of the cores, unless it sets its own; the small networks keep one thread (``cpu_threads``:
+    a second gains little and costs 3× or more on a core another process uses)."""
     d, cfg = Path(run_dir), from_dict(TrainConfig, cfg_dict)
     check_same_run(d, cfg)
     if threads and not cfg.torch_threads:
-        cfg.torch_threads = threads
+        cfg.torch_threads = min(threads, cpu_threads(None, cfg.agent.network))
     return cfg, d
 
 
