@@ -15,13 +15,18 @@ from dynaworld.files import save_figure
 RULES = {"threshold": ("death logit > 0 (the reference's)", "s"), "sample": ("deaths sampled", "o")}
 
 
+def block_of(e: dict[str, Any]) -> str:
+    """An evaluation's block: 'validation' (to choose; older records have no key) or 'test'."""
+    return str(e.get("block", "validation"))
+
+
 def one_block(dream: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The evaluations of one block: the test block when every C has one, else validation."""
     folders = {Path(e["path"]).parent for e in dream}
-    test = [e for e in dream if e.get("block") == "test"]
+    test = [e for e in dream if block_of(e) == "test"]
     if test and {Path(e["path"]).parent for e in test} == folders:
         return test
-    return [e for e in dream if e.get("block", "validation") == "validation"]
+    return [e for e in dream if block_of(e) == "validation"]
 
 
 def both_rules(evals: list[dict[str, Any]]) -> bool:
@@ -57,7 +62,7 @@ def death_rule_chart(
     taus = sorted(paper)
     ax.plot(taus, [paper[t][0] - paper[t][2] for t in taus], "k^--", lw=0.8, label="paper")
     ax.axhline(0, color="gray", lw=0.8)
-    block = dream[0].get("block", "validation") if dream else "validation"
+    block = block_of(dream[0]) if dream else "validation"
     ax.set_title(f"The exploitation gap per temperature ({block} episodes)", fontsize=10)
     ax.set_xlabel("temperature τ")
     ax.set_ylabel("virtual − actual (steps survived)")

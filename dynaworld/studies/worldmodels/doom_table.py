@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from dynaworld.studies.stats import cell, holm, welch_p
+from dynaworld.studies.worldmodels.death_rule import block_of
 from dynaworld.studies.worldmodels.figures import c_setting, dream_order, from_zero
 from dynaworld.studies.worldmodels.iterations import actual_cell, against_random
 
@@ -57,10 +58,6 @@ def doom_table(evals: list[dict[str, Any]]) -> list[str]:
 
 def mean_std(m: float, s: float) -> str:
     return f"{m:.0f} ± {s:.0f}"
-
-
-def block_of(e: dict[str, Any]) -> str:
-    return str(e.get("block", "validation"))
 
 
 def _episodes(e: dict[str, Any]) -> str:  # how many, and '(test)' for the test block's

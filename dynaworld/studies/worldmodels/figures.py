@@ -17,7 +17,7 @@ from dynaworld.files import save_figure
 from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE, to_uint8
 from dynaworld.studies.worldmodels import anchors
-from dynaworld.studies.worldmodels.death_rule import one_block
+from dynaworld.studies.worldmodels.death_rule import block_of, one_block
 from dynaworld.worldmodels.config import rollouts_at
 
 GIF_COLOURS = 40  # a shared palette this small keeps game frames legible at 1/3 the bytes
@@ -190,7 +190,8 @@ def temperature_chart(
     paper: Mapping[float, tuple[float, float, float, float]] | None = None,
 ) -> Path:
     """Virtual (dream) vs actual (real game) score per temperature, mean ± std bars (one block:
-    the test block when every C has one); the random policy as a dashed line; the paper's actual scores as markers when given."""
+    the test block when every C has one); the random policy on that block as a dashed line; the
+    paper's actual scores as markers when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -213,9 +214,9 @@ def temperature_chart(
                if round(e["temperature"], 2) in paper]  # fmt: skip
         if pts:
             ax.plot(*zip(*[(i + 0.2, y) for i, y in pts], strict=True), "k^", label="actual, paper")
-    block = dream[0].get("block", "validation") if dream else "validation"
+    block = block_of(dream[0]) if dream else "validation"
     for e in evals:
-        if e.get("variant") == "random" and e.get("block", "validation") == block:
+        if e.get("variant") == "random" and block_of(e) == block:
             ax.axhline(e["mean"], color="gray", ls="--", label="random policy")
     rules = {e.get("dream_done") for e in dream} > {"sample"}  # name each bar's rule when mixed
     names = {"sample": "deaths sampled", "threshold": "death logit > 0"}

@@ -17,8 +17,8 @@ from dynaworld.errors import DynaworldError
 from dynaworld.files import read_json, write_text
 from dynaworld.studies.stats import cell, holm, welch_p
 from dynaworld.studies.worldmodels import anchors
-from dynaworld.studies.worldmodels.death_rule import both_rules, death_rule_chart
-from dynaworld.studies.worldmodels.doom_table import PAPER_DOOM, block_of, doom_table, mean_std
+from dynaworld.studies.worldmodels.death_rule import block_of, both_rules, death_rule_chart
+from dynaworld.studies.worldmodels.doom_table import PAPER_DOOM, doom_table, mean_std
 from dynaworld.studies.worldmodels.figures import (
     curve_vs_reference,
     es_curve,
