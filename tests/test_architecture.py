@@ -2,6 +2,8 @@
 and models chosen by capability (the registry), never by comparing their names."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from dynaworld.registry import MODELS
@@ -179,3 +181,11 @@ def test_imports_inside_functions_are_only_of_optional_or_slow_packages():
                 if tops - DEFERRED and not (name == "dynaworld" and fn.name == "__getattr__"):
                     found.append(f"{name}.{fn.name}:{node.lineno}: {ast.unparse(node)}")
     assert found == []  # (dynaworld.__getattr__ is the lazy API of PEP 562)
+
+
+def test_train_and_eval_commands_import_no_statistics_charts_or_extras():
+    """A newcomer's first ``dynaworld train`` compiles and imports only what training needs."""
+    heavy = ("scipy", "matplotlib", "ray", "cma", "vizdoom", "envpool", "gpytorch")
+    code = f"import sys, dynaworld.cli.commands; print([m for m in {heavy} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

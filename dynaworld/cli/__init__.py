@@ -30,6 +30,10 @@ EPILOG = """examples:
 """
 
 
+# the commands that need the studies (statistics, charts); the others are in cli.commands
+_MODULE = {c: "study_commands" for c in ("sweep", "report", "demo", "worldmodels")}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dynaworld",
@@ -255,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         # the one deferred import: the commands need torch, parsing (and --help) does not
-        commands = importlib.import_module("dynaworld.cli.commands")
+        commands = importlib.import_module(f"dynaworld.cli.{_MODULE.get(args.command, 'commands')}")
         status = int(commands.COMMANDS[args.command](args))
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at interpreter exit
         return status

@@ -2,7 +2,8 @@
 
 Each function takes the ``argparse.Namespace`` of its command and returns the exit status. This
 module imports the library (torch and all); ``cli`` imports it only once a command runs, so
-``dynaworld --help`` stays instant.
+``dynaworld --help`` stays instant. The studies' commands (sweep, report, demo, worldmodels) live
+in ``study_commands``, so ``train`` and ``eval`` never import the statistics and charts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 import yaml
 
 from dynaworld.api import Run
-from dynaworld.cli import wm_commands
 from dynaworld.config import TrainConfig, describe, load_config, to_dict
 from dynaworld.datasets import collect as collect_dataset
 from dynaworld.datasets import train_model
@@ -24,10 +24,6 @@ from dynaworld.evaluate import measure_run_model
 from dynaworld.resume import check_new_run_dir, default_run_dir, resume_config
 from dynaworld.seeds import train_seeds
 from dynaworld.shipped import KINDS, names
-from dynaworld.studies import Experiment, run_sweep
-from dynaworld.studies import report as sweep_report
-from dynaworld.studies.demo import demo as run_demo
-from dynaworld.studies.worldmodels.table import report as wm_report
 from dynaworld.training import train as run_training
 from dynaworld.watch import check_rendering
 from dynaworld.worldmodels.config import WorldModelsConfig
@@ -106,37 +102,6 @@ def evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
-def sweep(a: argparse.Namespace) -> int:
-    run_sweep(
-        Experiment.load(a.experiment),
-        a.out,
-        seeds=a.seeds,
-        workers=a.workers,
-        ray_address=a.ray,
-        suites=a.suite,
-        overrides=a.overrides,
-        games=a.game,
-        methods=a.method,
-        add_spec=a.add_spec,
-        pack=a.pack_seeds,
-    )
-    return 0
-
-
-def report(a: argparse.Namespace) -> int:
-    if list(Path(a.out).glob("C_*/eval.json")):  # a World Models run directory
-        print(f"dynaworld: report {wm_report([a.out])}")
-        return 0
-    path = sweep_report(a.out, a.include, a.experiment)
-    print(f"dynaworld: report {path}")
-    return 0
-
-
-def demo(a: argparse.Namespace) -> int:
-    run_demo(a.out, a.game, a.steps, a.seeds, a.workers)
-    return 0
-
-
 def collect(a: argparse.Namespace) -> int:
     out = collect_dataset(a.run_dir, a.steps, a.out, a.epsilon, a.seed)
     print(f"dynaworld: dataset {out}")
@@ -155,10 +120,6 @@ def model_error(a: argparse.Namespace) -> int:
     for d in a.run_dirs:
         print(json.dumps(measure_run_model(d)), flush=True)
     return 0
-
-
-def worldmodels(a: argparse.Namespace) -> int:
-    return wm_commands.handle(a)
 
 
 def config(a: argparse.Namespace) -> int:
@@ -182,11 +143,7 @@ COMMANDS = {
     "train": train,
     "eval": evaluate,
     "config": config,
-    "sweep": sweep,
-    "report": report,
-    "demo": demo,
     "collect": collect,
     "model-train": model_train,
     "model-error": model_error,
-    "worldmodels": worldmodels,
 }
