@@ -115,3 +115,19 @@ def test_missing_rom_is_a_clear_error():
 
     with pytest.raises(EnvironmentNotFound, match="no Atari ROM for game 'not_a_game'"):
         AtariEnv("not_a_game")
+
+
+def test_a_cartpole_env_imports_no_minatar_and_a_typo_still_gets_every_familys_closest_ids():
+    """MinAtar's package imports seaborn, scipy and matplotlib: seconds a CartPole run skips."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from dynaworld.config import EnvConfig; from dynaworld.envs import make_env; "
+        "make_env(EnvConfig(id='CartPole-v1')); "
+        "print([m for m in ('minatar', 'seaborn', 'scipy') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
+    with pytest.raises(EnvironmentNotFound, match="MinAtar/Breakout-v1"):
+        make_env(EnvConfig(id="MinAtar/Breakoutt-v1"))

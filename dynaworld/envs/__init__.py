@@ -25,33 +25,36 @@ from dynaworld.envs.partial import HideVelocities
 from dynaworld.errors import ConfigError, EnvironmentNotFound
 from dynaworld.imports import Roots, import_installed
 
-_registered = False
+_registered: set[str] = set()
 ATARI_ID = "dynaworld/Atari-v0"  # dynaworld's Atari env, registered so env.spec rebuilds it
 
 
-def register_all() -> None:
-    """Register ale-py's ``ALE/...``, MinAtar's ``MinAtar/...`` and dynaworld's Atari env."""
-    global _registered
-    if _registered:
-        return
-    import ale_py
+def register_all(env_id: str | None = None) -> None:
+    """Register ale-py's ``ALE/...``, MinAtar's ``MinAtar/...`` and dynaworld's Atari env; with
+    ``env_id``, only the family it needs (importing MinAtar imports seaborn, scipy and matplotlib:
+    seconds a CartPole run does not need)."""
+    atari = env_id is None or is_atari(env_id) or env_id == ATARI_ID
+    if atari and "atari" not in _registered:
+        import ale_py
 
-    gym.register_envs(ale_py)
-    try:
-        import minatar.gym
+        gym.register_envs(ale_py)
+        if ATARI_ID not in gym.registry:
+            gym.register(
+                ATARI_ID,
+                entry_point="dynaworld.envs.atari:AtariEnv",
+                order_enforce=False,
+                disable_env_checker=True,
+            )
+        _registered.add("atari")
+    if (env_id is None or is_minatar(env_id)) and "minatar" not in _registered:
+        try:
+            import minatar.gym
 
-        if not any(k.startswith("MinAtar/") for k in gym.registry):
-            minatar.gym.register_envs()
-    except ImportError:  # pragma: no cover - minatar is a dependency
-        pass
-    if ATARI_ID not in gym.registry:
-        gym.register(
-            ATARI_ID,
-            entry_point="dynaworld.envs.atari:AtariEnv",
-            order_enforce=False,
-            disable_env_checker=True,
-        )
-    _registered = True
+            if not any(k.startswith("MinAtar/") for k in gym.registry):
+                minatar.gym.register_envs()
+        except ImportError:  # pragma: no cover - minatar is a dependency
+            pass
+        _registered.add("minatar")
 
 
 def is_atari(env_id: str) -> bool:
@@ -74,10 +77,12 @@ def import_env_modules(modules: list[str] | tuple[str, ...], refuse_under: Roots
 
 def check_env_id(env_id: str) -> None:
     """Raise EnvironmentNotFound (with the closest ids) unless ``env_id`` can be made."""
-    register_all()
     if ":" in env_id:
         module, env_id = env_id.split(":", 1)
         import_env_modules([module])
+    register_all(env_id)
+    if env_id not in gym.registry:
+        register_all()  # every family's ids, for the closest ones
     if env_id in gym.registry:
         if is_atari(env_id):
             import ale_py
