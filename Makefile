@@ -21,7 +21,7 @@ BASE   := $(VENV)/.installed-base
 $(BASE): pyproject.toml constraints.txt
 	test -x $(PY) || ($(PYTHON) -m venv --without-pip $(VENV) && $(PYTHON) -m pip --python $(PY) \
 	  install -q --no-compile pip > /dev/null 2>&1) || $(PYTHON) -m venv $(VENV)  # (5 s less than venv's own pip)
-	$(PY) -m pip install -q --no-compile -c constraints.txt torch 'setuptools>=68'
+	$(PY) -m pip install -q --no-compile -c constraints.txt torch 'setuptools>=77'
 	$(PY) -W ignore -c "import torch._dynamo" > /dev/null 2>&1 & \
 	  $(PY) -m pip install -q --no-compile --no-build-isolation -c constraints.txt -e . && wait
 	$(PY) -c "import torch, dynaworld; assert torch.__version__.startswith('2.13.0'), torch.__version__"
