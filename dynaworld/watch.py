@@ -88,12 +88,14 @@ def check_rendering(run: Any, seed: int = 12345) -> None:
         env.close()
 
 
-def paletted(frames: list[np.ndarray], samples: int = 16) -> list[Image.Image]:
-    """The frames on one 255-colour palette (fast octree over a sample of frames, no dithering):
-    6-8x faster to write than PIL's per-frame adaptive palettes, and a smaller GIF."""
-    sample = np.concatenate(frames[:: max(1, len(frames) // samples)], axis=0)
-    palette = Image.fromarray(sample).quantize(colors=255, method=Image.Quantize.FASTOCTREE)
-    return [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+def shared_palette(
+    frames: list[np.ndarray], colours: int = 255, method: Any = Image.Quantize.FASTOCTREE
+) -> Image.Image:
+    """One palette for a whole GIF, made from a sample of its frames (every frame quantized to it
+    without dithering: 6-8x faster to write than a palette per frame, and the encoder stores only
+    each frame's changes)."""
+    sample = np.concatenate(frames[:: max(1, len(frames) // 16)], axis=0)
+    return Image.fromarray(sample).quantize(colours, method=method)
 
 
 def record_gif(
@@ -111,7 +113,10 @@ def record_gif(
     frames = sink.frames
     if not frames:
         raise DynaworldError("no frame was rendered")
-    images = paletted(frames)
+    palette = shared_palette(frames)
+    images = [
+        Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames
+    ]
     with atomic_write(Path(path), "wb") as f:
         images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
                        duration=max(20, round(1000 / fps)), loop=0)  # fmt: skip

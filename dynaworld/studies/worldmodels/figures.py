@@ -18,6 +18,7 @@ from dynaworld.models.dream import DreamEnv
 from dynaworld.models.vae import ConvVAE, to_uint8
 from dynaworld.studies.worldmodels import anchors
 from dynaworld.studies.worldmodels.death_rule import block_of, one_block
+from dynaworld.watch import shared_palette
 from dynaworld.worldmodels.config import rollouts_at
 
 GIF_COLOURS = 40  # a shared palette this small keeps game frames legible at 1/3 the bytes
@@ -35,8 +36,7 @@ def save_gif(
     over equal-width panels of each frame (e.g. ["real", "dream"])."""
     width, height = frames[0].shape[1] * scale, frames[0].shape[0] * scale
     top = 14 if captions else 0
-    sample = Image.fromarray(np.concatenate(frames[:: max(1, len(frames) // 16)], 0))
-    palette = sample.quantize(GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+    palette = shared_palette(frames, GIF_COLOURS, Image.Quantize.MEDIANCUT)
     imgs = []
     for f in frames:
         img = Image.fromarray(f).resize((width, height), Image.Resampling.NEAREST)
