@@ -11,7 +11,7 @@ make install > install.log 2>&1; T1=$(date +%s.%N)
 .venv/bin/dynaworld eval runs/cp --episodes 20 --gif runs/cp/agent.gif > eval.log 2>&1; T3=$(date +%s.%N)
 .venv/bin/pip install -q tensorboard > tb.log 2>&1
 .venv/bin/tensorboard --logdir runs --port 6123 >> tb.log 2>&1 & TB=$!
-until curl -sf "http://localhost:6123/data/plugin/scalars/tags" | grep -q episode_return; do sleep 0.2; done
+timeout 120 bash -c 'until curl -sf "http://localhost:6123/data/plugin/scalars/tags" | grep -q episode_return; do sleep 0.2; done' || { kill $TB; exit 1; }
 T4=$(date +%s.%N); kill $TB
 echo "commit $(git rev-parse --short HEAD), $(date -u +%FT%TZ), $(nproc) cores"
 python3 -c "s,t0,t1,t2,t3,t4=$S,$T0,$T1,$T2,$T3,$T4
