@@ -3,8 +3,10 @@
 # The two long jobs of issues 37 and 38, one core each, as the results pages describe them:
 #   core A: the confirmatory planning-shape study (docs/results/planning_shape_200k.md), run from a
 #           worktree of the commit that set its seeds (964b4e0);
-#   core B: the Doom remake and its test-block queue (docs/results/doom_dream_test_plan.md), run
-#           from a worktree of DOOM_COMMIT (default: HEAD at start) into wip/doom-remake.
+#   core B: issue 38's queue, run from a worktree of WM_COMMIT (default: HEAD at start): the
+#           CarRacing ablation seeds on the test block (worldmodels_carracing_notebook.md, in
+#           wip/abl), then the Doom remake and its test-block queue
+#           (docs/results/doom_dream_test_plan.md, in wip/doom-remake).
 # A machine may be replaced between sessions with only the checkout kept (committed files and
 # untracked, not ignored ones). So `save` copies the newest checkpoint of each unfinished study
 # run into wip/ckpt/ (untracked: it travels with the checkout where it can), and `start` puts it
@@ -13,7 +15,7 @@ set -eu
 REPO="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 ROOT="$(dirname "$REPO")"
 STUDY=docs/results/planning_shape_200k
-CONF="$ROOT/conf" DOOM="$ROOT/doomwt" LOGS="$ROOT/logs"
+CONF="$ROOT/conf" WM="$ROOT/wmwt" LOGS="$ROOT/logs"
 cd "$REPO"
 
 worktree() {  # $1 folder, $2 commit
@@ -22,7 +24,7 @@ worktree() {  # $1 folder, $2 commit
 }
 descendants() { echo "$1"; for c in $(pgrep -P "$1"); do descendants "$c"; done; }
 signal() {  # $1 STOP|CONT
-  for r in $(pgrep -f "long_jobs.sh (study|doom)"); do
+  for r in $(pgrep -f "long_jobs.sh (study|worldmodels)"); do
     for p in $(descendants "$r"); do kill -"$1" "$p" 2> /dev/null || true; done
   done
 }
@@ -35,15 +37,22 @@ study)  # core A (run by start)
       experiments/planning_shape_200k.yaml --out "$REPO/$STUDY" --suite minatar --seeds "$s" \
       --workers 1 --pack-seeds off torch_threads=1
   done ;;
-doom)  # core B (run by start)
-  cd "$DOOM"
-  export PYTHONPATH="$DOOM"
+worldmodels)  # core B (run by start)
+  A="$REPO/wip/abl"
+  [ -d "$A" ] || { cp -r "$REPO"/docs/results/worldmodels_carracing/long_run "$A" && rm -r "$A/C_full" &&
+    cp -r "$REPO"/docs/results/worldmodels_carracing/ablation_seeds/C_full_seed{1,2,3} "$A/"; }
+  cd "$WM"
+  export PYTHONPATH="$WM" OMP_NUM_THREADS=1
+  for s in 1 2 3; do
+    [ -f "$A/C_full_seed$s/eval_test.json" ] || .venv/bin/dynaworld worldmodels evaluate "$A" \
+      es.popsize=16 es.rollouts=4 es.generations=20 es.seed=$s es.workers=1 --seeds test
+  done
   bash scripts/doom_remake.sh "$REPO/wip/doom-remake"
   bash scripts/doom_test_block.sh "$REPO/wip/doom-remake" ;;
 start)
   [ -x .venv/bin/python ] || make install
   worktree "$CONF" 964b4e0
-  worktree "$DOOM" "${DOOM_COMMIT:-HEAD}"
+  worktree "$WM" "${WM_COMMIT:-HEAD}"
   mkdir -p "$LOGS" wip
   if [ -d wip/ckpt ]; then  # a saved checkpoint goes back where its run's records are but it is not
     (cd wip/ckpt && find . -type d -name checkpoints) | while read -r c; do
@@ -53,7 +62,7 @@ start)
   fi
   stamp=$(date +%Y%m%d-%H%M)
   setsid nohup bash "$0" study > "$LOGS/study-$stamp.log" 2>&1 &
-  setsid nohup bash "$0" doom > "$LOGS/doom-$stamp.log" 2>&1 &
+  setsid nohup bash "$0" worldmodels > "$LOGS/worldmodels-$stamp.log" 2>&1 &
   echo "started; logs in $LOGS/*-$stamp.log" ;;
 save)
   rm -rf wip/ckpt
