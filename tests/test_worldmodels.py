@@ -529,7 +529,7 @@ def test_a_batched_generation_scores_every_candidate_as_one_episode_at_a_time_wo
 
 
 def batched_generation_claims() -> None:
-    """3 candidates x 4 tracks in lock-step (``CarRacingGroups`` played by ``play_episodes``
+    """2 candidates x 3 tracks in lock-step (``CarRacingGroups`` played by ``play_episodes``
     with a population ``WorldModelsPolicy``) give the scores of ``real_episode`` on one envpool
     env per (candidate, track seed)."""
     from dynaworld.episodes import play_episodes
@@ -538,23 +538,23 @@ def batched_generation_claims() -> None:
     torch.manual_seed(0)
     v, m = ConvVAE(8).eval(), MDNRNN(8, 3, 16, 2).eval()
     c = controller_for("zh", 8, 16, "car", 0)
-    params = torch.randn(3, c.n_params) * 0.5
-    env = CarRacingGroups(3, 4, seed=11)
+    params = torch.randn(2, c.n_params) * 0.5
+    env = CarRacingGroups(2, 3, seed=11)
     space = EnvpoolCarRacing().action_space
-    policy = WorldModelsPolicy(v, m, c, params, "zh", space, per_candidate=4)
-    batched = np.zeros(12)
-    play_episodes(env, policy, [11 + j for _ in range(3) for j in range(4)], 60, on_end=batched.__setitem__)  # fmt: skip
-    batched = batched.reshape(3, 4)
+    policy = WorldModelsPolicy(v, m, c, params, "zh", space, per_candidate=3)
+    batched = np.zeros(6)
+    play_episodes(env, policy, [11 + j for _ in range(2) for j in range(3)], 60, on_end=batched.__setitem__)  # fmt: skip
+    batched = batched.reshape(2, 3)
     with pytest.raises(DynaworldError, match="once"):
         env.reset(0, 11)  # a generation's tracks are played once
     one = EnvpoolCarRacing()
     alone = [
-        [real_episode(one, v, m, c, p.numpy(), "zh", 11 + j, max_steps=60) for j in range(4)]
+        [real_episode(one, v, m, c, p.numpy(), "zh", 11 + j, max_steps=60) for j in range(3)]
         for p in params
     ]
     np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-4)
-    assert len(set(np.round(batched[0], 3))) == 4  # four different tracks
-    assert env.done.shape == (3, 4) and not env.done.any()  # 60 < 1,000 steps: none ended
+    assert len(set(np.round(batched[0], 3))) == 3  # three different tracks
+    assert env.done.shape == (2, 3) and not env.done.any()  # 60 < 1,000 steps: none ended
 
 
 def test_world_models_policy_in_lockstep_plays_each_episode_as_alone():
