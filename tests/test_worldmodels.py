@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dynaworld.agents.cmaes import evolve, load_state, new_es
+from dynaworld.agents.cmaes import evolve, generations_made, load_state, new_es
 from dynaworld.agents.controller import Controller
 from dynaworld.checkpoint import load_file
 from dynaworld.config import load_config, to_dict
@@ -334,6 +334,9 @@ def test_cmaes_improves_and_resumes_exactly(tmp_path):
     assert np.array_equal(full["es"].mean, resumed["es"].mean)
     assert resumed["best_eval"] > _quadratic(np.zeros((1, 5)), 0)[0]
     assert len((tmp_path / "b" / "log.csv").read_text().strip().splitlines()) == 1 + 6
+    # a C committed without its state (params.npy and log.csv only) still knows its budget
+    (tmp_path / "a" / "es.pt").unlink()
+    assert generations_made(tmp_path / "a") == 6 and generations_made(tmp_path / "c") == 0
     (tmp_path / "b" / "es.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="es.pt"):
         load_state(tmp_path / "b", _es())

@@ -113,6 +113,16 @@ def trained_generations(folder: Path) -> int:
     return int(plain.decode(load_file(path, "CMA-ES state")["generation"])) if path.exists() else 0
 
 
+def generations_made(folder: Path) -> int:
+    """Generations a C folder's CMA-ES made: its state's count, else the last generation of its
+    ``log.csv`` (a C committed without ``es.pt``), else 0."""
+    made = trained_generations(folder)
+    if made or not (folder / "log.csv").exists():
+        return made
+    rows = read_log(folder)
+    return int(rows[-1]["generation"]) if rows else 0
+
+
 class CMAES:
     """C's population UPDATEAGENT: ``ask`` for candidates, ``tell`` their returns.
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dynaworld.agents.cmaes import CMAES, trained_generations
+from dynaworld.agents.cmaes import CMAES, generations_made
 from dynaworld.agents.controller import Controller
 from dynaworld.envs.envpool_carracing import CarRacingGroups
 from dynaworld.envs.frames import CARRACING
@@ -260,7 +260,7 @@ def evaluate(
     returns = np.concatenate(
         real_returns(run, pool, k, np.stack([params] * len(chunks)), chunks, None, desc=what)
     )
-    es, trained = run.cfg.es, trained_generations(folder)
+    es, trained = run.cfg.es, generations_made(folder)
     out: dict[str, Any] = {
         "variant": run.cfg.controller.variant,
         "where": es.where,
